@@ -1,0 +1,37 @@
+# One command to run the pipeline, one to run the tests; both set up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+ARGS ?=
+
+.PHONY: run test test-fast lint format clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## make run ARGS="--archs lstm,gru --epochs 3": the comparison flow (seed defaults, canonical URL)
+run: $(STAMP)
+	$(BIN)/imdb-rnn run $(ARGS)
+
+## make test: the whole suite, real-data and flow tests included
+test: $(STAMP)
+	$(BIN)/python -m pytest $(ARGS)
+
+## make test-fast: unit tests only (no Keras training, no Prefect server)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not flow and not real_data" $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean-venv:
+	rm -rf $(VENV)

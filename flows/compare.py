@@ -1,0 +1,46 @@
+"""Download -> prepare -> train each architecture -> evaluate each -> report."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from imdb_rnn.config import (
+    BaselineConfig,
+    ModelConfig,
+    PreprocessConfig,
+    SourceConfig,
+    TrainingConfig,
+)
+from imdb_rnn.paths import DataPaths
+from tasks.baseline import baseline as train_baseline
+from tasks.download import download_archive, unpack_dataset
+from tasks.evaluate import evaluate
+from tasks.prepare import prepare
+from tasks.report import RunReport, make_run_id, report
+from tasks.train import train
+
+
+@flow(name="compare-architectures", log_prints=True)
+def compare_architectures(
+    source: SourceConfig = SourceConfig(),  # noqa: B008 - frozen, so a shared default is safe
+    preprocess: PreprocessConfig = PreprocessConfig(),  # noqa: B008
+    model: ModelConfig = ModelConfig(),  # noqa: B008
+    training: TrainingConfig = TrainingConfig(),  # noqa: B008
+    baseline: BaselineConfig = BaselineConfig(),  # noqa: B008
+    data_dir: str = "data",
+) -> RunReport:
+    """Train every architecture in ``training.architectures`` on IMDb and compare them."""
+    paths = DataPaths.at(data_dir)
+    run_id = make_run_id()
+
+    archive = download_archive(source, paths)
+    raw = unpack_dataset(archive, paths)
+    prepared = prepare(raw, preprocess, paths.processed)
+
+    trained = [train(name, prepared, model, training, paths.models) for name in training.architectures]
+    evaluations = [evaluate(model_run, prepared) for model_run in trained]
+    if baseline.enabled:
+        evaluations.append(train_baseline(prepared, baseline, paths))
+
+    configs = {"preprocess": preprocess, "model": model, "training": training, "baseline": baseline}
+    return report(run_id, evaluations, prepared, source.source, configs, paths.reports)

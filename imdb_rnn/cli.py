@@ -1,0 +1,167 @@
+"""Command line: ``imdb-rnn run ...``.
+
+Arguments are checked against the typed configs before Prefect or TensorFlow is imported,
+so ``--help`` and a wrong value answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from imdb_rnn.config import (
+    CANONICAL_URL,
+    BaselineConfig,
+    ModelConfig,
+    PreprocessConfig,
+    SourceConfig,
+    TrainingConfig,
+)
+from rnn_models.registry import ARCHITECTURE_NAMES
+
+PROG = "imdb-rnn"
+
+# config section -> {field: command-line flag}
+FLAGS: dict[str, dict[str, str]] = {
+    "source": {"source": "--source", "sha256": "--sha256", "timeout_seconds": "--timeout"},
+    "preprocess": {
+        "vocab_size": "--vocab-size",
+        "maxlen": "--maxlen",
+        "padding": "--padding",
+        "truncating": "--truncating",
+        "validation_fraction": "--validation-fraction",
+        "split_seed": "--split-seed",
+        "max_reviews_per_split": "--max-reviews-per-split",
+    },
+    "model": {"embedding_dim": "--embedding-dim", "units": "--units", "dropout": "--dropout"},
+    "training": {
+        "architectures": "--archs",
+        "epochs": "--epochs",
+        "batch_size": "--batch-size",
+        "learning_rate": "--learning-rate",
+        "seed": "--seed",
+        "retrain": "--retrain",
+    },
+}
+CONFIG_TYPES = {
+    "source": SourceConfig,
+    "preprocess": PreprocessConfig,
+    "model": ModelConfig,
+    "training": TrainingConfig,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Train and compare recurrent sentiment models on the IMDb reviews.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser(
+        "run",
+        help="download, prepare, train, evaluate and report",
+        description="Run the comparison flow. Defaults reproduce the seed notes: vocabulary "
+        "10,000, maxlen 200, embedding 32, 32 units, adam, 2 epochs, batch 64.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    data = run.add_argument_group("data")
+    data.add_argument("--source", default=CANONICAL_URL, help="URL, or path to an aclImdb .tar.gz or folder")
+    data.add_argument("--sha256", default=None, help="expected sha256 of the archive (needed for other sources)")
+    data.add_argument("--timeout", type=float, default=60.0, help="network timeout in seconds")
+    data.add_argument("--data-dir", default="data", help="where caches, models and reports go")
+    data.add_argument("--vocab-size", type=int, default=10_000)
+    data.add_argument("--maxlen", type=int, default=200)
+    data.add_argument("--padding", default="pre", help="pre or post")
+    data.add_argument("--truncating", default="pre", help="pre or post")
+    data.add_argument("--validation-fraction", type=float, default=0.2)
+    data.add_argument("--split-seed", type=int, default=42)
+    data.add_argument(
+        "--max-reviews-per-split", type=int, default=None,
+        help="balanced sample of this many reviews per split, for quick runs",
+    )
+    model = run.add_argument_group("model")
+    model.add_argument(
+        "--archs", default=",".join(TrainingConfig().architectures),
+        help=f"comma-separated, from: {', '.join(ARCHITECTURE_NAMES)}",
+    )
+    model.add_argument("--embedding-dim", type=int, default=32)
+    model.add_argument("--units", type=int, default=32)
+    model.add_argument("--dropout", type=float, default=0.0)
+    training = run.add_argument_group("training")
+    training.add_argument("--epochs", type=int, default=2)
+    training.add_argument("--batch-size", type=int, default=64)
+    training.add_argument("--learning-rate", type=float, default=1e-3)
+    training.add_argument("--seed", type=int, default=42)
+    training.add_argument("--retrain", action="store_true", help="train even if the same model exists")
+    training.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF baseline")
+    return parser
+
+
+def _first_problem(section: str, error: ValidationError) -> str:
+    problem = error.errors()[0]
+    field = str(problem["loc"][0]) if problem["loc"] else ""
+    flag = FLAGS[section].get(field, field)
+    message = problem["msg"].removeprefix("Value error, ")
+    return f"{flag}: {message} (got {problem.get('input')!r})"
+
+
+def configs_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Build and validate the configs; raise ``SystemExit(2)`` with a one-line message."""
+    configs: dict[str, Any] = {}
+    for section, flags in FLAGS.items():
+        values = {field: getattr(args, flag.removeprefix("--").replace("-", "_")) for field, flag in flags.items()}
+        try:
+            configs[section] = CONFIG_TYPES[section](**values)
+        except ValidationError as error:
+            raise SystemExit(f"{PROG}: error: {_first_problem(section, error)}") from None
+    configs["baseline"] = BaselineConfig(enabled=not args.no_baseline)
+    return configs
+
+
+def _quiet_defaults() -> None:
+    # TensorFlow's C++ start-up chatter hides the pipeline's own log lines.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # The temporary Prefect server can take more than the default 20 s on a busy 2-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    configs = configs_from_args(args)
+    _quiet_defaults()
+    from flows.compare import compare_architectures
+    from imdb_rnn.errors import ImdbRnnError
+    from tasks.report import format_text_table
+
+    try:
+        result = compare_architectures(
+            source=configs["source"],
+            preprocess=configs["preprocess"],
+            model=configs["model"],
+            training=configs["training"],
+            baseline=configs["baseline"],
+            data_dir=args.data_dir,
+        )
+    except ImdbRnnError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 1
+    print()
+    print(format_text_table(result.rows))
+    print(f"\n* best in column. Best model: {result.best_model}")
+    print(f"Report: {result.directory / 'summary.md'}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "run":
+        return run_command(args)
+    raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Typed configuration, one object per concern.
+
+The flow takes these as parameters, so the Prefect UI renders them as forms and
+rejects bad values before any work starts. The defaults reproduce the seed notes:
+``imdb.load_data(num_words=10000)``, ``pad_sequences(maxlen=200)``,
+``Embedding(10000, 32) -> RNN(32) -> Dense(1)``, adam, 2 epochs, batch 64,
+validation fraction 0.2.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from rnn_models.registry import ARCHITECTURE_NAMES
+
+CANONICAL_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+CANONICAL_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
+SEED_ARCHITECTURES = ("simple_rnn", "lstm", "gru")
+
+_SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SourceConfig(_Frozen):
+    """Where the aclImdb reviews come from and how to verify them."""
+
+    source: str = Field(
+        default=CANONICAL_URL,
+        description="http(s):// or file:// URL, or a local path to a .tar.gz or an aclImdb/ folder.",
+    )
+    sha256: str | None = Field(
+        default=None,
+        description="Expected sha256 of the archive. Known for the canonical URL; "
+        "read from '<file>.sha256' beside a local archive when omitted.",
+    )
+    timeout_seconds: float = Field(default=60.0, gt=0, description="Network read timeout.")
+
+    @field_validator("source")
+    @classmethod
+    def _source_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("source is empty; give a URL or a path to the aclImdb archive")
+        return value.strip()
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha256_is_hex(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        normalised = value.strip().lower()
+        if not _SHA256_PATTERN.match(normalised):
+            raise ValueError(f"sha256 must be 64 hex digits, got {value!r}")
+        return normalised
+
+
+class PreprocessConfig(_Frozen):
+    """How reviews become fixed-length integer sequences."""
+
+    vocab_size: int = Field(
+        default=10_000, ge=3, description="Token ids 0..vocab_size-1: 0 = padding, 1 = unknown."
+    )
+    maxlen: int = Field(default=200, gt=0, description="Length every sequence is padded or cut to.")
+    padding: Literal["pre", "post"] = Field(default="pre", description="Side that gets the zeros.")
+    truncating: Literal["pre", "post"] = Field(
+        default="pre", description="Side that is cut from long reviews ('pre' keeps the ending)."
+    )
+    validation_fraction: float = Field(
+        default=0.2, gt=0.0, lt=1.0, description="Share of train held out, stratified by label."
+    )
+    split_seed: int = Field(default=42, ge=0, description="Seed of the validation split.")
+    max_reviews_per_split: int | None = Field(
+        default=None,
+        ge=4,
+        description="Cap on reviews per split (balanced sample) for quick runs; None = all.",
+    )
+
+
+class ModelConfig(_Frozen):
+    """Shape of every recurrent model; the architecture is chosen by name."""
+
+    embedding_dim: int = Field(default=32, gt=0)
+    units: int = Field(default=32, gt=0, description="Recurrent units per direction.")
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0, description="Dropout before the output.")
+
+
+class TrainingConfig(_Frozen):
+    """Which architectures to train and how."""
+
+    architectures: tuple[str, ...] = Field(default=SEED_ARCHITECTURES, min_length=1)
+    epochs: int = Field(default=2, ge=1)
+    batch_size: int = Field(default=64, ge=1)
+    learning_rate: float = Field(default=1e-3, gt=0.0)
+    seed: int = Field(default=42, ge=0)
+    retrain: bool = Field(
+        default=False, description="Train again even when a model with these inputs exists."
+    )
+
+    @field_validator("architectures", mode="before")
+    @classmethod
+    def _split_comma_string(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("architectures")
+    @classmethod
+    def _known_and_unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in value if name not in ARCHITECTURE_NAMES]
+        if unknown:
+            raise ValueError(
+                f"unknown architecture {', '.join(map(repr, unknown))}; "
+                f"choose from {', '.join(ARCHITECTURE_NAMES)}"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError(f"architectures repeat a name: {', '.join(value)}")
+        return value
+
+
+class BaselineConfig(_Frozen):
+    """The TF-IDF + logistic regression reference model."""
+
+    enabled: bool = True
+    max_ngram: int = Field(default=2, ge=1, le=3, description="Word n-grams from 1 to this.")
+    min_df: int = Field(default=2, ge=1, description="Ignore n-grams in fewer reviews than this.")
+    c_grid: tuple[float, ...] = Field(
+        default=(1.0, 4.0, 16.0),
+        min_length=1,
+        description="Inverse regularisation strengths tried; the best on validation is kept.",
+    )
+
+    @field_validator("c_grid")
+    @classmethod
+    def _positive(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(c <= 0 for c in value):
+            raise ValueError(f"every C must be > 0, got {value}")
+        return value

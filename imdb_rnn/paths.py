@@ -1,0 +1,40 @@
+"""Every location the pipeline reads or writes, declared in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """Folders under the data root. Building one creates nothing on disk."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, root: str | Path) -> DataPaths:
+        return cls(Path(root).expanduser().resolve())
+
+    @property
+    def archives(self) -> Path:
+        return self.root / "raw" / "archives"
+
+    @property
+    def extracted(self) -> Path:
+        return self.root / "raw" / "extracted"
+
+    @property
+    def processed(self) -> Path:
+        return self.root / "processed"
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    def report_dir(self, run_id: str) -> Path:
+        return self.reports / run_id

@@ -1,0 +1,1 @@
+"""Pipeline stages: plain functions, each wrapped by a thin Prefect task."""

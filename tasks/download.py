@@ -1,0 +1,356 @@
+"""Fetch, verify and safely unpack the aclImdb review archive.
+
+Network work is kept in ``fetch_archive`` so that only it is retried. Everything lands
+in a cache keyed by the archive's sha256: a source that is already cached with a
+matching checksum is neither fetched nor unpacked again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import tarfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+from prefect import get_run_logger, task
+
+from imdb_rnn.config import CANONICAL_SHA256, CANONICAL_URL, SourceConfig
+from imdb_rnn.errors import (
+    ChecksumMismatchError,
+    DataSourceError,
+    DatasetLayoutError,
+    DownloadError,
+    UnsafeArchiveError,
+)
+from imdb_rnn.files import atomic_directory, atomic_path, sha256_file
+from imdb_rnn.paths import DataPaths
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "test")
+LABEL_FOLDERS = ("pos", "neg")
+_CHUNK = 1 << 20
+_REVIEW_MEMBER = re.compile(r"^(?:[^/]+/)?(?:train|test)/(?:pos|neg)/[^/]+\.txt$")
+_README_MEMBER = re.compile(r"^(?:[^/]+/)?README$")
+
+
+@dataclass(frozen=True)
+class LocalSource:
+    """A source that is on this machine: a verified archive or an extracted folder."""
+
+    path: Path
+    sha256: str
+    kind: Literal["archive", "folder"]
+    origin: str
+
+
+@dataclass(frozen=True)
+class RawDataset:
+    """An aclImdb folder on disk and the checksum that identifies its contents."""
+
+    root: Path
+    sha256: str
+    origin: str
+
+
+def _is_url(source: str) -> bool:
+    return urllib.parse.urlsplit(source).scheme in {"http", "https", "file"}
+
+
+def _local_path(source: str) -> Path:
+    parts = urllib.parse.urlsplit(source)
+    if parts.scheme == "file":
+        return Path(urllib.request.url2pathname(parts.path))
+    return Path(source).expanduser()
+
+
+def _read_sha256_sidecar(archive: Path) -> str | None:
+    sidecar = archive.with_name(archive.name + ".sha256")
+    if not sidecar.is_file():
+        return None
+    words = sidecar.read_text(encoding="utf-8").split()
+    if not words or not re.fullmatch(r"[0-9a-fA-F]{64}", words[0]):
+        raise DataSourceError(
+            f"{sidecar} does not start with a sha256 (64 hex digits); fix the file or pass --sha256"
+        )
+    return words[0].lower()
+
+
+def expected_sha256(source: str, sha256: str | None) -> str | None:
+    """The checksum an archive source must have, or None when nothing says."""
+    if sha256:
+        return sha256.lower()
+    if source == CANONICAL_URL:
+        return CANONICAL_SHA256
+    if urllib.parse.urlsplit(source).scheme in {"http", "https"}:
+        return None
+    return _read_sha256_sidecar(_local_path(source))
+
+
+def fetch_archive(
+    config: SourceConfig, archives_dir: Path, logger: logging.Logger | logging.LoggerAdapter = log
+) -> LocalSource:
+    """Make the source available on this machine, verified.
+
+    Local archives are verified where they are. Remote ones are streamed to a temporary
+    file, verified, then moved into ``archives_dir/<sha256>.tar.gz``; a cached copy with
+    the right checksum is used instead of downloading again.
+
+    Raises:
+        DownloadError: the server failed; ``transient`` tells whether a retry can help.
+        ChecksumMismatchError: the bytes are not the expected ones; nothing is cached.
+        DataSourceError: the source does not exist or no checksum is known for it.
+    """
+    source = config.source
+    scheme = urllib.parse.urlsplit(source).scheme
+    if scheme in {"http", "https"}:
+        return _fetch_remote(config, archives_dir, logger)
+    if _is_url(source) and scheme != "file":
+        raise DataSourceError(f"unsupported URL scheme {scheme!r} in {source}; use http(s) or file")
+
+    path = _local_path(source)
+    if path.is_dir():
+        root = find_dataset_root(path)
+        logger.info("Using the extracted reviews in %s", root)
+        return LocalSource(root, tree_sha256(root), "folder", source)
+    if not path.is_file():
+        raise DataSourceError(
+            f"source {source} does not exist; give the canonical URL, a URL, or the path "
+            "of an aclImdb .tar.gz archive or folder"
+        )
+    wanted = expected_sha256(source, config.sha256)
+    actual = sha256_file(path)
+    if wanted is None:
+        raise DataSourceError(
+            f"no checksum is known for {path}; pass --sha256 {actual} if you trust this file, "
+            f"or put it in {path.name}.sha256 beside it"
+        )
+    if actual != wanted:
+        raise ChecksumMismatchError(
+            f"checksum mismatch for {source}: expected sha256 {wanted}, got {actual}; "
+            "the file is damaged or not the one you meant"
+        )
+    logger.info("Verified %s (sha256 %s)", path, actual[:12])
+    return LocalSource(path.resolve(), actual, "archive", source)
+
+
+def _fetch_remote(
+    config: SourceConfig, archives_dir: Path, logger: logging.Logger | logging.LoggerAdapter
+) -> LocalSource:
+    url = config.source
+    wanted = expected_sha256(url, config.sha256)
+    if wanted is None:
+        raise DataSourceError(
+            f"no checksum is known for {url}; pass --sha256 HEX with the archive's sha256"
+        )
+    cached = archives_dir / f"{wanted}.tar.gz"
+    if cached.is_file():
+        if sha256_file(cached) == wanted:
+            logger.info("Archive already cached at %s; not downloading", cached)
+            return LocalSource(cached, wanted, "archive", url)
+        logger.warning("Cached %s fails its checksum; downloading it again", cached)
+        cached.unlink()
+
+    with atomic_path(cached) as partial:
+        actual = _download(url, partial, config.timeout_seconds, logger)
+        if actual != wanted:
+            raise ChecksumMismatchError(
+                f"checksum mismatch for {url}: expected sha256 {wanted}, got {actual}; "
+                "pass the right --sha256, or check that the URL serves the aclImdb archive"
+            )
+    logger.info("Downloaded and verified %s -> %s", url, cached)
+    return LocalSource(cached, wanted, "archive", url)
+
+
+def _download(
+    url: str, target: Path, timeout: float, logger: logging.Logger | logging.LoggerAdapter
+) -> str:
+    """Stream ``url`` into ``target`` and return the sha256 of what arrived."""
+    request = urllib.request.Request(url, headers={"User-Agent": "imdb-rnn"})
+    digest = hashlib.sha256()
+    received = 0
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            expected_size = int(response.headers.get("Content-Length") or 0) or None
+            next_report = time.monotonic() + 10
+            with target.open("wb") as sink:
+                while chunk := response.read(_CHUNK):
+                    sink.write(chunk)
+                    digest.update(chunk)
+                    received += len(chunk)
+                    if time.monotonic() >= next_report:
+                        share = f" of {expected_size:,}" if expected_size else ""
+                        logger.info("Downloaded %s%s bytes", f"{received:,}", share)
+                        next_report += 10
+    except urllib.error.HTTPError as error:
+        transient = error.code >= 500 or error.code in {408, 425, 429}
+        advice = "will retry" if transient else "check the URL"
+        raise DownloadError(
+            f"HTTP {error.code} {error.reason} from {url} ({advice})", transient=transient
+        ) from error
+    except (TimeoutError, ConnectionError, urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise DownloadError(
+            f"could not download {url}: {reason} (after {received:,} bytes, timeout {timeout:g}s)",
+            transient=True,
+        ) from error
+    if expected_size is not None and received != expected_size:
+        raise DownloadError(
+            f"connection to {url} closed after {received:,} of {expected_size:,} bytes",
+            transient=True,
+        )
+    return digest.hexdigest()
+
+
+def find_dataset_root(folder: Path) -> Path:
+    """Return the folder holding ``train/`` and ``test/``: ``folder`` or ``folder/aclImdb``."""
+    for candidate in (folder, folder / "aclImdb"):
+        if all((candidate / split).is_dir() for split in SPLITS):
+            check_layout(candidate)
+            return candidate
+    raise DatasetLayoutError(
+        f"{folder} does not hold the aclImdb layout: expected train/ and test/ "
+        "(or aclImdb/train/ and aclImdb/test/) with pos/ and neg/ inside"
+    )
+
+
+def check_layout(root: Path) -> None:
+    """Fail unless every ``{train,test}/{pos,neg}`` folder exists and holds reviews."""
+    for split in SPLITS:
+        for label in LABEL_FOLDERS:
+            folder = root / split / label
+            if not folder.is_dir():
+                raise DatasetLayoutError(f"missing folder {split}/{label}/ under {root}")
+            if next(folder.glob("*.txt"), None) is None:
+                raise DatasetLayoutError(f"{split}/{label}/ under {root} has no .txt reviews")
+
+
+def tree_sha256(root: Path) -> str:
+    """Checksum of an extracted folder: every review's relative path and bytes."""
+    digest = hashlib.sha256()
+    for split in SPLITS:
+        for label in LABEL_FOLDERS:
+            for path in sorted((root / split / label).glob("*.txt")):
+                digest.update(f"{split}/{label}/{path.name}\0".encode())
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def check_member(member: tarfile.TarInfo) -> None:
+    """Reject a member that could write outside the extraction folder."""
+    name = member.name
+    posix = PurePosixPath(name)
+    if posix.is_absolute() or re.match(r"^[A-Za-z]:", name):
+        raise UnsafeArchiveError(f"archive member {name!r} has an absolute path")
+    if ".." in posix.parts:
+        raise UnsafeArchiveError(f"archive member {name!r} climbs out with '..'")
+    if member.isdev() or member.isfifo():
+        raise UnsafeArchiveError(f"archive member {name!r} is a device or pipe")
+    if member.issym() or member.islnk():
+        base = posix.parent if member.issym() else PurePosixPath()
+        target = PurePosixPath(member.linkname)
+        depth = 0
+        for part in (target.parts if target.is_absolute() else (base / target).parts):
+            if part == "/":
+                depth = -1_000
+            elif part == "..":
+                depth -= 1
+            elif part != ".":
+                depth += 1
+            if depth < 0:
+                raise UnsafeArchiveError(
+                    f"archive member {name!r} links to {member.linkname!r}, outside the archive"
+                )
+
+
+def extract_archive(
+    archive: Path,
+    sha256: str,
+    extracted_dir: Path,
+    logger: logging.Logger | logging.LoggerAdapter = log,
+) -> Path:
+    """Unpack the reviews of a verified archive into ``extracted_dir/<sha256>/``.
+
+    Only review files and the README are written. Every member is checked before it is
+    written; a hostile one aborts the whole extraction and the partial folder is removed.
+    Returns the aclImdb root folder.
+    """
+    target = extracted_dir / sha256
+    if target.is_dir():
+        logger.info("Archive already extracted at %s", target)
+        return find_dataset_root(target)
+
+    started = time.perf_counter()
+    written = 0
+    with atomic_directory(target) as staging:
+        try:
+            with tarfile.open(archive, mode="r|*") as tar:
+                for member in tar:
+                    check_member(member)
+                    wanted = _REVIEW_MEMBER.match(member.name) or _README_MEMBER.match(member.name)
+                    if wanted and member.isfile():
+                        tar.extract(member, staging, filter="data")
+                        written += 1
+        except (tarfile.TarError, EOFError, zlib.error) as error:
+            raise DataSourceError(
+                f"{archive} is not a readable .tar.gz ({error}); it may be truncated: "
+                "delete it and download it again"
+            ) from error
+        if written == 0:
+            raise DatasetLayoutError(
+                f"{archive} holds no reviews in the aclImdb layout "
+                "({train,test}/{pos,neg}/<id>_<rating>.txt)"
+            )
+        find_dataset_root(staging)
+    logger.info(
+        "Extracted %s reviews from %s in %.1f s", f"{written:,}", archive.name,
+        time.perf_counter() - started,
+    )
+    return find_dataset_root(target)
+
+
+def locate_dataset(
+    source: LocalSource, paths: DataPaths, logger: logging.Logger | logging.LoggerAdapter = log
+) -> RawDataset:
+    """Turn a verified local source into an aclImdb folder on disk."""
+    if source.kind == "folder":
+        return RawDataset(source.path, source.sha256, source.origin)
+    root = extract_archive(source.path, source.sha256, paths.extracted, logger)
+    return RawDataset(root, source.sha256, source.origin)
+
+
+def _retry_only_transient(task_: object, task_run: object, state: object) -> bool:
+    """Prefect retry condition: retry network hiccups, not 404s or bad checksums."""
+    try:
+        state.result()  # type: ignore[attr-defined]
+    except DownloadError as error:
+        return error.transient
+    except Exception:
+        return False
+    return False
+
+
+@task(
+    name="download",
+    retries=3,
+    retry_delay_seconds=[2, 5, 15],
+    retry_condition_fn=_retry_only_transient,
+)
+def download_archive(config: SourceConfig, paths: DataPaths) -> LocalSource:
+    """Fetch the archive into the cache (network step: the only one retried)."""
+    return fetch_archive(config, paths.archives, get_run_logger())
+
+
+@task(name="unpack")
+def unpack_dataset(source: LocalSource, paths: DataPaths) -> RawDataset:
+    """Safely extract a verified archive, or check an extracted folder."""
+    return locate_dataset(source, paths, get_run_logger())
+

@@ -1,0 +1,402 @@
+"""Turn the aclImdb folder into padded integer sequences in Parquet.
+
+The text-to-ids steps (``clean_text``, ``tokenize``, ``SequenceEncoder``) live here and
+only here, so whatever scores a review later encodes it exactly as training did.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from prefect import get_run_logger, task
+from sklearn.model_selection import train_test_split
+
+from imdb_rnn.config import PreprocessConfig
+from imdb_rnn.errors import DataContractError, DatasetLayoutError
+from imdb_rnn.files import atomic_directory, sha256_json, write_json_atomic
+from tasks.download import LABEL_FOLDERS, RawDataset
+
+log = logging.getLogger(__name__)
+
+# Bump when the Parquet layout or the tokenizer changes: old folders then stop matching.
+FORMAT_VERSION = 1
+METADATA_KEY = b"imdb_rnn"
+PAD_ID = 0
+OOV_ID = 1
+PAD_TOKEN = "<pad>"
+OOV_TOKEN = "<unk>"
+SPLIT_NAMES = ("train", "validation", "test")
+
+_FILENAME = re.compile(r"^(?P<id>\d+)_(?P<rating>\d+)\.txt$")
+_LINE_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]{0,200}>")
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+def clean_text(text: str) -> str:
+    """Lower-case a review and drop its markup (``<br />`` and other tags, entities)."""
+    text = _LINE_BREAK.sub(" ", text)
+    text = _TAG.sub(" ", text)
+    return html.unescape(text).lower()
+
+
+def tokenize(cleaned: str) -> list[str]:
+    """Split cleaned text into words; apostrophes stay inside words (``don't``)."""
+    return _TOKEN.findall(cleaned)
+
+
+def build_vocabulary(token_lists: Iterable[Sequence[str]], vocab_size: int) -> list[str]:
+    """Words by id: 0 = padding, 1 = unknown, then the most frequent words.
+
+    Ties are broken alphabetically so the vocabulary never depends on file order.
+    """
+    counts: Counter[str] = Counter()
+    for tokens in token_lists:
+        counts.update(tokens)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [PAD_TOKEN, OOV_TOKEN] + [word for word, _ in ranked[: vocab_size - 2]]
+
+
+def pad_sequences(
+    sequences: Sequence[Sequence[int]], maxlen: int, padding: str = "pre", truncating: str = "pre"
+) -> np.ndarray:
+    """Pad with ``PAD_ID`` or cut every sequence to ``maxlen``, like Keras' ``pad_sequences``."""
+    out = np.full((len(sequences), maxlen), PAD_ID, dtype=np.int32)
+    for row, sequence in enumerate(sequences):
+        kept = sequence[-maxlen:] if truncating == "pre" else sequence[:maxlen]
+        if len(kept) == 0:
+            continue
+        if padding == "pre":
+            out[row, maxlen - len(kept) :] = kept
+        else:
+            out[row, : len(kept)] = kept
+    return out
+
+
+@dataclass(frozen=True)
+class SequenceEncoder:
+    """Review text to fixed-length ids, with the vocabulary and padding of one prepare."""
+
+    vocabulary: tuple[str, ...]
+    maxlen: int
+    padding: str = "pre"
+    truncating: str = "pre"
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {word: i for i, word in enumerate(self.vocabulary)})
+
+    def ids(self, tokens: Sequence[str]) -> list[int]:
+        lookup = self._index.get
+        return [lookup(word, OOV_ID) for word in tokens]
+
+    def encode_tokens(self, token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Return the padded id matrix and each review's length before padding."""
+        id_lists = [self.ids(tokens) for tokens in token_lists]
+        lengths = np.fromiter((len(ids) for ids in id_lists), dtype=np.int32, count=len(id_lists))
+        return pad_sequences(id_lists, self.maxlen, self.padding, self.truncating), lengths
+
+    def encode_texts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        return self.encode_tokens([tokenize(clean_text(text)) for text in texts])
+
+    @classmethod
+    def load(cls, prepared_dir: Path) -> SequenceEncoder:
+        manifest = json.loads((prepared_dir / "manifest.json").read_text(encoding="utf-8"))
+        vocabulary = json.loads((prepared_dir / "vocab.json").read_text(encoding="utf-8"))
+        params = manifest["preprocess"]
+        return cls(tuple(vocabulary), params["maxlen"], params["padding"], params["truncating"])
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """A finished ``processed/<fingerprint>/`` folder."""
+
+    directory: Path
+    fingerprint: str
+    source_sha256: str
+    preprocess: PreprocessConfig
+    rows: dict[str, int]
+    reused: bool = False
+    seconds: float = 0.0
+
+    def split_path(self, split: str) -> Path:
+        return self.directory / f"{split}.parquet"
+
+
+def fingerprint(source_sha256: str, config: PreprocessConfig) -> str:
+    """Identifies a prepare: it changes when the data or any preprocessing parameter does."""
+    return sha256_json(
+        {"format": FORMAT_VERSION, "source": source_sha256, "preprocess": config.model_dump()}
+    )[:16]
+
+
+def parse_review_filename(path: Path) -> tuple[int, int]:
+    """``<id>_<rating>.txt`` -> (id, rating), rating in 1..10."""
+    match = _FILENAME.match(path.name)
+    if not match:
+        raise DatasetLayoutError(f"{path}: review file names must look like <id>_<rating>.txt")
+    rating = int(match["rating"])
+    if not 1 <= rating <= 10:
+        raise DatasetLayoutError(f"{path}: rating {rating} is outside 1..10")
+    return int(match["id"]), rating
+
+
+def list_review_files(
+    root: Path, split: str, cap: int | None = None, seed: int = 0
+) -> list[tuple[Path, int]]:
+    """(path, label) for every review of a split, in a fixed order.
+
+    With ``cap``, a balanced random sample of ``cap`` reviews, the same for the same seed.
+    """
+    chosen: list[tuple[Path, int]] = []
+    rng = np.random.default_rng(seed)
+    for label_name in LABEL_FOLDERS:
+        label = 1 if label_name == "pos" else 0
+        files = sorted(
+            (root / split / label_name).glob("*.txt"), key=lambda p: parse_review_filename(p)[0]
+        )
+        if cap is not None:
+            share = cap // 2 if label == 1 else cap - cap // 2
+            if share < len(files):
+                picked = np.sort(rng.choice(len(files), size=share, replace=False))
+                files = [files[i] for i in picked]
+        chosen.extend((path, label) for path in files)
+    return chosen
+
+
+def read_reviews(
+    root: Path, split: str, cap: int | None, seed: int, logger: logging.Logger | logging.LoggerAdapter = log
+) -> pd.DataFrame:
+    """Columns ``review_id``, ``rating``, ``label``, ``text`` (cleaned) for one split."""
+    files = list_review_files(root, split, cap, seed)
+    if not files:
+        raise DatasetLayoutError(f"split {split!r} under {root} has no reviews")
+    records = []
+    undecodable = 0
+    for path, label in files:
+        review_id, rating = parse_review_filename(path)
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("utf-8", errors="replace")
+            undecodable += 1
+        records.append((f"{split}/{path.parent.name}/{review_id}", rating, label, clean_text(text)))
+    if undecodable:
+        logger.warning(
+            "%d %s reviews were not valid UTF-8; bad bytes were replaced with U+FFFD",
+            undecodable, split,
+        )
+    return pd.DataFrame.from_records(records, columns=["review_id", "rating", "label", "text"])
+
+
+def split_validation(
+    labels: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of (train, validation): stratified by label, fixed by ``seed``."""
+    indices = np.arange(len(labels))
+    n_validation = round(len(labels) * fraction)
+    if n_validation < 2 or len(labels) - n_validation < 2:
+        raise DatasetLayoutError(
+            f"validation fraction {fraction} of {len(labels)} training reviews leaves too few "
+            "on one side; use more reviews or another fraction"
+        )
+    train_idx, validation_idx = train_test_split(
+        indices, test_size=n_validation, stratify=labels, random_state=seed
+    )
+    return np.sort(train_idx), np.sort(validation_idx)
+
+
+def _schema(maxlen: int, metadata: dict[str, object]) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("review_id", pa.string(), nullable=False),
+            pa.field("rating", pa.int8(), nullable=False),
+            pa.field("label", pa.int8(), nullable=False),
+            pa.field("n_tokens", pa.int32(), nullable=False),
+            pa.field("tokens", pa.list_(pa.int32(), maxlen), nullable=False),
+            pa.field("text", pa.string(), nullable=False),
+        ],
+        metadata={METADATA_KEY: json.dumps(metadata, sort_keys=True).encode()},
+    )
+
+
+def write_split(
+    path: Path, frame: pd.DataFrame, tokens: np.ndarray, lengths: np.ndarray, metadata: dict
+) -> None:
+    """Write one split; ``tokens`` is the (rows, maxlen) int32 matrix."""
+    maxlen = tokens.shape[1]
+    schema = _schema(maxlen, metadata)
+    flat = pa.array(tokens.reshape(-1), type=pa.int32())
+    table = pa.Table.from_arrays(
+        [
+            pa.array(frame["review_id"].to_numpy(), type=pa.string()),
+            pa.array(frame["rating"].to_numpy(dtype=np.int8), type=pa.int8()),
+            pa.array(frame["label"].to_numpy(dtype=np.int8), type=pa.int8()),
+            pa.array(lengths, type=pa.int32()),
+            pa.FixedSizeListArray.from_arrays(flat, maxlen),
+            pa.array(frame["text"].to_numpy(), type=pa.string()),
+        ],
+        schema=schema,
+    )
+    pq.write_table(table, path, compression="zstd")
+
+
+def read_split_metadata(path: Path) -> dict:
+    """The preprocessing metadata stored in a split's Parquet schema."""
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowInvalid) as error:
+        raise DataContractError(f"{path} is not a readable Parquet file ({error})") from error
+    raw = (schema.metadata or {}).get(METADATA_KEY)
+    if raw is None:
+        raise DataContractError(f"{path} has no {METADATA_KEY.decode()} metadata; it was not written by this pipeline")
+    return json.loads(raw)
+
+
+def check_split(path: Path, expected_fingerprint: str, maxlen: int) -> dict:
+    """Fail unless ``path`` carries the expected fingerprint, format and token width."""
+    metadata = read_split_metadata(path)
+    problems = []
+    if metadata.get("format_version") != FORMAT_VERSION:
+        problems.append(f"format_version {metadata.get('format_version')} != {FORMAT_VERSION}")
+    if metadata.get("fingerprint") != expected_fingerprint:
+        problems.append(f"fingerprint {metadata.get('fingerprint')} != {expected_fingerprint}")
+    expected_schema = _schema(maxlen, {})
+    actual_schema = pq.read_schema(path).remove_metadata()
+    if not actual_schema.equals(expected_schema.remove_metadata()):
+        problems.append(f"schema {actual_schema} != {expected_schema.remove_metadata()}")
+    if problems:
+        raise DataContractError(
+            f"{path} does not match this prepare: {'; '.join(problems)}; delete its folder to rebuild it"
+        )
+    return metadata
+
+
+def load_split(prepared: PreparedData, split: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read one split after checking its data contract."""
+    path = prepared.split_path(split)
+    check_split(path, prepared.fingerprint, prepared.preprocess.maxlen)
+    return pq.read_table(path, columns=list(columns) if columns else None).to_pandas()
+
+
+def load_arrays(prepared: PreparedData, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(tokens[rows, maxlen] int32, labels[rows] int8, n_tokens[rows] int32)`` of a split."""
+    path = prepared.split_path(split)
+    check_split(path, prepared.fingerprint, prepared.preprocess.maxlen)
+    table = pq.read_table(path, columns=["tokens", "label", "n_tokens"])
+    tokens = table.column("tokens").combine_chunks()
+    matrix = tokens.values.to_numpy(zero_copy_only=False).reshape(len(tokens), prepared.preprocess.maxlen)
+    labels = table.column("label").to_numpy()
+    lengths = table.column("n_tokens").to_numpy()
+    return matrix.astype(np.int32, copy=False), labels, lengths
+
+
+def _load_existing(
+    directory: Path, fp: str, source_sha256: str, config: PreprocessConfig
+) -> PreparedData:
+    manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    for split in SPLIT_NAMES:
+        check_split(directory / f"{split}.parquet", fp, config.maxlen)
+    return PreparedData(directory, fp, source_sha256, config, manifest["rows"], reused=True)
+
+
+def prepare_dataset(
+    raw: RawDataset,
+    config: PreprocessConfig,
+    processed_dir: Path,
+    logger: logging.Logger | logging.LoggerAdapter = log,
+) -> PreparedData:
+    """Write ``processed_dir/<fingerprint>/{train,validation,test}.parquet`` and ``vocab.json``.
+
+    A folder with the same fingerprint that passes its checks is reused as it is; one that
+    fails them is rebuilt.
+    """
+    fp = fingerprint(raw.sha256, config)
+    directory = processed_dir / fp
+    if directory.is_dir():
+        try:
+            prepared = _load_existing(directory, fp, raw.sha256, config)
+            logger.info("Reusing prepared data %s", directory)
+            return prepared
+        except (DataContractError, OSError, KeyError, ValueError) as problem:
+            logger.warning("Rebuilding %s: %s", directory, problem)
+            shutil.rmtree(directory)
+
+    started = time.perf_counter()
+    train_full = read_reviews(raw.root, "train", config.max_reviews_per_split, config.split_seed, logger)
+    test = read_reviews(raw.root, "test", config.max_reviews_per_split, config.split_seed, logger)
+    train_idx, validation_idx = split_validation(
+        train_full["label"].to_numpy(), config.validation_fraction, config.split_seed
+    )
+    frames = {
+        "train": train_full.iloc[train_idx].reset_index(drop=True),
+        "validation": train_full.iloc[validation_idx].reset_index(drop=True),
+        "test": test,
+    }
+    token_lists = {name: [tokenize(text) for text in frame["text"]] for name, frame in frames.items()}
+    # Only the training rows shape the vocabulary: validation and test words it never saw are unknown.
+    vocabulary = build_vocabulary(token_lists["train"], config.vocab_size)
+    encoder = SequenceEncoder(tuple(vocabulary), config.maxlen, config.padding, config.truncating)
+
+    rows = {name: len(frame) for name, frame in frames.items()}
+    stats: dict[str, dict[str, float]] = {}
+    with atomic_directory(directory) as staging:
+        for name, frame in frames.items():
+            tokens, lengths = encoder.encode_tokens(token_lists[name])
+            oov = int(np.count_nonzero(tokens == OOV_ID))
+            stats[name] = {
+                "rows": len(frame),
+                "positive_share": round(float(frame["label"].mean()), 4),
+                "mean_tokens": round(float(lengths.mean()), 1),
+                "truncated_share": round(float((lengths > config.maxlen).mean()), 4),
+                "unknown_token_share": round(oov / max(1, int(np.count_nonzero(tokens))), 4),
+            }
+            metadata = {
+                "format_version": FORMAT_VERSION,
+                "fingerprint": fp,
+                "split": name,
+                "source_sha256": raw.sha256,
+                "vocabulary_words": len(vocabulary),
+                **config.model_dump(),
+            }
+            write_split(staging / f"{name}.parquet", frame, tokens, lengths, metadata)
+        (staging / "vocab.json").write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
+        write_json_atomic(
+            staging / "manifest.json",
+            {
+                "format_version": FORMAT_VERSION,
+                "fingerprint": fp,
+                "source_sha256": raw.sha256,
+                "source": raw.origin,
+                "preprocess": config.model_dump(),
+                "vocabulary_words": len(vocabulary),
+                "rows": rows,
+                "stats": stats,
+            },
+        )
+    seconds = time.perf_counter() - started
+    logger.info(
+        "Prepared %s train, %s validation, %s test reviews in %.1f s -> %s",
+        f"{rows['train']:,}", f"{rows['validation']:,}", f"{rows['test']:,}", seconds, directory,
+    )
+    return PreparedData(directory, fp, raw.sha256, config, rows, seconds=round(seconds, 3))
+
+
+@task(name="prepare")
+def prepare(raw: RawDataset, config: PreprocessConfig, processed_dir: Path) -> PreparedData:
+    """Tokenize, build the vocabulary, pad and write Parquet (reused when unchanged)."""
+    return prepare_dataset(raw, config, processed_dir, get_run_logger())

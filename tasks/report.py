@@ -1,0 +1,330 @@
+"""The comparison summary: Prefect artifacts and files a person reads."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import platform
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from imdb_rnn.files import write_json_atomic, write_text_atomic
+from tasks.evaluate import LENGTH_BUCKETS, ModelEvaluation
+from tasks.prepare import PreparedData
+
+TABLE_ARTIFACT_KEY = "rnn-comparison"
+MARKDOWN_ARTIFACT_KEY = "rnn-summary"
+
+# (column, heading, higher is better); None = not ranked.
+COLUMNS: tuple[tuple[str, str, bool | None], ...] = (
+    ("accuracy", "accuracy", True),
+    ("precision", "precision", True),
+    ("recall", "recall", True),
+    ("f1", "F1", True),
+    ("roc_auc", "ROC-AUC", True),
+    ("average_precision", "avg precision", True),
+    ("log_loss", "log loss", False),
+    ("mcc", "MCC", True),
+)
+SOFTWARE = ("prefect", "tensorflow", "keras", "scikit-learn", "pandas", "pyarrow", "numpy")
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Where a run's summary went and what it says."""
+
+    run_id: str
+    directory: Path
+    best_model: str
+    rows: list[dict[str, Any]]
+    markdown: str
+
+
+def make_run_id(now: datetime | None = None, suffix: str | None = None) -> str:
+    """A sortable, readable id: UTC time plus the Prefect flow run's name when there is one."""
+    now = now or datetime.now(UTC)
+    if suffix is None:
+        try:
+            from prefect.runtime import flow_run
+
+            suffix = flow_run.name or None
+        except Exception:  # runtime context is optional; any failure just means no name
+            suffix = None
+    suffix = suffix or secrets.token_hex(3)
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{suffix}"
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe scalar: NaN becomes None, numpy numbers become Python numbers."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        return _plain(value.item())
+    return value
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return _plain(value)
+
+
+def comparison_rows(evaluations: list[ModelEvaluation]) -> list[dict[str, Any]]:
+    """One row per model: metrics rounded to 4 places, plain Python types only."""
+    rows = []
+    for evaluation in evaluations:
+        row: dict[str, Any] = {"model": evaluation.model, "kind": evaluation.kind}
+        for column, _, _ in COLUMNS:
+            row[column] = _plain(round(float(evaluation.metrics[column]), 4))
+        row["parameters"] = int(evaluation.parameters)
+        row["train_seconds"] = round(float(evaluation.train_seconds), 1)
+        row["reviews_per_second"] = round(float(evaluation.reviews_per_second), 1)
+        rows.append(row)
+    return rows
+
+
+def best_by(evaluations: list[ModelEvaluation], metric: str = "accuracy", kind: str | None = None) -> ModelEvaluation:
+    candidates = [e for e in evaluations if kind is None or e.kind == kind]
+    return max(candidates, key=lambda e: (-math.inf if math.isnan(e.metrics[metric]) else e.metrics[metric]))
+
+
+def _best_values(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    best: dict[str, Any] = {}
+    for column, _, higher in COLUMNS:
+        values = [row[column] for row in rows if row[column] is not None]
+        if values and higher is not None:
+            best[column] = max(values) if higher else min(values)
+    return best
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _markdown_table(headings: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(headings) + " |", "|" + "|".join("---" for _ in headings) + "|"]
+    lines += ["| " + " | ".join(cells) + " |" for cells in body]
+    return "\n".join(lines)
+
+
+def software_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in SOFTWARE:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def render_markdown(
+    run_id: str,
+    evaluations: list[ModelEvaluation],
+    run_info: dict[str, Any],
+) -> str:
+    """The summary a person reads: best model, metrics, length buckets, data, parameters."""
+    rows = comparison_rows(evaluations)
+    best_values = _best_values(rows)
+    best = best_by(evaluations)
+    parts = [f"# IMDb sentiment: recurrent model comparison\n\nRun `{run_id}`.\n"]
+
+    summary = [f"**Best model on test accuracy: `{best.model}`** ({best.metrics['accuracy']:.4f}, ROC-AUC {best.metrics['roc_auc']:.4f})."]
+    recurrent = [e for e in evaluations if e.kind == "rnn"]
+    baselines = [e for e in evaluations if e.kind == "baseline"]
+    if recurrent and baselines:
+        best_rnn, reference = best_by(recurrent), baselines[0]
+        gap = best_rnn.metrics["accuracy"] - reference.metrics["accuracy"]
+        verdict = "beats" if gap > 0 else "does not beat"
+        summary.append(
+            f"The best recurrent model, `{best_rnn.model}`, {verdict} the TF-IDF baseline "
+            f"({best_rnn.metrics['accuracy']:.4f} vs {reference.metrics['accuracy']:.4f}, {gap:+.4f})."
+        )
+    parts.append(" ".join(summary) + "\n")
+
+    parts.append("## Test metrics\n\nBest value in each column in bold.\n")
+    headings = ["model"] + [heading for _, heading, _ in COLUMNS] + ["parameters", "train s", "reviews/s"]
+    body = []
+    for row in rows:
+        cells = [f"`{row['model']}`"]
+        for column, _, _ in COLUMNS:
+            text = _fmt(row[column])
+            cells.append(f"**{text}**" if row[column] is not None and row[column] == best_values.get(column) else text)
+        cells += [_fmt(row["parameters"]), _fmt(row["train_seconds"], 1), _fmt(row["reviews_per_second"], 0)]
+        body.append(cells)
+    parts.append(_markdown_table(headings, body) + "\n")
+
+    maxlen = run_info.get("preprocess", {}).get("maxlen")
+    parts.append(
+        "## Accuracy by review length\n\n"
+        f"Length is counted in tokens before padding. Reviews longer than maxlen ({maxlen}) were "
+        "cut, keeping their end, so a model sees only their last part.\n"
+    )
+    counts = {bucket["bucket"]: bucket["reviews"] for bucket in evaluations[0].length_buckets}
+    length_headings = ["model"] + [f"{name} tokens (n={counts.get(name, 0):,})" for name, _, _ in LENGTH_BUCKETS]
+    length_body = [
+        [f"`{e.model}`"] + [_fmt(_plain(bucket["accuracy"])) for bucket in e.length_buckets]
+        for e in evaluations
+    ]
+    parts.append(_markdown_table(length_headings, length_body) + "\n")
+
+    parts.append("## Confusion matrices (test)\n")
+    confusion_body = [
+        [f"`{e.model}`"] + [_fmt(e.confusion[k]) for k in ("tn", "fp", "fn", "tp")] for e in evaluations
+    ]
+    parts.append(_markdown_table(["model", "true neg", "false pos", "false neg", "true pos"], confusion_body) + "\n")
+
+    data = run_info.get("data", {})
+    parts.append(
+        "## Data\n\n"
+        f"- source: `{data.get('source')}`\n"
+        f"- source sha256: `{data.get('source_sha256')}`\n"
+        f"- prepared data: `{data.get('fingerprint')}` "
+        f"({_fmt(data.get('rows', {}).get('train'))} train, {_fmt(data.get('rows', {}).get('validation'))} "
+        f"validation, {_fmt(data.get('rows', {}).get('test'))} test reviews)\n"
+    )
+    parts.append("## Parameters\n")
+    for section in ("preprocess", "model", "training", "baseline"):
+        if section in run_info:
+            rendered = ", ".join(f"{k}={v}" for k, v in run_info[section].items())
+            parts.append(f"- **{section}**: {rendered}")
+    parts.append("")
+    timings = run_info.get("timings", {})
+    if timings:
+        parts.append("## Timings (seconds)\n")
+        parts.append(_markdown_table(["stage", "seconds"], [[k, _fmt(float(v), 1)] for k, v in timings.items()]) + "\n")
+    versions = run_info.get("software", {})
+    if versions:
+        parts.append("## Software\n\n" + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n")
+    return "\n".join(parts)
+
+
+def format_text_table(rows: list[dict[str, Any]]) -> str:
+    """Aligned plain-text table for the terminal; `*` marks the best value per column."""
+    best_values = _best_values(rows)
+    headings = ["model"] + [heading for _, heading, _ in COLUMNS] + ["params", "train s"]
+    lines_cells = []
+    for row in rows:
+        cells = [row["model"]]
+        for column, _, _ in COLUMNS:
+            mark = "*" if row[column] is not None and row[column] == best_values.get(column) else " "
+            cells.append(_fmt(row[column]) + mark)
+        cells += [_fmt(row["parameters"]), _fmt(row["train_seconds"], 1)]
+        lines_cells.append(cells)
+    widths = [max(len(str(c)) for c in column) for column in zip(headings, *lines_cells, strict=True)]
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        )
+    return "\n".join([line(headings), line(["-" * w for w in widths])] + [line(c) for c in lines_cells])
+
+
+def _rows_to_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _point_latest(reports_dir: Path, run_id: str) -> None:
+    """Atomically repoint ``reports/latest`` at this run's folder."""
+    link = reports_dir / "latest"
+    tmp = reports_dir / f".latest.{os.getpid()}.tmp"
+    tmp.unlink(missing_ok=True)
+    os.symlink(run_id, tmp, target_is_directory=True)
+    os.replace(tmp, link)
+
+
+def run_info_for(
+    prepared: PreparedData, source: str, configs: dict[str, Any], timings: dict[str, float]
+) -> dict[str, Any]:
+    """The facts about a run that the report prints besides the metrics."""
+    return {
+        "data": {
+            "source": source,
+            "source_sha256": prepared.source_sha256,
+            "fingerprint": prepared.fingerprint,
+            "rows": prepared.rows,
+            "directory": str(prepared.directory),
+        },
+        **{name: (config.model_dump(mode="json") if hasattr(config, "model_dump") else config) for name, config in configs.items()},
+        "timings": timings,
+        "software": software_versions(),
+    }
+
+
+def write_report_files(
+    run_id: str,
+    evaluations: list[ModelEvaluation],
+    run_info: dict[str, Any],
+    reports_dir: Path,
+) -> RunReport:
+    """Write ``reports/<run-id>/{summary.md,summary.csv,metrics.json}`` and repoint ``latest``."""
+    if not evaluations:
+        raise ValueError("no model was evaluated, so there is nothing to report")
+    directory = reports_dir / run_id
+    rows = comparison_rows(evaluations)
+    markdown = render_markdown(run_id, evaluations, run_info)
+    best = best_by(evaluations)
+    write_text_atomic(directory / "summary.csv", _rows_to_csv(rows))
+    write_json_atomic(
+        directory / "metrics.json",
+        _json_safe(
+            {"run_id": run_id, "best_model": best.model, "run": run_info,
+             "models": [e.to_dict() for e in evaluations]}
+        ),
+    )
+    # summary.md last: its presence marks a complete report folder.
+    write_text_atomic(directory / "summary.md", markdown)
+    _point_latest(reports_dir, run_id)
+    return RunReport(run_id, directory, best.model, rows, markdown)
+
+
+@task(name="report", task_run_name="report")
+def report(
+    run_id: str,
+    evaluations: list[ModelEvaluation],
+    prepared: PreparedData,
+    source: str,
+    configs: dict[str, Any],
+    reports_dir: Path,
+) -> RunReport:
+    """Publish the comparison as Prefect artifacts and as files under ``reports/<run-id>/``."""
+    timings = {"prepare": prepared.seconds}
+    for evaluation in evaluations:
+        timings[f"train {evaluation.model}"] = evaluation.train_seconds
+        timings[f"predict {evaluation.model}"] = evaluation.predict_seconds
+    run_info = run_info_for(prepared, source, configs, timings)
+    written = write_report_files(run_id, evaluations, run_info, reports_dir)
+    create_table_artifact(
+        table=written.rows,
+        key=TABLE_ARTIFACT_KEY,
+        description=f"Test metrics per model, run {run_id}. Report: {written.directory}",
+    )
+    create_markdown_artifact(
+        markdown=written.markdown + f"\n\nFiles: `{written.directory}`\n",
+        key=MARKDOWN_ARTIFACT_KEY,
+        description=f"Comparison summary, run {run_id}",
+    )
+    get_run_logger().info("Report written to %s (best model: %s)", written.directory, written.best_model)
+    return written
