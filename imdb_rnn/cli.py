@@ -128,6 +128,8 @@ def _quiet_defaults() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # The temporary Prefect server can take more than the default 20 s on a busy 2-core machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    # A temporary local server has no one to report usage to; offline it only logs errors.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -62,7 +62,8 @@ class RawDataset:
 
 
 def _is_url(source: str) -> bool:
-    return urllib.parse.urlsplit(source).scheme in {"http", "https", "file"}
+    """True for ``scheme://...`` sources, supported or not (``C:\\data`` is a path)."""
+    return "://" in source and bool(urllib.parse.urlsplit(source).scheme)
 
 
 def _local_path(source: str) -> Path:

@@ -146,6 +146,8 @@ def evaluate_trained_model(
 
     import keras
 
+    # Each model gets its own predict function; TF's "retracing" warning about that is noise.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     model = keras.models.load_model(trained.model_path)
     x_test, y_test, lengths = load_arrays(prepared, "test")
     started = time.perf_counter()

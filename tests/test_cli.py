@@ -1,0 +1,87 @@
+"""The command line: fast help, and bad values refused before any work starts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from imdb_rnn.cli import build_parser, configs_from_args, main
+from tests.conftest import PROJECT_ROOT
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "imdb_rnn.cli", *args],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
+    )
+
+
+def test_help_lists_the_options_and_does_not_import_tensorflow_or_prefect():
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['imdb-rnn', 'run', '--help']\n"
+        "try:\n    runpy.run_module('imdb_rnn.cli', run_name='__main__')\n"
+        "except SystemExit as exit_:\n    assert exit_.code == 0, exit_.code\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'prefect') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    for option in ("--archs", "--epochs", "--source", "--sha256", "--data-dir", "--max-reviews-per-split"):
+        assert option in result.stdout
+
+
+def test_importing_the_flow_does_not_import_tensorflow():
+    probe = "import sys, flows.compare; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_defaults_are_the_seed_settings():
+    configs = configs_from_args(build_parser().parse_args(["run"]))
+    assert configs["training"].architectures == ("simple_rnn", "lstm", "gru")
+    assert configs["preprocess"].maxlen == 200 and configs["preprocess"].vocab_size == 10_000
+    assert configs["source"].source.startswith("https://ai.stanford.edu/")
+
+
+@pytest.mark.parametrize(
+    ("args", "flag", "shown"),
+    [
+        (["--archs", "lstm,transformer"], "--archs", "transformer"),
+        (["--maxlen", "0"], "--maxlen", "0"),
+        (["--vocab-size", "2"], "--vocab-size", "2"),
+        (["--epochs", "0"], "--epochs", "0"),
+        (["--validation-fraction", "1.0"], "--validation-fraction", "1.0"),
+        (["--validation-fraction", "0"], "--validation-fraction", "0"),
+        (["--sha256", "xyz"], "--sha256", "xyz"),
+    ],
+)
+def test_invalid_values_fail_with_one_line_naming_the_flag(tmp_path, args, flag, shown):
+    data_dir = tmp_path / "data"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--data-dir", str(data_dir), *args])
+    message = str(exit_info.value.code)
+    assert message.startswith(f"imdb-rnn: error: {flag}:")
+    assert shown in message and "\n" not in message
+    assert not data_dir.exists()
+
+
+def test_invalid_value_exits_non_zero_from_the_shell(tmp_path):
+    result = run_cli("run", "--archs", "cnn", "--data-dir", str(tmp_path / "d"))
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].startswith("imdb-rnn: error: --archs: unknown architecture 'cnn'")
+    assert not (tmp_path / "d").exists()
+
+
+def test_unknown_option_is_refused():
+    result = run_cli("run", "--epochz", "3")
+    assert result.returncode == 2
+    assert "unrecognized arguments: --epochz" in result.stderr

@@ -1,0 +1,74 @@
+"""The whole flow under a Prefect test server, on a generated archive served over HTTP."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from imdb_rnn.config import (
+    BaselineConfig,
+    ModelConfig,
+    PreprocessConfig,
+    SourceConfig,
+    TrainingConfig,
+)
+
+pytestmark = [pytest.mark.flow, pytest.mark.slow]
+
+SEED_ARCHITECTURES = ["simple_rnn", "lstm", "gru"]
+
+
+def read_artifact(key: str):
+    from prefect.artifacts import Artifact
+
+    artifact = Artifact.get(key)
+    assert artifact is not None, f"no artifact with key {key!r}"
+    return artifact
+
+
+def test_flow_downloads_trains_three_architectures_and_reports(
+    prefect_harness, fake_archive, http_server, tmp_path
+):
+    from flows.compare import compare_architectures
+
+    data_dir = tmp_path / "data"
+    parameters = dict(
+        source=SourceConfig(source=f"{http_server.url}/{fake_archive.path.name}", sha256=fake_archive.sha256),
+        preprocess=PreprocessConfig(vocab_size=60, maxlen=40),
+        model=ModelConfig(embedding_dim=8, units=8),
+        training=TrainingConfig(epochs=1, batch_size=8),
+        baseline=BaselineConfig(),
+        data_dir=str(data_dir),
+    )
+    result = compare_architectures(**parameters)
+
+    assert [row["model"] for row in result.rows] == [*SEED_ARCHITECTURES, "tfidf_logreg"]
+    table = json.loads(read_artifact("rnn-comparison").data)
+    assert [row["model"] for row in table] == [*SEED_ARCHITECTURES, "tfidf_logreg"]
+    assert all(isinstance(row["accuracy"], float) for row in table)
+    markdown = read_artifact("rnn-summary").data
+    assert f"Best model on test accuracy: `{result.best_model}`" in markdown
+    assert "Accuracy by review length" in markdown
+
+    report_dir = data_dir / "reports" / result.run_id
+    assert {p.name for p in report_dir.iterdir()} == {"summary.md", "summary.csv", "metrics.json"}
+    assert (data_dir / "reports" / "latest").resolve() == report_dir.resolve()
+    assert len(list((data_dir / "models").glob("*-*"))) == 4  # three RNNs and the baseline
+    assert http_server.requests == [f"/{fake_archive.path.name}"]
+
+    # Same inputs again: nothing is downloaded, prepared or trained a second time.
+    mtimes = {p: p.stat().st_mtime_ns for p in (data_dir / "models").rglob("model.keras")}
+    again = compare_architectures(**parameters)
+    assert len(http_server.requests) == 1
+    assert again.run_id != result.run_id
+    assert again.rows == result.rows
+    assert {p: p.stat().st_mtime_ns for p in (data_dir / "models").rglob("model.keras")} == mtimes
+
+
+def test_flow_rejects_bad_parameters_before_any_work(prefect_harness, tmp_path):
+    from flows.compare import compare_architectures
+
+    with pytest.raises(Exception, match="unknown architecture 'cnn'"):
+        compare_architectures(training={"architectures": ["cnn"]}, data_dir=str(tmp_path / "d"))
+    assert not (tmp_path / "d").exists()

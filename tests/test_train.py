@@ -1,0 +1,93 @@
+"""Training and scoring real (tiny) Keras models on generated reviews."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import rnn_models
+from imdb_rnn.config import ModelConfig, PreprocessConfig, TrainingConfig
+from tasks.download import RawDataset
+from tasks.evaluate import evaluate_trained_model
+from tasks.prepare import prepare_dataset
+from tasks.train import train_architecture
+from tests.conftest import make_aclimdb
+
+pytestmark = pytest.mark.slow
+
+MODEL = ModelConfig(embedding_dim=8, units=8)
+TRAINING = TrainingConfig(architectures=("lstm",), epochs=4, batch_size=16, learning_rate=0.01, seed=7)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    base = tmp_path_factory.mktemp("train-data")
+    dataset = make_aclimdb(base / "source", per_label=40)
+    raw = RawDataset(dataset.root, "c" * 64, "generated")
+    return prepare_dataset(raw, PreprocessConfig(vocab_size=60, maxlen=30), base / "processed")
+
+
+def test_training_lowers_the_loss_and_saves_model_and_history(prepared, tmp_path):
+    epochs_seen = []
+    trained = train_architecture(
+        "lstm", prepared, MODEL, TRAINING, tmp_path,
+        on_epoch_end=lambda epoch, epochs, logs: epochs_seen.append((epoch, epochs, sorted(logs))),
+    )
+    assert trained.model_path.is_file()
+    history = json.loads((trained.directory / "history.json").read_text())
+    assert len(history["loss"]) == 4 and len(history["val_accuracy"]) == 4
+    assert history["loss"][-1] < history["loss"][0]
+    assert epochs_seen[0][:2] == (1, 4) and epochs_seen[-1][:2] == (4, 4)
+    assert "val_loss" in epochs_seen[0][2]
+    record = json.loads((trained.directory / "training.json").read_text())
+    assert record["parameters"] == trained.parameters > 0
+    assert record["data_fingerprint"] == prepared.fingerprint
+    assert trained.directory.name.startswith("lstm-")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_same_seed_gives_the_same_weights_and_history(prepared, tmp_path):
+    first = train_architecture("gru", prepared, MODEL, TRAINING, tmp_path / "a")
+    second = train_architecture("gru", prepared, MODEL, TRAINING, tmp_path / "b")
+    assert first.history == second.history
+    other_seed = train_architecture(
+        "gru", prepared, MODEL, TRAINING.model_copy(update={"seed": 8}), tmp_path / "c"
+    )
+    assert other_seed.history != first.history
+
+
+def test_unchanged_inputs_reuse_the_model_and_retrain_forces_training(prepared, tmp_path, monkeypatch):
+    first = train_architecture("simple_rnn", prepared, MODEL, TRAINING, tmp_path)
+    assert not first.reused
+
+    def must_not_build(*args, **kwargs):
+        raise AssertionError("a model was built although one with the same inputs exists")
+
+    monkeypatch.setattr(rnn_models, "build_model", must_not_build)
+    again = train_architecture("simple_rnn", prepared, MODEL, TRAINING, tmp_path)
+    assert again.reused and again.directory == first.directory and again.history == first.history
+    # Changing only which architectures run, or asking to retrain, keeps the same folder name.
+    wider = TRAINING.model_copy(update={"architectures": ("simple_rnn", "gru")})
+    assert train_architecture("simple_rnn", prepared, MODEL, wider, tmp_path).reused
+    monkeypatch.undo()
+    retrained = train_architecture(
+        "simple_rnn", prepared, MODEL, TRAINING.model_copy(update={"retrain": True}), tmp_path
+    )
+    assert not retrained.reused and retrained.directory == first.directory
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_evaluation_scores_the_test_split_and_is_cached(prepared, tmp_path):
+    trained = train_architecture("lstm", prepared, MODEL, TRAINING, tmp_path)
+    evaluation = evaluate_trained_model(trained, prepared)
+    assert evaluation.model == "lstm" and evaluation.kind == "rnn"
+    assert sum(evaluation.confusion.values()) == prepared.rows["test"]
+    assert sum(b["reviews"] for b in evaluation.length_buckets) == prepared.rows["test"]
+    # The sentiment words make this data easy: a trained model must do better than chance.
+    assert evaluation.metrics["roc_auc"] > 0.8
+    assert evaluation.reviews_per_second > 0
+    stored = json.loads((trained.directory / "evaluation.json").read_text())
+    assert stored["data_fingerprint"] == prepared.fingerprint
+    reused = train_architecture("lstm", prepared, MODEL, TRAINING, tmp_path)
+    assert evaluate_trained_model(reused, prepared) == evaluation
