@@ -37,7 +37,9 @@ def compare_architectures(
     raw = unpack_dataset(archive, paths)
     prepared = prepare(raw, preprocess, paths.processed)
 
-    trained = [train(name, prepared, model, training, paths.models) for name in training.architectures]
+    trained = [
+        train(name, prepared, model, training, paths.models) for name in training.architectures
+    ]
     evaluations = [evaluate(model_run, prepared) for model_run in trained]
     if baseline.enabled:
         evaluations.append(train_baseline(prepared, baseline, paths))

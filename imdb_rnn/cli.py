@@ -70,8 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     data = run.add_argument_group("data")
-    data.add_argument("--source", default=CANONICAL_URL, help="URL, or path to an aclImdb .tar.gz or folder")
-    data.add_argument("--sha256", default=None, help="expected sha256 of the archive (needed for other sources)")
+    data.add_argument(
+        "--source", default=CANONICAL_URL, help="URL, or path to an aclImdb .tar.gz or folder"
+    )
+    data.add_argument(
+        "--sha256", default=None, help="expected sha256 of the archive (needed for other sources)"
+    )
     data.add_argument("--timeout", type=float, default=60.0, help="network timeout in seconds")
     data.add_argument("--data-dir", default="data", help="where caches, models and reports go")
     data.add_argument("--vocab-size", type=int, default=10_000)
@@ -81,12 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--validation-fraction", type=float, default=0.2)
     data.add_argument("--split-seed", type=int, default=42)
     data.add_argument(
-        "--max-reviews-per-split", type=int, default=None,
+        "--max-reviews-per-split",
+        type=int,
+        default=None,
         help="balanced sample of this many reviews per split, for quick runs",
     )
     model = run.add_argument_group("model")
     model.add_argument(
-        "--archs", default=",".join(TrainingConfig().architectures),
+        "--archs",
+        default=",".join(TrainingConfig().architectures),
         help=f"comma-separated, from: {', '.join(ARCHITECTURE_NAMES)}",
     )
     model.add_argument("--embedding-dim", type=int, default=32)
@@ -97,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--batch-size", type=int, default=64)
     training.add_argument("--learning-rate", type=float, default=1e-3)
     training.add_argument("--seed", type=int, default=42)
-    training.add_argument("--retrain", action="store_true", help="train even if the same model exists")
+    training.add_argument(
+        "--retrain", action="store_true", help="train even if the same model exists"
+    )
     training.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF baseline")
     return parser
 
@@ -114,7 +123,10 @@ def configs_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """Build and validate the configs; raise ``SystemExit(2)`` with a one-line message."""
     configs: dict[str, Any] = {}
     for section, flags in FLAGS.items():
-        values = {field: getattr(args, flag.removeprefix("--").replace("-", "_")) for field, flag in flags.items()}
+        values = {
+            field: getattr(args, flag.removeprefix("--").replace("-", "_"))
+            for field, flag in flags.items()
+        }
         try:
             configs[section] = CONFIG_TYPES[section](**values)
         except ValidationError as error:

@@ -32,7 +32,7 @@ class SourceConfig(_Frozen):
 
     source: str = Field(
         default=CANONICAL_URL,
-        description="http(s):// or file:// URL, or a local path to a .tar.gz or an aclImdb/ folder.",
+        description="http(s):// or file:// URL, or a local path to a .tar.gz or aclImdb/ folder.",
     )
     sha256: str | None = Field(
         default=None,

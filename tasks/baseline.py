@@ -35,7 +35,9 @@ def train_and_score_baseline(
     The same cleaned text and tokenizer as the recurrent models are used, but no
     vocabulary cap and no truncation: that is the baseline's usual strength.
     """
-    fp = sha256_json({"version": __version__, "data": prepared.fingerprint, "config": config.model_dump()})[:16]
+    fp = sha256_json(
+        {"version": __version__, "data": prepared.fingerprint, "config": config.model_dump()}
+    )[:16]
     directory = models_dir / f"{BASELINE_NAME}-{fp}"
     cache = directory / "evaluation.json"
     if cache.is_file():
@@ -45,7 +47,9 @@ def train_and_score_baseline(
             return ModelEvaluation.from_dict(stored["evaluation"])
 
     columns = ["text", "label", "n_tokens"]
-    train, validation, test = (load_split(prepared, split, columns) for split in ("train", "validation", "test"))
+    train, validation, test = (
+        load_split(prepared, split, columns) for split in ("train", "validation", "test")
+    )
     started = time.perf_counter()
     vectorizer = TfidfVectorizer(
         tokenizer=tokenize,
@@ -97,7 +101,9 @@ def train_and_score_baseline(
     )
     logger.info(
         "Baseline (C=%g, %s features): test accuracy %.4f",
-        best_c, f"{len(vectorizer.vocabulary_):,}", evaluation.metrics["accuracy"],
+        best_c,
+        f"{len(vectorizer.vocabulary_):,}",
+        evaluation.metrics["accuracy"],
     )
     return evaluation
 

@@ -17,16 +17,17 @@ import urllib.parse
 import urllib.request
 import zlib
 from dataclasses import dataclass
+from http.client import HTTPException
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from prefect import get_run_logger, task
 
 from imdb_rnn.config import CANONICAL_SHA256, CANONICAL_URL, SourceConfig
 from imdb_rnn.errors import (
     ChecksumMismatchError,
-    DataSourceError,
     DatasetLayoutError,
+    DataSourceError,
     DownloadError,
     UnsafeArchiveError,
 )
@@ -171,6 +172,16 @@ def _fetch_remote(
     return LocalSource(cached, wanted, "archive", url)
 
 
+def _write_chunk(sink: BinaryIO, chunk: bytes, target: Path) -> None:
+    # A local write failure (disk full, permissions) is not a network hiccup: no retry.
+    try:
+        sink.write(chunk)
+    except OSError as error:
+        raise DataSourceError(
+            f"could not write the download to {target}: {error}; free disk space or use --data-dir"
+        ) from error
+
+
 def _download(
     url: str, target: Path, timeout: float, logger: logging.Logger | logging.LoggerAdapter
 ) -> str:
@@ -184,7 +195,7 @@ def _download(
             next_report = time.monotonic() + 10
             with target.open("wb") as sink:
                 while chunk := response.read(_CHUNK):
-                    sink.write(chunk)
+                    _write_chunk(sink, chunk, target)
                     digest.update(chunk)
                     received += len(chunk)
                     if time.monotonic() >= next_report:
@@ -197,7 +208,7 @@ def _download(
         raise DownloadError(
             f"HTTP {error.code} {error.reason} from {url} ({advice})", transient=transient
         ) from error
-    except (TimeoutError, ConnectionError, urllib.error.URLError, OSError) as error:
+    except (TimeoutError, ConnectionError, urllib.error.URLError, HTTPException, OSError) as error:
         reason = getattr(error, "reason", error)
         raise DownloadError(
             f"could not download {url}: {reason} (after {received:,} bytes, timeout {timeout:g}s)",
@@ -259,7 +270,7 @@ def check_member(member: tarfile.TarInfo) -> None:
         base = posix.parent if member.issym() else PurePosixPath()
         target = PurePosixPath(member.linkname)
         depth = 0
-        for part in (target.parts if target.is_absolute() else (base / target).parts):
+        for part in target.parts if target.is_absolute() else (base / target).parts:
             if part == "/":
                 depth = -1_000
             elif part == "..":
@@ -312,7 +323,9 @@ def extract_archive(
             )
         find_dataset_root(staging)
     logger.info(
-        "Extracted %s reviews from %s in %.1f s", f"{written:,}", archive.name,
+        "Extracted %s reviews from %s in %.1f s",
+        f"{written:,}",
+        archive.name,
         time.perf_counter() - started,
     )
     return find_dataset_root(target)
@@ -354,4 +367,3 @@ def download_archive(config: SourceConfig, paths: DataPaths) -> LocalSource:
 def unpack_dataset(source: LocalSource, paths: DataPaths) -> RawDataset:
     """Safely extract a verified archive, or check an extracted folder."""
     return locate_dataset(source, paths, get_run_logger())
-

@@ -140,7 +140,10 @@ def evaluate_trained_model(
     cache = trained.directory / "evaluation.json"
     if cache.is_file() and trained.reused:
         stored = json.loads(cache.read_text(encoding="utf-8"))
-        if stored.get("data_fingerprint") == prepared.fingerprint and stored.get("version") == EVALUATION_VERSION:
+        if (
+            stored.get("data_fingerprint") == prepared.fingerprint
+            and stored.get("version") == EVALUATION_VERSION
+        ):
             logger.info("Reusing the test scores of %s", trained.architecture)
             return ModelEvaluation.from_dict(stored["evaluation"])
 
@@ -176,7 +179,9 @@ def evaluate_trained_model(
     )
     logger.info(
         "%s: test accuracy %.4f, ROC-AUC %.4f, %s reviews/s",
-        trained.architecture, evaluation.metrics["accuracy"], evaluation.metrics["roc_auc"],
+        trained.architecture,
+        evaluation.metrics["accuracy"],
+        evaluation.metrics["roc_auc"],
         f"{evaluation.reviews_per_second:,.0f}",
     )
     return evaluation

@@ -178,7 +178,11 @@ def list_review_files(
 
 
 def read_reviews(
-    root: Path, split: str, cap: int | None, seed: int, logger: logging.Logger | logging.LoggerAdapter = log
+    root: Path,
+    split: str,
+    cap: int | None,
+    seed: int,
+    logger: logging.Logger | logging.LoggerAdapter = log,
 ) -> pd.DataFrame:
     """Columns ``review_id``, ``rating``, ``label``, ``text`` (cleaned) for one split."""
     files = list_review_files(root, split, cap, seed)
@@ -198,7 +202,8 @@ def read_reviews(
     if undecodable:
         logger.warning(
             "%d %s reviews were not valid UTF-8; bad bytes were replaced with U+FFFD",
-            undecodable, split,
+            undecodable,
+            split,
         )
     return pd.DataFrame.from_records(records, columns=["review_id", "rating", "label", "text"])
 
@@ -263,7 +268,9 @@ def read_split_metadata(path: Path) -> dict:
         raise DataContractError(f"{path} is not a readable Parquet file ({error})") from error
     raw = (schema.metadata or {}).get(METADATA_KEY)
     if raw is None:
-        raise DataContractError(f"{path} has no {METADATA_KEY.decode()} metadata; it was not written by this pipeline")
+        raise DataContractError(
+            f"{path} has no {METADATA_KEY.decode()} metadata; it was not written by this pipeline"
+        )
     return json.loads(raw)
 
 
@@ -281,12 +288,15 @@ def check_split(path: Path, expected_fingerprint: str, maxlen: int) -> dict:
         problems.append(f"schema {actual_schema} != {expected_schema.remove_metadata()}")
     if problems:
         raise DataContractError(
-            f"{path} does not match this prepare: {'; '.join(problems)}; delete its folder to rebuild it"
+            f"{path} does not match this prepare: {'; '.join(problems)}; "
+            "delete its folder to rebuild it"
         )
     return metadata
 
 
-def load_split(prepared: PreparedData, split: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+def load_split(
+    prepared: PreparedData, split: str, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Read one split after checking its data contract."""
     path = prepared.split_path(split)
     check_split(path, prepared.fingerprint, prepared.preprocess.maxlen)
@@ -299,7 +309,9 @@ def load_arrays(prepared: PreparedData, split: str) -> tuple[np.ndarray, np.ndar
     check_split(path, prepared.fingerprint, prepared.preprocess.maxlen)
     table = pq.read_table(path, columns=["tokens", "label", "n_tokens"])
     tokens = table.column("tokens").combine_chunks()
-    matrix = tokens.values.to_numpy(zero_copy_only=False).reshape(len(tokens), prepared.preprocess.maxlen)
+    matrix = tokens.values.to_numpy(zero_copy_only=False).reshape(
+        len(tokens), prepared.preprocess.maxlen
+    )
     labels = table.column("label").to_numpy()
     lengths = table.column("n_tokens").to_numpy()
     return matrix.astype(np.int32, copy=False), labels, lengths
@@ -309,6 +321,9 @@ def _load_existing(
     directory: Path, fp: str, source_sha256: str, config: PreprocessConfig
 ) -> PreparedData:
     manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    vocabulary = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
+    if len(vocabulary) != manifest["vocabulary_words"]:
+        raise DataContractError(f"{directory / 'vocab.json'} does not match its manifest")
     for split in SPLIT_NAMES:
         check_split(directory / f"{split}.parquet", fp, config.maxlen)
     return PreparedData(directory, fp, source_sha256, config, manifest["rows"], reused=True)
@@ -337,7 +352,9 @@ def prepare_dataset(
             shutil.rmtree(directory)
 
     started = time.perf_counter()
-    train_full = read_reviews(raw.root, "train", config.max_reviews_per_split, config.split_seed, logger)
+    train_full = read_reviews(
+        raw.root, "train", config.max_reviews_per_split, config.split_seed, logger
+    )
     test = read_reviews(raw.root, "test", config.max_reviews_per_split, config.split_seed, logger)
     train_idx, validation_idx = split_validation(
         train_full["label"].to_numpy(), config.validation_fraction, config.split_seed
@@ -347,8 +364,10 @@ def prepare_dataset(
         "validation": train_full.iloc[validation_idx].reset_index(drop=True),
         "test": test,
     }
-    token_lists = {name: [tokenize(text) for text in frame["text"]] for name, frame in frames.items()}
-    # Only the training rows shape the vocabulary: validation and test words it never saw are unknown.
+    token_lists = {
+        name: [tokenize(text) for text in frame["text"]] for name, frame in frames.items()
+    }
+    # Only training rows shape the vocabulary: words seen only in validation or test are unknown.
     vocabulary = build_vocabulary(token_lists["train"], config.vocab_size)
     encoder = SequenceEncoder(tuple(vocabulary), config.maxlen, config.padding, config.truncating)
 
@@ -374,7 +393,9 @@ def prepare_dataset(
                 **config.model_dump(),
             }
             write_split(staging / f"{name}.parquet", frame, tokens, lengths, metadata)
-        (staging / "vocab.json").write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
+        (staging / "vocab.json").write_text(
+            json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8"
+        )
         write_json_atomic(
             staging / "manifest.json",
             {
@@ -391,7 +412,11 @@ def prepare_dataset(
     seconds = time.perf_counter() - started
     logger.info(
         "Prepared %s train, %s validation, %s test reviews in %.1f s -> %s",
-        f"{rows['train']:,}", f"{rows['validation']:,}", f"{rows['test']:,}", seconds, directory,
+        f"{rows['train']:,}",
+        f"{rows['validation']:,}",
+        f"{rows['test']:,}",
+        seconds,
+        directory,
     )
     return PreparedData(directory, fp, raw.sha256, config, rows, seconds=round(seconds, 3))
 

@@ -96,9 +96,13 @@ def comparison_rows(evaluations: list[ModelEvaluation]) -> list[dict[str, Any]]:
     return rows
 
 
-def best_by(evaluations: list[ModelEvaluation], metric: str = "accuracy", kind: str | None = None) -> ModelEvaluation:
+def best_by(
+    evaluations: list[ModelEvaluation], metric: str = "accuracy", kind: str | None = None
+) -> ModelEvaluation:
     candidates = [e for e in evaluations if kind is None or e.kind == kind]
-    return max(candidates, key=lambda e: (-math.inf if math.isnan(e.metrics[metric]) else e.metrics[metric]))
+    return max(
+        candidates, key=lambda e: -math.inf if math.isnan(e.metrics[metric]) else e.metrics[metric]
+    )
 
 
 def _best_values(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -147,7 +151,10 @@ def render_markdown(
     best = best_by(evaluations)
     parts = [f"# IMDb sentiment: recurrent model comparison\n\nRun `{run_id}`.\n"]
 
-    summary = [f"**Best model on test accuracy: `{best.model}`** ({best.metrics['accuracy']:.4f}, ROC-AUC {best.metrics['roc_auc']:.4f})."]
+    summary = [
+        f"**Best model on test accuracy: `{best.model}`** "
+        f"({best.metrics['accuracy']:.4f}, ROC-AUC {best.metrics['roc_auc']:.4f})."
+    ]
     recurrent = [e for e in evaluations if e.kind == "rnn"]
     baselines = [e for e in evaluations if e.kind == "baseline"]
     if recurrent and baselines:
@@ -156,19 +163,30 @@ def render_markdown(
         verdict = "beats" if gap > 0 else "does not beat"
         summary.append(
             f"The best recurrent model, `{best_rnn.model}`, {verdict} the TF-IDF baseline "
-            f"({best_rnn.metrics['accuracy']:.4f} vs {reference.metrics['accuracy']:.4f}, {gap:+.4f})."
+            f"({best_rnn.metrics['accuracy']:.4f} vs {reference.metrics['accuracy']:.4f}, "
+            f"{gap:+.4f})."
         )
     parts.append(" ".join(summary) + "\n")
 
     parts.append("## Test metrics\n\nBest value in each column in bold.\n")
-    headings = ["model"] + [heading for _, heading, _ in COLUMNS] + ["parameters", "train s", "reviews/s"]
+    headings = (
+        ["model"] + [heading for _, heading, _ in COLUMNS] + ["parameters", "train s", "reviews/s"]
+    )
     body = []
     for row in rows:
         cells = [f"`{row['model']}`"]
         for column, _, _ in COLUMNS:
             text = _fmt(row[column])
-            cells.append(f"**{text}**" if row[column] is not None and row[column] == best_values.get(column) else text)
-        cells += [_fmt(row["parameters"]), _fmt(row["train_seconds"], 1), _fmt(row["reviews_per_second"], 0)]
+            cells.append(
+                f"**{text}**"
+                if row[column] is not None and row[column] == best_values.get(column)
+                else text
+            )
+        cells += [
+            _fmt(row["parameters"]),
+            _fmt(row["train_seconds"], 1),
+            _fmt(row["reviews_per_second"], 0),
+        ]
         body.append(cells)
     parts.append(_markdown_table(headings, body) + "\n")
 
@@ -179,7 +197,9 @@ def render_markdown(
         "cut, keeping their end, so a model sees only their last part.\n"
     )
     counts = {bucket["bucket"]: bucket["reviews"] for bucket in evaluations[0].length_buckets}
-    length_headings = ["model"] + [f"{name} tokens (n={counts.get(name, 0):,})" for name, _, _ in LENGTH_BUCKETS]
+    length_headings = ["model"] + [
+        f"{name} tokens (n={counts.get(name, 0):,})" for name, _, _ in LENGTH_BUCKETS
+    ]
     length_body = [
         [f"`{e.model}`"] + [_fmt(_plain(bucket["accuracy"])) for bucket in e.length_buckets]
         for e in evaluations
@@ -188,18 +208,23 @@ def render_markdown(
 
     parts.append("## Confusion matrices (test)\n")
     confusion_body = [
-        [f"`{e.model}`"] + [_fmt(e.confusion[k]) for k in ("tn", "fp", "fn", "tp")] for e in evaluations
+        [f"`{e.model}`"] + [_fmt(e.confusion[k]) for k in ("tn", "fp", "fn", "tp")]
+        for e in evaluations
     ]
-    parts.append(_markdown_table(["model", "true neg", "false pos", "false neg", "true pos"], confusion_body) + "\n")
+    parts.append(
+        _markdown_table(["model", "true neg", "false pos", "false neg", "true pos"], confusion_body)
+        + "\n"
+    )
 
     data = run_info.get("data", {})
+    split_rows = data.get("rows", {})
     parts.append(
         "## Data\n\n"
         f"- source: `{data.get('source')}`\n"
         f"- source sha256: `{data.get('source_sha256')}`\n"
         f"- prepared data: `{data.get('fingerprint')}` "
-        f"({_fmt(data.get('rows', {}).get('train'))} train, {_fmt(data.get('rows', {}).get('validation'))} "
-        f"validation, {_fmt(data.get('rows', {}).get('test'))} test reviews)\n"
+        f"({_fmt(split_rows.get('train'))} train, {_fmt(split_rows.get('validation'))} "
+        f"validation, {_fmt(split_rows.get('test'))} test reviews)\n"
     )
     parts.append("## Parameters\n")
     for section in ("preprocess", "model", "training", "baseline"):
@@ -210,7 +235,12 @@ def render_markdown(
     timings = run_info.get("timings", {})
     if timings:
         parts.append("## Timings (seconds)\n")
-        parts.append(_markdown_table(["stage", "seconds"], [[k, _fmt(float(v), 1)] for k, v in timings.items()]) + "\n")
+        parts.append(
+            _markdown_table(
+                ["stage", "seconds"], [[k, _fmt(float(v), 1)] for k, v in timings.items()]
+            )
+            + "\n"
+        )
     versions = run_info.get("software", {})
     if versions:
         parts.append("## Software\n\n" + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n")
@@ -225,17 +255,25 @@ def format_text_table(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         cells = [row["model"]]
         for column, _, _ in COLUMNS:
-            mark = "*" if row[column] is not None and row[column] == best_values.get(column) else " "
+            mark = (
+                "*" if row[column] is not None and row[column] == best_values.get(column) else " "
+            )
             cells.append(_fmt(row[column]) + mark)
         cells += [_fmt(row["parameters"]), _fmt(row["train_seconds"], 1)]
         lines_cells.append(cells)
-    widths = [max(len(str(c)) for c in column) for column in zip(headings, *lines_cells, strict=True)]
+    widths = [
+        max(len(str(c)) for c in column) for column in zip(headings, *lines_cells, strict=True)
+    ]
+
     def line(cells: list[str]) -> str:
         return "  ".join(
             cell.ljust(width) if i == 0 else cell.rjust(width)
             for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
         )
-    return "\n".join([line(headings), line(["-" * w for w in widths])] + [line(c) for c in lines_cells])
+
+    return "\n".join(
+        [line(headings), line(["-" * w for w in widths])] + [line(c) for c in lines_cells]
+    )
 
 
 def _rows_to_csv(rows: list[dict[str, Any]]) -> str:
@@ -267,7 +305,10 @@ def run_info_for(
             "rows": prepared.rows,
             "directory": str(prepared.directory),
         },
-        **{name: (config.model_dump(mode="json") if hasattr(config, "model_dump") else config) for name, config in configs.items()},
+        **{
+            name: (config.model_dump(mode="json") if hasattr(config, "model_dump") else config)
+            for name, config in configs.items()
+        },
         "timings": timings,
         "software": software_versions(),
     }
@@ -290,8 +331,12 @@ def write_report_files(
     write_json_atomic(
         directory / "metrics.json",
         _json_safe(
-            {"run_id": run_id, "best_model": best.model, "run": run_info,
-             "models": [e.to_dict() for e in evaluations]}
+            {
+                "run_id": run_id,
+                "best_model": best.model,
+                "run": run_info,
+                "models": [e.to_dict() for e in evaluations],
+            }
         ),
     )
     # summary.md last: its presence marks a complete report folder.
@@ -326,5 +371,7 @@ def report(
         key=MARKDOWN_ARTIFACT_KEY,
         description=f"Comparison summary, run {run_id}",
     )
-    get_run_logger().info("Report written to %s (best model: %s)", written.directory, written.best_model)
+    get_run_logger().info(
+        "Report written to %s (best model: %s)", written.directory, written.best_model
+    )
     return written

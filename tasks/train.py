@@ -69,8 +69,14 @@ def _load_trained(directory: Path, architecture: str, fp: str) -> TrainedModel:
     if not (directory / "model.keras").is_file():
         raise FileNotFoundError(directory / "model.keras")
     return TrainedModel(
-        architecture, directory, fp, record["parameters"], record["train_seconds"],
-        record["epochs"], history, reused=True,
+        architecture,
+        directory,
+        fp,
+        record["parameters"],
+        record["train_seconds"],
+        record["epochs"],
+        history,
+        reused=True,
     )
 
 
@@ -105,7 +111,9 @@ def train_architecture(
             logger.info("Reusing trained %s from %s", architecture, directory)
             return trained
         except (OSError, KeyError, ValueError) as problem:
-            logger.warning("Training %s again: %s is incomplete (%s)", architecture, directory, problem)
+            logger.warning(
+                "Training %s again: %s is incomplete (%s)", architecture, directory, problem
+            )
 
     import keras
 
@@ -114,7 +122,9 @@ def train_architecture(
     configure_determinism(training.seed)
     x_train, y_train, _ = load_arrays(prepared, "train")
     x_validation, y_validation, _ = load_arrays(prepared, "validation")
-    model = build_model(architecture, model_config, prepared.preprocess.vocab_size, prepared.preprocess.maxlen)
+    model = build_model(
+        architecture, model_config, prepared.preprocess.vocab_size, prepared.preprocess.maxlen
+    )
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=training.learning_rate),
         loss="binary_crossentropy",
@@ -124,7 +134,9 @@ def train_architecture(
     class _ReportEpoch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             if on_epoch_end is not None:
-                on_epoch_end(epoch + 1, training.epochs, {k: float(v) for k, v in (logs or {}).items()})
+                on_epoch_end(
+                    epoch + 1, training.epochs, {k: float(v) for k, v in (logs or {}).items()}
+                )
 
     started = time.perf_counter()
     fitted = model.fit(
@@ -158,9 +170,21 @@ def train_architecture(
                 "keras_version": keras.__version__,
             },
         )
-    logger.info("Trained %s in %.1f s (%s parameters) -> %s", architecture, train_seconds, f"{parameters:,}", directory)
+    logger.info(
+        "Trained %s in %.1f s (%s parameters) -> %s",
+        architecture,
+        train_seconds,
+        f"{parameters:,}",
+        directory,
+    )
     return TrainedModel(
-        architecture, directory, fp, parameters, train_seconds, len(history.get("loss", [])), history
+        architecture,
+        directory,
+        fp,
+        parameters,
+        train_seconds,
+        len(history.get("loss", [])),
+        history,
     )
 
 

@@ -99,7 +99,7 @@ def fake_dataset(tmp_path: Path) -> FakeDataset:
 def fake_archive(tmp_path: Path) -> Archive:
     dataset = make_aclimdb(tmp_path / "source")
     path = tmp_path / "served" / "aclImdb_test.tar.gz"
-    path.parent.mkdir()
+    path.parent.mkdir(exist_ok=True)
     return Archive(path, make_tarball(tmp_path / "source", path), dataset)
 
 
@@ -112,7 +112,7 @@ class LocalServer:
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     served: list[str]
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def do_GET(self) -> None:

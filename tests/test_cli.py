@@ -15,7 +15,10 @@ from tests.conftest import PROJECT_ROOT
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "imdb_rnn.cli", *args],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
     )
 
@@ -33,12 +36,22 @@ def test_help_lists_the_options_and_does_not_import_tensorflow_or_prefect():
         [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    for option in ("--archs", "--epochs", "--source", "--sha256", "--data-dir", "--max-reviews-per-split"):
+    for option in (
+        "--archs",
+        "--epochs",
+        "--source",
+        "--sha256",
+        "--data-dir",
+        "--max-reviews-per-split",
+    ):
         assert option in result.stdout
 
 
 def test_importing_the_flow_does_not_import_tensorflow():
-    probe = "import sys, flows.compare; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    probe = (
+        "import sys, flows.compare\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120
     )
@@ -77,7 +90,11 @@ def test_invalid_values_fail_with_one_line_naming_the_flag(tmp_path, args, flag,
 def test_invalid_value_exits_non_zero_from_the_shell(tmp_path):
     result = run_cli("run", "--archs", "cnn", "--data-dir", str(tmp_path / "d"))
     assert result.returncode != 0
-    assert result.stderr.strip().splitlines()[-1].startswith("imdb-rnn: error: --archs: unknown architecture 'cnn'")
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("imdb-rnn: error: --archs: unknown architecture 'cnn'")
+    )
     assert not (tmp_path / "d").exists()
 
 

@@ -8,13 +8,12 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_aclimdb, make_tarball
 
 from imdb_rnn.config import CANONICAL_SHA256, CANONICAL_URL, SourceConfig
 from imdb_rnn.errors import (
     ChecksumMismatchError,
-    DataSourceError,
     DatasetLayoutError,
+    DataSourceError,
     DownloadError,
     UnsafeArchiveError,
 )
@@ -29,6 +28,7 @@ from tasks.download import (
     locate_dataset,
     tree_sha256,
 )
+from tests.conftest import make_aclimdb, make_tarball
 
 OTHER_SHA = "0" * 64
 

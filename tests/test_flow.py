@@ -34,7 +34,9 @@ def test_flow_downloads_trains_three_architectures_and_reports(
 
     data_dir = tmp_path / "data"
     parameters = dict(
-        source=SourceConfig(source=f"{http_server.url}/{fake_archive.path.name}", sha256=fake_archive.sha256),
+        source=SourceConfig(
+            source=f"{http_server.url}/{fake_archive.path.name}", sha256=fake_archive.sha256
+        ),
         preprocess=PreprocessConfig(vocab_size=60, maxlen=40),
         model=ModelConfig(embedding_dim=8, units=8),
         training=TrainingConfig(epochs=1, batch_size=8),

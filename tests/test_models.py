@@ -39,11 +39,13 @@ def test_build_model_has_expected_parameters_and_output(name):
 
 def test_dropout_adds_a_layer_but_no_parameters():
     plain = build_model("lstm", ModelConfig(embedding_dim=EMBED, units=UNITS), VOCAB, MAXLEN)
-    dropped = build_model("lstm", ModelConfig(embedding_dim=EMBED, units=UNITS, dropout=0.5), VOCAB, MAXLEN)
+    dropped = build_model(
+        "lstm", ModelConfig(embedding_dim=EMBED, units=UNITS, dropout=0.5), VOCAB, MAXLEN
+    )
     assert dropped.count_params() == plain.count_params()
     assert "dropout" in [layer.name for layer in dropped.layers]
 
 
 def test_unknown_architecture_names_the_choices():
-    with pytest.raises(KeyError, match="transformer.*simple_rnn"):
+    with pytest.raises(KeyError, match=r"transformer.*simple_rnn"):
         build_model("transformer", ModelConfig(), VOCAB, MAXLEN)

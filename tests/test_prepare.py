@@ -74,7 +74,15 @@ def test_clean_text_replaces_line_breaks_with_spaces():
 
 
 def test_tokenize_keeps_apostrophes_inside_words():
-    assert tokenize("i don't like it, it's 10/10!") == ["i", "don't", "like", "it", "it's", "10", "10"]
+    assert tokenize("i don't like it, it's 10/10!") == [
+        "i",
+        "don't",
+        "like",
+        "it",
+        "it's",
+        "10",
+        "10",
+    ]
 
 
 def test_tokenize_of_cleaned_review():

@@ -6,7 +6,13 @@ import os
 
 import pytest
 
-from imdb_rnn.config import BaselineConfig, ModelConfig, PreprocessConfig, SourceConfig, TrainingConfig
+from imdb_rnn.config import (
+    BaselineConfig,
+    ModelConfig,
+    PreprocessConfig,
+    SourceConfig,
+    TrainingConfig,
+)
 from imdb_rnn.paths import DataPaths
 from tasks.baseline import train_and_score_baseline
 from tasks.download import fetch_archive, locate_dataset
@@ -32,7 +38,9 @@ def real_archive():
 @pytest.fixture(scope="module")
 def prepared(real_archive, tmp_path_factory):
     paths = DataPaths.at(tmp_path_factory.mktemp("real-data"))
-    source = fetch_archive(SourceConfig(source=str(real_archive)), paths.archives)  # .sha256 sidecar
+    source = fetch_archive(
+        SourceConfig(source=str(real_archive)), paths.archives
+    )  # .sha256 sidecar
     raw = locate_dataset(source, paths)
     return paths, prepare_dataset(
         raw, PreprocessConfig(max_reviews_per_split=REVIEWS_PER_SPLIT), paths.processed
@@ -42,7 +50,10 @@ def prepared(real_archive, tmp_path_factory):
 def test_real_archive_has_the_documented_layout(prepared):
     _, data = prepared
     assert data.rows == {"train": 3_200, "validation": 800, "test": 4_000}
-    assert data.source_sha256 == REAL_ARCHIVE.with_name(REAL_ARCHIVE.name + ".sha256").read_text().split()[0]
+    assert (
+        data.source_sha256
+        == REAL_ARCHIVE.with_name(REAL_ARCHIVE.name + ".sha256").read_text().split()[0]
+    )
 
 
 def test_lstm_beats_chance_clearly_and_baseline_beats_075(prepared):

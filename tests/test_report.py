@@ -19,13 +19,21 @@ from tasks.report import (
 )
 
 
-def evaluation(name: str, kind: str, accuracy: float, roc_auc: float, log_loss: float) -> ModelEvaluation:
+def evaluation(
+    name: str, kind: str, accuracy: float, roc_auc: float, log_loss: float
+) -> ModelEvaluation:
     return ModelEvaluation(
         model=name,
         kind=kind,
         metrics={
-            "accuracy": accuracy, "precision": 0.8, "recall": 0.7, "f1": 0.74666,
-            "roc_auc": roc_auc, "average_precision": 0.9, "log_loss": log_loss, "mcc": 0.5,
+            "accuracy": accuracy,
+            "precision": 0.8,
+            "recall": 0.7,
+            "f1": 0.74666,
+            "roc_auc": roc_auc,
+            "average_precision": 0.9,
+            "log_loss": log_loss,
+            "mcc": 0.5,
         },
         confusion={"tn": 40, "fp": 10, "fn": 15, "tp": 35},
         length_buckets=[
@@ -47,8 +55,12 @@ EVALUATIONS = [
     evaluation("tfidf_logreg", "baseline", 0.90, 0.96, 0.40),
 ]
 RUN_INFO = {
-    "data": {"source": "file:///x.tar.gz", "source_sha256": "ab" * 32, "fingerprint": "f" * 16,
-             "rows": {"train": 80, "validation": 20, "test": 100}},
+    "data": {
+        "source": "file:///x.tar.gz",
+        "source_sha256": "ab" * 32,
+        "fingerprint": "f" * 16,
+        "rows": {"train": 80, "validation": 20, "test": 100},
+    },
     "preprocess": {"maxlen": 200, "vocab_size": 10000},
     "timings": {"prepare": 1.25},
     "software": {"python": "3.11"},

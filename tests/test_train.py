@@ -17,7 +17,9 @@ from tests.conftest import make_aclimdb
 pytestmark = pytest.mark.slow
 
 MODEL = ModelConfig(embedding_dim=8, units=8)
-TRAINING = TrainingConfig(architectures=("lstm",), epochs=4, batch_size=16, learning_rate=0.01, seed=7)
+TRAINING = TrainingConfig(
+    architectures=("lstm",), epochs=4, batch_size=16, learning_rate=0.01, seed=7
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,11 @@ def prepared(tmp_path_factory):
 def test_training_lowers_the_loss_and_saves_model_and_history(prepared, tmp_path):
     epochs_seen = []
     trained = train_architecture(
-        "lstm", prepared, MODEL, TRAINING, tmp_path,
+        "lstm",
+        prepared,
+        MODEL,
+        TRAINING,
+        tmp_path,
         on_epoch_end=lambda epoch, epochs, logs: epochs_seen.append((epoch, epochs, sorted(logs))),
     )
     assert trained.model_path.is_file()
@@ -57,7 +63,9 @@ def test_same_seed_gives_the_same_weights_and_history(prepared, tmp_path):
     assert other_seed.history != first.history
 
 
-def test_unchanged_inputs_reuse_the_model_and_retrain_forces_training(prepared, tmp_path, monkeypatch):
+def test_unchanged_inputs_reuse_the_model_and_retrain_forces_training(
+    prepared, tmp_path, monkeypatch
+):
     first = train_architecture("simple_rnn", prepared, MODEL, TRAINING, tmp_path)
     assert not first.reused
 
