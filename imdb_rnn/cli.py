@@ -22,6 +22,7 @@ from imdb_rnn.config import (
     SourceConfig,
     TrainingConfig,
 )
+from imdb_rnn.errors import ConfigError, ImdbRnnError
 from rnn_models.registry import ARCHITECTURE_NAMES
 
 PROG = "imdb-rnn"
@@ -78,12 +79,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data.add_argument("--timeout", type=float, default=60.0, help="network timeout in seconds")
     data.add_argument("--data-dir", default="data", help="where caches, models and reports go")
-    data.add_argument("--vocab-size", type=int, default=10_000)
-    data.add_argument("--maxlen", type=int, default=200)
-    data.add_argument("--padding", default="pre", help="pre or post")
-    data.add_argument("--truncating", default="pre", help="pre or post")
-    data.add_argument("--validation-fraction", type=float, default=0.2)
-    data.add_argument("--split-seed", type=int, default=42)
+    data.add_argument(
+        "--vocab-size", type=int, default=10_000, help="token ids, padding and unknown included"
+    )
+    data.add_argument("--maxlen", type=int, default=200, help="tokens per review after padding")
+    data.add_argument(
+        "--padding", default="pre", choices=("pre", "post"), help="side that gets the zeros"
+    )
+    data.add_argument(
+        "--truncating",
+        default="pre",
+        choices=("pre", "post"),
+        help="side cut from long reviews (pre keeps the end)",
+    )
+    data.add_argument(
+        "--validation-fraction", type=float, default=0.2, help="share of train held out"
+    )
+    data.add_argument("--split-seed", type=int, default=42, help="seed of the validation split")
     data.add_argument(
         "--max-reviews-per-split",
         type=int,
@@ -96,14 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(TrainingConfig().architectures),
         help=f"comma-separated, from: {', '.join(ARCHITECTURE_NAMES)}",
     )
-    model.add_argument("--embedding-dim", type=int, default=32)
-    model.add_argument("--units", type=int, default=32)
-    model.add_argument("--dropout", type=float, default=0.0)
+    model.add_argument("--embedding-dim", type=int, default=32, help="embedding width")
+    model.add_argument("--units", type=int, default=32, help="recurrent units (per direction)")
+    model.add_argument("--dropout", type=float, default=0.0, help="dropout before the output layer")
     training = run.add_argument_group("training")
-    training.add_argument("--epochs", type=int, default=2)
-    training.add_argument("--batch-size", type=int, default=64)
-    training.add_argument("--learning-rate", type=float, default=1e-3)
-    training.add_argument("--seed", type=int, default=42)
+    training.add_argument("--epochs", type=int, default=2, help="passes over train")
+    training.add_argument("--batch-size", type=int, default=64, help="reviews per step")
+    training.add_argument("--learning-rate", type=float, default=1e-3, help="adam learning rate")
+    training.add_argument("--seed", type=int, default=42, help="seed of weights and shuffling")
     training.add_argument(
         "--retrain", action="store_true", help="train even if the same model exists"
     )
@@ -120,7 +132,7 @@ def _first_problem(section: str, error: ValidationError) -> str:
 
 
 def configs_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """Build and validate the configs; raise ``SystemExit(2)`` with a one-line message."""
+    """Build and validate the configs; raise ``ConfigError`` with a one-line message."""
     configs: dict[str, Any] = {}
     for section, flags in FLAGS.items():
         values = {
@@ -130,7 +142,7 @@ def configs_from_args(args: argparse.Namespace) -> dict[str, Any]:
         try:
             configs[section] = CONFIG_TYPES[section](**values)
         except ValidationError as error:
-            raise SystemExit(f"{PROG}: error: {_first_problem(section, error)}") from None
+            raise ConfigError(_first_problem(section, error)) from None
     configs["baseline"] = BaselineConfig(enabled=not args.no_baseline)
     return configs
 
@@ -148,7 +160,6 @@ def run_command(args: argparse.Namespace) -> int:
     configs = configs_from_args(args)
     _quiet_defaults()
     from flows.compare import compare_architectures
-    from imdb_rnn.errors import ImdbRnnError
     from tasks.report import format_text_table
 
     try:
@@ -172,8 +183,12 @@ def run_command(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "run":
-        return run_command(args)
+    try:
+        if args.command == "run":
+            return run_command(args)
+    except ConfigError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown ones
 
 

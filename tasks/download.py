@@ -211,7 +211,8 @@ def _download(
     except (TimeoutError, ConnectionError, urllib.error.URLError, HTTPException, OSError) as error:
         reason = getattr(error, "reason", error)
         raise DownloadError(
-            f"could not download {url}: {reason} (after {received:,} bytes, timeout {timeout:g}s)",
+            f"could not download {url}: {reason} (after {received:,} bytes, timeout "
+            f"{timeout:g}s); check the network, or use a local copy: --source PATH --sha256 HEX",
             transient=True,
         ) from error
     if expected_size is not None and received != expected_size:

@@ -77,19 +77,26 @@ def test_defaults_are_the_seed_settings():
         (["--sha256", "xyz"], "--sha256", "xyz"),
     ],
 )
-def test_invalid_values_fail_with_one_line_naming_the_flag(tmp_path, args, flag, shown):
+def test_invalid_values_fail_with_one_line_naming_the_flag(tmp_path, capsys, args, flag, shown):
     data_dir = tmp_path / "data"
-    with pytest.raises(SystemExit) as exit_info:
-        main(["run", "--data-dir", str(data_dir), *args])
-    message = str(exit_info.value.code)
-    assert message.startswith(f"imdb-rnn: error: {flag}:")
-    assert shown in message and "\n" not in message
+    assert main(["run", "--data-dir", str(data_dir), *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"imdb-rnn: error: {flag}:")
+    assert shown in captured.err and captured.err.count("\n") == 1
     assert not data_dir.exists()
+
+
+def test_padding_side_must_be_pre_or_post(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--padding", "middle"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'middle'" in capsys.readouterr().err
 
 
 def test_invalid_value_exits_non_zero_from_the_shell(tmp_path):
     result = run_cli("run", "--archs", "cnn", "--data-dir", str(tmp_path / "d"))
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert (
         result.stderr.strip()
         .splitlines()[-1]
