@@ -120,6 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--retrain", action="store_true", help="train even if the same model exists"
     )
     training.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF baseline")
+
+    report = commands.add_parser(
+        "report",
+        help="print a run's comparison table and the path of its report",
+        description="Print the comparison table of a finished run (best values marked) and "
+        "the path of its report.html.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    report.add_argument("run_id", nargs="?", default="latest", help="a run id, or latest")
+    report.add_argument("--data-dir", default="data", help="where the pipeline wrote its outputs")
+    report.add_argument("--open", action="store_true", help="open report.html in a browser")
     return parser
 
 
@@ -160,7 +171,7 @@ def run_command(args: argparse.Namespace) -> int:
     configs = configs_from_args(args)
     _quiet_defaults()
     from flows.compare import compare_architectures
-    from tasks.report import format_text_table
+    from tasks.summary import format_text_table
 
     try:
         result = compare_architectures(
@@ -177,7 +188,40 @@ def run_command(args: argparse.Namespace) -> int:
     print()
     print(format_text_table(result.rows))
     print(f"\n* best in column. Best model: {result.best_model}")
-    print(f"Report: {result.directory / 'summary.md'}")
+    print(f"Report: {result.html_path}")
+    return 0
+
+
+def report_command(args: argparse.Namespace) -> int:
+    """Print a finished run's comparison table and where its report is."""
+    import json
+    import webbrowser
+
+    from imdb_rnn.paths import DataPaths
+    from tasks.summary import format_text_table
+
+    reports = DataPaths.at(args.data_dir).reports
+    directory = reports / args.run_id
+    metrics_file = directory / "metrics.json"
+    if not metrics_file.is_file():
+        runs = sorted(p.name for p in reports.glob("*") if (p / "metrics.json").is_file())
+        known = f"; reports there: {', '.join(runs[-5:])}" if runs else ""
+        print(
+            f"{PROG}: error: no report for run {args.run_id!r} in {reports}{known}. "
+            f"Run '{PROG} run' to make one, or pass --data-dir.",
+            file=sys.stderr,
+        )
+        return 1
+    metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+    html_path = directory.resolve() / "report.html"
+    print(f"Run {metrics['run_id']}\n")
+    print(format_text_table(metrics["rows"]))
+    print(f"\n* best in column. Best model: {metrics['best_model']}")
+    if metrics.get("memory_verdict"):
+        print(f"Short vs long memory: {metrics['memory_verdict']}")
+    print(f"\nReport: {html_path}\nSummary: {directory.resolve() / 'summary.md'}")
+    if args.open and not webbrowser.open(html_path.as_uri()):
+        print(f"No browser is available here; open {html_path} on a machine with one.")
     return 0
 
 
@@ -186,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return run_command(args)
+        if args.command == "report":
+            return report_command(args)
     except ConfigError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2

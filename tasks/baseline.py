@@ -16,7 +16,13 @@ from imdb_rnn import __version__
 from imdb_rnn.config import BaselineConfig
 from imdb_rnn.files import sha256_json, write_json_atomic
 from imdb_rnn.paths import DataPaths
-from tasks.evaluate import EVALUATION_VERSION, ModelEvaluation, score_predictions
+from tasks.evaluate import (
+    EVALUATION_VERSION,
+    PREDICTIONS_FILE,
+    ModelEvaluation,
+    save_predictions,
+    score_predictions,
+)
 from tasks.prepare import PreparedData, load_split, tokenize
 
 log = logging.getLogger(__name__)
@@ -42,7 +48,7 @@ def train_and_score_baseline(
     cache = directory / "evaluation.json"
     if cache.is_file():
         stored = json.loads(cache.read_text(encoding="utf-8"))
-        if stored.get("version") == EVALUATION_VERSION:
+        if stored.get("version") == EVALUATION_VERSION and (directory / PREDICTIONS_FILE).is_file():
             logger.info("Reusing the baseline scored in %s", directory)
             return ModelEvaluation.from_dict(stored["evaluation"])
 
@@ -79,6 +85,10 @@ def train_and_score_baseline(
     probabilities = classifier.predict_proba(x_test)[:, 1]
     predict_seconds = time.perf_counter() - started
     parameters = int(classifier.coef_.size + classifier.intercept_.size)
+    predictions_path = directory / PREDICTIONS_FILE
+    save_predictions(
+        predictions_path, test["label"].to_numpy(), probabilities, test["n_tokens"].to_numpy()
+    )
     evaluation = score_predictions(
         BASELINE_NAME,
         "baseline",
@@ -88,6 +98,7 @@ def train_and_score_baseline(
         parameters=parameters,
         train_seconds=train_seconds,
         predict_seconds=predict_seconds,
+        predictions_path=str(predictions_path),
     )
     write_json_atomic(
         cache,

@@ -7,12 +7,15 @@ import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 from prefect import get_run_logger, task
 from sklearn import metrics as skm
 
-from imdb_rnn.files import write_json_atomic
+from imdb_rnn.files import atomic_path, write_json_atomic
 from tasks.prepare import PreparedData, load_arrays
 from tasks.train import TrainedModel
 
@@ -28,7 +31,8 @@ LENGTH_BUCKETS: tuple[tuple[str, int, float], ...] = (
 )
 PREDICT_BATCH_SIZE = 1024
 # Bump when what evaluation.json holds changes, so cached evaluations are recomputed.
-EVALUATION_VERSION = 1
+EVALUATION_VERSION = 2
+PREDICTIONS_FILE = "predictions.parquet"
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class ModelEvaluation:
     epochs: int = 0
     history: dict[str, list[float]] = field(default_factory=dict)
     model_path: str = ""
+    predictions_path: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -108,6 +113,7 @@ def score_predictions(
     epochs: int = 0,
     history: dict[str, list[float]] | None = None,
     model_path: str = "",
+    predictions_path: str = "",
 ) -> ModelEvaluation:
     metric_values, confusion = classification_metrics(y_true, probabilities)
     y_pred = (np.asarray(probabilities) >= 0.5).astype(int)
@@ -124,6 +130,32 @@ def score_predictions(
         epochs=int(epochs),
         history=history or {},
         model_path=model_path,
+        predictions_path=predictions_path,
+    )
+
+
+def save_predictions(
+    path: Path, y_true: np.ndarray, probabilities: np.ndarray, n_tokens: np.ndarray
+) -> None:
+    """Keep the test-set scores so curves and later analyses need no second prediction."""
+    table = pa.table(
+        {
+            "label": pa.array(np.asarray(y_true, dtype=np.int8)),
+            "probability": pa.array(np.asarray(probabilities, dtype=np.float32)),
+            "n_tokens": pa.array(np.asarray(n_tokens, dtype=np.int32)),
+        }
+    )
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def load_predictions(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(labels, probabilities, n_tokens)`` saved by ``save_predictions``."""
+    table = pq.read_table(path)
+    return (
+        table.column("label").to_numpy(),
+        table.column("probability").to_numpy(),
+        table.column("n_tokens").to_numpy(),
     )
 
 
@@ -143,6 +175,7 @@ def evaluate_trained_model(
         if (
             stored.get("data_fingerprint") == prepared.fingerprint
             and stored.get("version") == EVALUATION_VERSION
+            and (trained.directory / PREDICTIONS_FILE).is_file()
         ):
             logger.info("Reusing the test scores of %s", trained.architecture)
             return ModelEvaluation.from_dict(stored["evaluation"])
@@ -156,6 +189,8 @@ def evaluate_trained_model(
     started = time.perf_counter()
     probabilities = model.predict(x_test, batch_size=PREDICT_BATCH_SIZE, verbose=0).reshape(-1)
     predict_seconds = time.perf_counter() - started
+    predictions_path = trained.directory / PREDICTIONS_FILE
+    save_predictions(predictions_path, y_test, probabilities, lengths)
     evaluation = score_predictions(
         trained.architecture,
         "rnn",
@@ -168,6 +203,7 @@ def evaluate_trained_model(
         epochs=trained.epochs,
         history=trained.history,
         model_path=str(trained.model_path),
+        predictions_path=str(predictions_path),
     )
     write_json_atomic(
         cache,

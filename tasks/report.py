@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 import platform
 import secrets
@@ -15,26 +14,31 @@ from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
 
 from imdb_rnn.files import write_json_atomic, write_text_atomic
 from tasks.evaluate import LENGTH_BUCKETS, ModelEvaluation
+from tasks.html_report import load_all_predictions, render_html
 from tasks.prepare import PreparedData
+from tasks.summary import (
+    COLUMNS,
+    best_by,
+    best_values,
+    comparison_rows,
+    fmt,
+    memory_verdict,
+    plain,
+    summary_sentences,
+)
 
 TABLE_ARTIFACT_KEY = "rnn-comparison"
 MARKDOWN_ARTIFACT_KEY = "rnn-summary"
+LINK_ARTIFACT_KEY = "rnn-report"
 
-# (column, heading, higher is better); None = not ranked.
-COLUMNS: tuple[tuple[str, str, bool | None], ...] = (
-    ("accuracy", "accuracy", True),
-    ("precision", "precision", True),
-    ("recall", "recall", True),
-    ("f1", "F1", True),
-    ("roc_auc", "ROC-AUC", True),
-    ("average_precision", "avg precision", True),
-    ("log_loss", "log loss", False),
-    ("mcc", "MCC", True),
-)
 SOFTWARE = ("prefect", "tensorflow", "keras", "scikit-learn", "pandas", "pyarrow", "numpy")
 
 
@@ -47,6 +51,10 @@ class RunReport:
     best_model: str
     rows: list[dict[str, Any]]
     markdown: str
+
+    @property
+    def html_path(self) -> Path:
+        return self.directory / "report.html"
 
 
 def make_run_id(now: datetime | None = None, suffix: str | None = None) -> str:
@@ -63,15 +71,6 @@ def make_run_id(now: datetime | None = None, suffix: str | None = None) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{suffix}"
 
 
-def _plain(value: Any) -> Any:
-    """JSON-safe scalar: NaN becomes None, numpy numbers become Python numbers."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item"):
-        return _plain(value.item())
-    return value
-
-
 def _json_safe(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _json_safe(v) for k, v in value.items()}
@@ -79,49 +78,7 @@ def _json_safe(value: Any) -> Any:
         return [_json_safe(v) for v in value]
     if isinstance(value, Path):
         return str(value)
-    return _plain(value)
-
-
-def comparison_rows(evaluations: list[ModelEvaluation]) -> list[dict[str, Any]]:
-    """One row per model: metrics rounded to 4 places, plain Python types only."""
-    rows = []
-    for evaluation in evaluations:
-        row: dict[str, Any] = {"model": evaluation.model, "kind": evaluation.kind}
-        for column, _, _ in COLUMNS:
-            row[column] = _plain(round(float(evaluation.metrics[column]), 4))
-        row["parameters"] = int(evaluation.parameters)
-        row["train_seconds"] = round(float(evaluation.train_seconds), 1)
-        row["reviews_per_second"] = round(float(evaluation.reviews_per_second), 1)
-        rows.append(row)
-    return rows
-
-
-def best_by(
-    evaluations: list[ModelEvaluation], metric: str = "accuracy", kind: str | None = None
-) -> ModelEvaluation:
-    candidates = [e for e in evaluations if kind is None or e.kind == kind]
-    return max(
-        candidates, key=lambda e: -math.inf if math.isnan(e.metrics[metric]) else e.metrics[metric]
-    )
-
-
-def _best_values(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    best: dict[str, Any] = {}
-    for column, _, higher in COLUMNS:
-        values = [row[column] for row in rows if row[column] is not None]
-        if values and higher is not None:
-            best[column] = max(values) if higher else min(values)
-    return best
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
+    return plain(value)
 
 
 def _markdown_table(headings: list[str], body: list[list[str]]) -> str:
@@ -147,26 +104,10 @@ def render_markdown(
 ) -> str:
     """The summary a person reads: best model, metrics, length buckets, data, parameters."""
     rows = comparison_rows(evaluations)
-    best_values = _best_values(rows)
-    best = best_by(evaluations)
+    best = best_values(rows)
     parts = [f"# IMDb sentiment: recurrent model comparison\n\nRun `{run_id}`.\n"]
-
-    summary = [
-        f"**Best model on test accuracy: `{best.model}`** "
-        f"({best.metrics['accuracy']:.4f}, ROC-AUC {best.metrics['roc_auc']:.4f})."
-    ]
-    recurrent = [e for e in evaluations if e.kind == "rnn"]
-    baselines = [e for e in evaluations if e.kind == "baseline"]
-    if recurrent and baselines:
-        best_rnn, reference = best_by(recurrent), baselines[0]
-        gap = best_rnn.metrics["accuracy"] - reference.metrics["accuracy"]
-        verdict = "beats" if gap > 0 else "does not beat"
-        summary.append(
-            f"The best recurrent model, `{best_rnn.model}`, {verdict} the TF-IDF baseline "
-            f"({best_rnn.metrics['accuracy']:.4f} vs {reference.metrics['accuracy']:.4f}, "
-            f"{gap:+.4f})."
-        )
-    parts.append(" ".join(summary) + "\n")
+    headline, *rest = summary_sentences(evaluations)
+    parts.append(" ".join([f"**{headline}**", *rest]) + "\n")
 
     parts.append("## Test metrics\n\nBest value in each column in bold.\n")
     headings = (
@@ -176,16 +117,16 @@ def render_markdown(
     for row in rows:
         cells = [f"`{row['model']}`"]
         for column, _, _ in COLUMNS:
-            text = _fmt(row[column])
+            text = fmt(row[column])
             cells.append(
                 f"**{text}**"
-                if row[column] is not None and row[column] == best_values.get(column)
+                if row[column] is not None and row[column] == best.get(column)
                 else text
             )
         cells += [
-            _fmt(row["parameters"]),
-            _fmt(row["train_seconds"], 1),
-            _fmt(row["reviews_per_second"], 0),
+            fmt(row["parameters"]),
+            fmt(row["train_seconds"], 1),
+            fmt(row["reviews_per_second"], 0),
         ]
         body.append(cells)
     parts.append(_markdown_table(headings, body) + "\n")
@@ -201,14 +142,15 @@ def render_markdown(
         f"{name} tokens (n={counts.get(name, 0):,})" for name, _, _ in LENGTH_BUCKETS
     ]
     length_body = [
-        [f"`{e.model}`"] + [_fmt(_plain(bucket["accuracy"])) for bucket in e.length_buckets]
+        [f"`{e.model}`"] + [fmt(bucket["accuracy"]) for bucket in e.length_buckets]
         for e in evaluations
     ]
     parts.append(_markdown_table(length_headings, length_body) + "\n")
+    parts.append(f"**Short vs long memory.** {memory_verdict(evaluations)['text']}\n")
 
     parts.append("## Confusion matrices (test)\n")
     confusion_body = [
-        [f"`{e.model}`"] + [_fmt(e.confusion[k]) for k in ("tn", "fp", "fn", "tp")]
+        [f"`{e.model}`"] + [fmt(e.confusion[k]) for k in ("tn", "fp", "fn", "tp")]
         for e in evaluations
     ]
     parts.append(
@@ -223,8 +165,8 @@ def render_markdown(
         f"- source: `{data.get('source')}`\n"
         f"- source sha256: `{data.get('source_sha256')}`\n"
         f"- prepared data: `{data.get('fingerprint')}` "
-        f"({_fmt(split_rows.get('train'))} train, {_fmt(split_rows.get('validation'))} "
-        f"validation, {_fmt(split_rows.get('test'))} test reviews)\n"
+        f"({fmt(split_rows.get('train'))} train, {fmt(split_rows.get('validation'))} "
+        f"validation, {fmt(split_rows.get('test'))} test reviews)\n"
     )
     parts.append("## Parameters\n")
     for section in ("preprocess", "model", "training", "baseline"):
@@ -237,7 +179,7 @@ def render_markdown(
         parts.append("## Timings (seconds)\n")
         parts.append(
             _markdown_table(
-                ["stage", "seconds"], [[k, _fmt(float(v), 1)] for k, v in timings.items()]
+                ["stage", "seconds"], [[k, fmt(float(v), 1)] for k, v in timings.items()]
             )
             + "\n"
         )
@@ -245,35 +187,6 @@ def render_markdown(
     if versions:
         parts.append("## Software\n\n" + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n")
     return "\n".join(parts)
-
-
-def format_text_table(rows: list[dict[str, Any]]) -> str:
-    """Aligned plain-text table for the terminal; `*` marks the best value per column."""
-    best_values = _best_values(rows)
-    headings = ["model"] + [heading for _, heading, _ in COLUMNS] + ["params", "train s"]
-    lines_cells = []
-    for row in rows:
-        cells = [row["model"]]
-        for column, _, _ in COLUMNS:
-            mark = (
-                "*" if row[column] is not None and row[column] == best_values.get(column) else " "
-            )
-            cells.append(_fmt(row[column]) + mark)
-        cells += [_fmt(row["parameters"]), _fmt(row["train_seconds"], 1)]
-        lines_cells.append(cells)
-    widths = [
-        max(len(str(c)) for c in column) for column in zip(headings, *lines_cells, strict=True)
-    ]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            cell.ljust(width) if i == 0 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    return "\n".join(
-        [line(headings), line(["-" * w for w in widths])] + [line(c) for c in lines_cells]
-    )
 
 
 def _rows_to_csv(rows: list[dict[str, Any]]) -> str:
@@ -320,7 +233,7 @@ def write_report_files(
     run_info: dict[str, Any],
     reports_dir: Path,
 ) -> RunReport:
-    """Write ``reports/<run-id>/{summary.md,summary.csv,metrics.json}`` and repoint ``latest``."""
+    """Write ``reports/<run-id>/``: report.html, summary.md/.csv, metrics.json; move ``latest``."""
     if not evaluations:
         raise ValueError("no model was evaluated, so there is nothing to report")
     directory = reports_dir / run_id
@@ -334,11 +247,15 @@ def write_report_files(
             {
                 "run_id": run_id,
                 "best_model": best.model,
+                "rows": rows,
+                "memory_verdict": memory_verdict(evaluations)["text"],
                 "run": run_info,
                 "models": [e.to_dict() for e in evaluations],
             }
         ),
     )
+    page = render_html(run_id, evaluations, run_info, load_all_predictions(evaluations))
+    write_text_atomic(directory / "report.html", page)
     # summary.md last: its presence marks a complete report folder.
     write_text_atomic(directory / "summary.md", markdown)
     _point_latest(reports_dir, run_id)
@@ -367,9 +284,15 @@ def report(
         description=f"Test metrics per model, run {run_id}. Report: {written.directory}",
     )
     create_markdown_artifact(
-        markdown=written.markdown + f"\n\nFiles: `{written.directory}`\n",
+        markdown=written.markdown + f"\n\nFull report with charts: `{written.html_path}`\n",
         key=MARKDOWN_ARTIFACT_KEY,
         description=f"Comparison summary, run {run_id}",
+    )
+    create_link_artifact(
+        link=written.html_path.as_uri(),
+        link_text=f"report.html of run {run_id}",
+        key=LINK_ARTIFACT_KEY,
+        description="Self-contained HTML report: tables, curves, training history, verdicts.",
     )
     get_run_logger().info(
         "Report written to %s (best model: %s)", written.directory, written.best_model

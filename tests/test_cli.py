@@ -109,3 +109,66 @@ def test_unknown_option_is_refused():
     result = run_cli("run", "--epochz", "3")
     assert result.returncode == 2
     assert "unrecognized arguments: --epochz" in result.stderr
+
+
+@pytest.fixture
+def finished_run(tmp_path):
+    from tasks.report import write_report_files
+    from tests.test_report import EVALUATIONS, RUN_INFO
+
+    data_dir = tmp_path / "data"
+    write_report_files("20260101T000000Z-old", EVALUATIONS[:2], RUN_INFO, data_dir / "reports")
+    written = write_report_files(
+        "20260102T000000Z-new", EVALUATIONS, RUN_INFO, data_dir / "reports"
+    )
+    return data_dir, written
+
+
+def test_report_prints_the_latest_table_and_the_report_path(finished_run, capsys):
+    data_dir, written = finished_run
+    assert main(["report", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Run 20260102T000000Z-new")
+    assert "tfidf_logreg" in out and "0.9000*" in out
+    assert "Best model: tfidf_logreg" in out
+    assert f"Report: {written.html_path.resolve()}" in out
+
+
+def test_report_of_a_named_run(finished_run, capsys):
+    data_dir, _ = finished_run
+    assert main(["report", "20260101T000000Z-old", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "Best model: lstm" in out and "tfidf_logreg" not in out
+
+
+def test_report_of_an_unknown_run_lists_the_known_ones(finished_run, capsys):
+    data_dir, _ = finished_run
+    assert main(["report", "nope", "--data-dir", str(data_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "no report for run 'nope'" in err
+    assert "20260101T000000Z-old, 20260102T000000Z-new" in err
+
+
+def test_report_open_without_a_browser_says_where_the_file_is(finished_run, capsys, monkeypatch):
+    import webbrowser
+
+    opened = []
+    monkeypatch.setattr(webbrowser, "open", lambda url: opened.append(url) or False)
+    data_dir, written = finished_run
+    assert main(["report", "--open", "--data-dir", str(data_dir)]) == 0
+    assert opened == [written.html_path.resolve().as_uri()]
+    assert "No browser is available here" in capsys.readouterr().out
+
+
+def test_report_command_does_not_import_prefect_or_tensorflow(finished_run):
+    data_dir, _ = finished_run
+    probe = (
+        "import sys\nfrom imdb_rnn.cli import main\n"
+        f"assert main(['report', '--data-dir', {str(data_dir)!r}]) == 0\n"
+        "heavy = [m for m in ('prefect', 'tensorflow', 'keras') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr

@@ -50,11 +50,16 @@ def test_flow_downloads_trains_three_architectures_and_reports(
     assert [row["model"] for row in table] == [*SEED_ARCHITECTURES, "tfidf_logreg"]
     assert all(isinstance(row["accuracy"], float) for row in table)
     markdown = read_artifact("rnn-summary").data
-    assert f"Best model on test accuracy: `{result.best_model}`" in markdown
+    assert f"Best model on test accuracy: {result.best_model} (" in markdown
     assert "Accuracy by review length" in markdown
 
     report_dir = data_dir / "reports" / result.run_id
-    assert {p.name for p in report_dir.iterdir()} == {"summary.md", "summary.csv", "metrics.json"}
+    assert {p.name for p in report_dir.iterdir()} == {
+        "summary.md",
+        "summary.csv",
+        "metrics.json",
+        "report.html",
+    }
     assert (data_dir / "reports" / "latest").resolve() == report_dir.resolve()
     assert len(list((data_dir / "models").glob("*-*"))) == 4  # three RNNs and the baseline
     assert http_server.requests == [f"/{fake_archive.path.name}"]

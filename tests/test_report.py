@@ -10,13 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from tasks.evaluate import ModelEvaluation
-from tasks.report import (
-    comparison_rows,
-    format_text_table,
-    make_run_id,
-    render_markdown,
-    write_report_files,
-)
+from tasks.report import make_run_id, render_markdown, write_report_files
+from tasks.summary import comparison_rows, format_text_table
 
 
 def evaluation(
@@ -78,7 +73,7 @@ def test_rows_are_rounded_plain_python_values():
 
 def test_markdown_names_the_best_model_and_bolds_best_values():
     markdown = render_markdown("run-1", EVALUATIONS, RUN_INFO)
-    assert "Best model on test accuracy: `tfidf_logreg`" in markdown
+    assert "**Best model on test accuracy: tfidf_logreg (0.9000, ROC-AUC 0.9600).**" in markdown
     # Best accuracy is the baseline's, best ROC-AUC too, lowest log loss is gru's.
     assert "**0.9000**" in markdown and "**0.9600**" in markdown and "**0.3000**" in markdown
     assert "**0.8512**" not in markdown
@@ -106,7 +101,7 @@ def test_write_report_files_writes_all_three_and_points_latest(tmp_path):
     first = write_report_files("20260101T000000Z-a", EVALUATIONS, RUN_INFO, reports)
     second = write_report_files("20260102T000000Z-b", EVALUATIONS[:2], RUN_INFO, reports)
     assert first.best_model == "tfidf_logreg" and second.best_model == "lstm"
-    for name in ("summary.md", "summary.csv", "metrics.json"):
+    for name in ("summary.md", "summary.csv", "metrics.json", "report.html"):
         assert (first.directory / name).is_file()
     with (first.directory / "summary.csv").open() as handle:
         rows = list(csv.DictReader(handle))

@@ -1,0 +1,323 @@
+"""``report.html``: one self-contained page (charts embedded as PNG data URIs, no CDN).
+
+matplotlib is imported inside the chart functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from tasks.evaluate import LENGTH_BUCKETS, ModelEvaluation, load_predictions
+from tasks.summary import (
+    COLUMNS,
+    best_values,
+    comparison_rows,
+    fmt,
+    memory_verdict,
+    summary_sentences,
+)
+
+Predictions = dict[str, tuple[np.ndarray, np.ndarray]]  # model -> (labels, probabilities)
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;
+  max-width:1100px;color:#1d2433;padding:0 1rem;line-height:1.45}
+h1{font-size:1.6rem;margin-bottom:.2rem}
+h2{font-size:1.2rem;margin-top:2.2rem;border-bottom:1px solid #dde;padding-bottom:.2rem}
+.muted{color:#667}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.92rem}
+th,td{padding:.3rem .6rem;border-bottom:1px solid #e4e6ee;text-align:right}
+th:first-child,td:first-child{text-align:left}
+thead th{background:#f3f4f8}
+td.best{font-weight:700;background:#e7f5ea}
+.verdict{background:#f6f7fb;border-left:4px solid #4a6cf7;padding:.6rem 1rem;margin:.8rem 0}
+.charts{display:flex;flex-wrap:wrap;gap:1rem}
+.charts figure{margin:0;flex:1 1 480px}
+figure{margin:.6rem 0}
+img{max-width:100%;height:auto}
+code{background:#f3f4f8;padding:0 .25rem;border-radius:3px}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}
+dt{font-weight:600}
+dd{margin:0}
+"""
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _png_data_uri(draw: Callable[[Any], None], size: tuple[float, float]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure = plt.figure(figsize=size, dpi=110)
+    try:
+        draw(figure)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+    finally:
+        plt.close(figure)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def roc_chart(predictions: Predictions) -> str:
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    def draw(figure: Any) -> None:
+        axes = figure.add_subplot(1, 1, 1)
+        for name, (labels, probabilities) in predictions.items():
+            fpr, tpr, _ = roc_curve(labels, probabilities)
+            auc = roc_auc_score(labels, probabilities)
+            axes.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
+        axes.plot([0, 1], [0, 1], color="#999", linestyle=":", label="chance")
+        axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curves")
+        axes.legend(loc="lower right", fontsize=8)
+
+    return _png_data_uri(draw, (5.2, 4.4))
+
+
+def precision_recall_chart(predictions: Predictions) -> str:
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    def draw(figure: Any) -> None:
+        axes = figure.add_subplot(1, 1, 1)
+        for name, (labels, probabilities) in predictions.items():
+            precision, recall, _ = precision_recall_curve(labels, probabilities)
+            ap = average_precision_score(labels, probabilities)
+            axes.plot(recall, precision, label=f"{name} (AP {ap:.3f})")
+        positives = float(np.mean(next(iter(predictions.values()))[0])) if predictions else 0.5
+        axes.axhline(positives, color="#999", linestyle=":", label="chance")
+        axes.set(xlabel="recall", ylabel="precision", title="Precision-recall curves")
+        axes.set_ylim(0, 1.02)
+        axes.legend(loc="lower left", fontsize=8)
+
+    return _png_data_uri(draw, (5.2, 4.4))
+
+
+def training_chart(evaluations: list[ModelEvaluation]) -> str | None:
+    trained = [e for e in evaluations if e.history.get("loss")]
+    if not trained:
+        return None
+
+    def draw(figure: Any) -> None:
+        loss_axes = figure.add_subplot(1, 2, 1)
+        accuracy_axes = figure.add_subplot(1, 2, 2)
+        for index, evaluation in enumerate(trained):
+            color = f"C{index}"
+            epochs = range(1, len(evaluation.history["loss"]) + 1)
+            for axes, metric in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
+                axes.plot(
+                    epochs,
+                    evaluation.history[metric],
+                    color=color,
+                    marker="o",
+                    label=f"{evaluation.model} train",
+                )
+                if f"val_{metric}" in evaluation.history:
+                    axes.plot(
+                        epochs,
+                        evaluation.history[f"val_{metric}"],
+                        color=color,
+                        marker="s",
+                        linestyle="--",
+                        label=f"{evaluation.model} validation",
+                    )
+        loss_axes.set(xlabel="epoch", ylabel="binary cross-entropy", title="Loss per epoch")
+        accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="Accuracy per epoch")
+        for axes in (loss_axes, accuracy_axes):
+            axes.xaxis.get_major_locator().set_params(integer=True)
+        accuracy_axes.legend(fontsize=7, loc="lower right")
+
+    return _png_data_uri(draw, (10.5, 4.0))
+
+
+def length_chart(evaluations: list[ModelEvaluation]) -> str:
+    def draw(figure: Any) -> None:
+        axes = figure.add_subplot(1, 1, 1)
+        names = [name for name, _, _ in LENGTH_BUCKETS]
+        width = 0.8 / max(1, len(evaluations))
+        for index, evaluation in enumerate(evaluations):
+            values = [b["accuracy"] for b in evaluation.length_buckets]
+            positions = np.arange(len(names)) + (index - (len(evaluations) - 1) / 2) * width
+            axes.bar(positions, values, width=width, label=evaluation.model)
+        axes.set_xticks(np.arange(len(names)), [f"{n} tokens" for n in names])
+        lows = [
+            b["accuracy"]
+            for e in evaluations
+            for b in e.length_buckets
+            if not math.isnan(b["accuracy"])
+        ]
+        axes.set_ylim(max(0.0, min(lows, default=0.5) - 0.05), 1.0)
+        axes.set(ylabel="test accuracy", title="Accuracy by review length")
+        axes.legend(fontsize=8, ncol=min(5, len(evaluations)))
+
+    return _png_data_uri(draw, (10.5, 3.8))
+
+
+def confusion_chart(evaluations: list[ModelEvaluation]) -> str:
+    def draw(figure: Any) -> None:
+        count = len(evaluations)
+        for index, evaluation in enumerate(evaluations):
+            axes = figure.add_subplot(1, count, index + 1)
+            c = evaluation.confusion
+            matrix = np.array([[c["tn"], c["fp"]], [c["fn"], c["tp"]]])
+            axes.imshow(matrix, cmap="Blues")
+            for (row, column), value in np.ndenumerate(matrix):
+                dark = value > matrix.max() / 2
+                axes.text(
+                    column,
+                    row,
+                    f"{value:,}",
+                    ha="center",
+                    va="center",
+                    color="white" if dark else "black",
+                    fontsize=9,
+                )
+            axes.set_xticks([0, 1], ["neg", "pos"])
+            axes.set_yticks([0, 1], ["neg", "pos"])
+            axes.set(xlabel="predicted", title=evaluation.model)
+            if index == 0:
+                axes.set_ylabel("actual")
+
+    return _png_data_uri(draw, (2.4 * len(evaluations) + 0.6, 2.8))
+
+
+def _table(
+    headings: list[str], rows: list[list[str]], best_cells: frozenset | set = frozenset()
+) -> str:
+    head = "".join(f"<th>{_esc(h)}</th>" for h in headings)
+    body = []
+    for r, row in enumerate(rows):
+        cells = "".join(
+            f'<td class="best">{cell}</td>' if (r, c) in best_cells else f"<td>{cell}</td>"
+            for c, cell in enumerate(row)
+        )
+        body.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _figure(uri: str, alt: str) -> str:
+    return f'<figure><img src="{uri}" alt="{_esc(alt)}"></figure>'
+
+
+def load_all_predictions(evaluations: list[ModelEvaluation]) -> Predictions:
+    """Read each model's saved test scores; models without a file are left out."""
+    found: Predictions = {}
+    for evaluation in evaluations:
+        if evaluation.predictions_path:
+            labels, probabilities, _ = load_predictions(evaluation.predictions_path)
+            found[evaluation.model] = (labels, probabilities)
+    return found
+
+
+def render_html(
+    run_id: str,
+    evaluations: list[ModelEvaluation],
+    run_info: dict[str, Any],
+    predictions: Predictions,
+) -> str:
+    """The whole report page as one string."""
+    rows = comparison_rows(evaluations)
+    best = best_values(rows)
+    parts: list[str] = []
+
+    parts.append("<h1>IMDb sentiment: recurrent model comparison</h1>")
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    parts.append(f'<p class="muted">Run <code>{_esc(run_id)}</code> · generated {generated}</p>')
+    parts.append("".join(f"<p>{_esc(s)}</p>" for s in summary_sentences(evaluations)))
+
+    parts.append("<h2>Test metrics</h2><p class='muted'>Best value in each column highlighted.</p>")
+    headings = ["model"] + [h for _, h, _ in COLUMNS] + ["parameters", "train s", "reviews/s"]
+    table_rows, best_cells = [], set()
+    for r, row in enumerate(rows):
+        cells = [f"<code>{_esc(row['model'])}</code>"]
+        for c, (column, _, _) in enumerate(COLUMNS, start=1):
+            cells.append(fmt(row[column]))
+            if row[column] is not None and row[column] == best.get(column):
+                best_cells.add((r, c))
+        cells += [
+            fmt(row["parameters"]),
+            fmt(row["train_seconds"], 1),
+            fmt(row["reviews_per_second"], 0),
+        ]
+        table_rows.append(cells)
+    parts.append(_table(headings, table_rows, best_cells))
+
+    if predictions:
+        parts.append("<h2>ROC and precision-recall curves</h2><div class='charts'>")
+        parts.append(_figure(roc_chart(predictions), "ROC curves of all models"))
+        parts.append(_figure(precision_recall_chart(predictions), "Precision-recall curves"))
+        parts.append("</div>")
+
+    chart = training_chart(evaluations)
+    if chart:
+        parts.append("<h2>Training and validation per epoch</h2>")
+        parts.append(_figure(chart, "Loss and accuracy per epoch, train and validation"))
+
+    maxlen = run_info.get("preprocess", {}).get("maxlen")
+    verdict = memory_verdict(evaluations)
+    parts.append("<h2>Accuracy by review length: short vs long memory</h2>")
+    parts.append(
+        "<p class='muted'>Length in tokens before padding. Reviews longer than maxlen "
+        f"({_esc(maxlen)}) were cut, keeping their end.</p>"
+    )
+    counts = {b["bucket"]: b["reviews"] for b in evaluations[0].length_buckets}
+    length_rows = [
+        [f"<code>{_esc(e.model)}</code>"] + [fmt(b["accuracy"]) for b in e.length_buckets]
+        for e in evaluations
+    ]
+    length_headings = ["model"] + [
+        f"{n} tokens (n={counts.get(n, 0):,})" for n, _, _ in LENGTH_BUCKETS
+    ]
+    parts.append(_table(length_headings, length_rows))
+    parts.append(_figure(length_chart(evaluations), "Accuracy by review length per model"))
+    parts.append(f"<div class='verdict'><strong>Verdict.</strong> {_esc(verdict['text'])}</div>")
+
+    parts.append("<h2>Confusion matrices (test)</h2>")
+    parts.append(_figure(confusion_chart(evaluations), "Confusion matrix per model"))
+
+    parts.append("<h2>Run details</h2><dl>")
+    data = run_info.get("data", {})
+    split_rows = data.get("rows", {})
+    details = [
+        ("source", data.get("source")),
+        ("source sha256", data.get("source_sha256")),
+        (
+            "prepared data",
+            f"{data.get('fingerprint')} ({fmt(split_rows.get('train'))} train, "
+            f"{fmt(split_rows.get('validation'))} validation, {fmt(split_rows.get('test'))} test)",
+        ),
+    ]
+    for section in ("preprocess", "model", "training", "baseline"):
+        if section in run_info:
+            details.append((section, ", ".join(f"{k}={v}" for k, v in run_info[section].items())))
+    software = run_info.get("software", {})
+    if software:
+        details.append(("software", ", ".join(f"{k} {v}" for k, v in software.items())))
+    parts += [f"<dt>{_esc(k)}</dt><dd><code>{_esc(v)}</code></dd>" for k, v in details]
+    parts.append("</dl>")
+    timings = run_info.get("timings", {})
+    if timings:
+        parts.append("<h2>Timings</h2>")
+        parts.append(
+            _table(["stage", "seconds"], [[_esc(k), fmt(float(v), 1)] for k, v in timings.items()])
+        )
+
+    title = f"IMDb RNN comparison {run_id}"
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{_esc(title)}</title>"
+        f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>\n"
+    )

@@ -1,0 +1,199 @@
+"""What a run's numbers say: comparison rows, best values, verdicts, the terminal table.
+
+Plain functions over ``ModelEvaluation`` records, shared by the markdown report, the HTML
+report and ``imdb-rnn report``; no Prefect and no TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import mean
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # a type only: importing tasks.evaluate would pull in Prefect
+    from tasks.evaluate import ModelEvaluation
+
+# (column, heading, higher is better)
+COLUMNS: tuple[tuple[str, str, bool], ...] = (
+    ("accuracy", "accuracy", True),
+    ("precision", "precision", True),
+    ("recall", "recall", True),
+    ("f1", "F1", True),
+    ("roc_auc", "ROC-AUC", True),
+    ("average_precision", "avg precision", True),
+    ("log_loss", "log loss", False),
+    ("mcc", "MCC", True),
+)
+GATED_ARCHITECTURES = ("lstm", "gru", "bilstm", "bigru")
+SHORT_BUCKET, LONG_BUCKET = "<=100", ">400"
+
+
+def plain(value: Any) -> Any:
+    """JSON-safe scalar: NaN becomes None, numpy numbers become Python numbers."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        return plain(value.item())
+    return value
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    """Numbers as the reports show them: 4 decimals, thousands separators, n/a for missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def comparison_rows(evaluations: list[ModelEvaluation]) -> list[dict[str, Any]]:
+    """One row per model: metrics rounded to 4 places, plain Python types only."""
+    rows = []
+    for evaluation in evaluations:
+        row: dict[str, Any] = {"model": evaluation.model, "kind": evaluation.kind}
+        for column, _, _ in COLUMNS:
+            row[column] = plain(round(float(evaluation.metrics[column]), 4))
+        row["parameters"] = int(evaluation.parameters)
+        row["train_seconds"] = round(float(evaluation.train_seconds), 1)
+        row["reviews_per_second"] = round(float(evaluation.reviews_per_second), 1)
+        rows.append(row)
+    return rows
+
+
+def best_by(
+    evaluations: list[ModelEvaluation], metric: str = "accuracy", kind: str | None = None
+) -> ModelEvaluation:
+    candidates = [e for e in evaluations if kind is None or e.kind == kind]
+    return max(
+        candidates, key=lambda e: -math.inf if math.isnan(e.metrics[metric]) else e.metrics[metric]
+    )
+
+
+def best_values(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The best value of each metric column (lowest for log loss)."""
+    best: dict[str, Any] = {}
+    for column, _, higher in COLUMNS:
+        values = [row[column] for row in rows if row[column] is not None]
+        if values:
+            best[column] = max(values) if higher else min(values)
+    return best
+
+
+def summary_sentences(evaluations: list[ModelEvaluation]) -> list[str]:
+    """The headline: best model, and whether any recurrent model beats the baseline."""
+    best = best_by(evaluations)
+    sentences = [
+        f"Best model on test accuracy: {best.model} ({best.metrics['accuracy']:.4f}, "
+        f"ROC-AUC {best.metrics['roc_auc']:.4f})."
+    ]
+    recurrent = [e for e in evaluations if e.kind == "rnn"]
+    baselines = [e for e in evaluations if e.kind == "baseline"]
+    if recurrent and baselines:
+        best_rnn, reference = best_by(recurrent), baselines[0]
+        gap = best_rnn.metrics["accuracy"] - reference.metrics["accuracy"]
+        verdict = "beats" if gap > 0 else "does not beat"
+        sentences.append(
+            f"The best recurrent model, {best_rnn.model}, {verdict} the TF-IDF baseline "
+            f"({best_rnn.metrics['accuracy']:.4f} vs {reference.metrics['accuracy']:.4f}, "
+            f"{gap:+.4f})."
+        )
+    return sentences
+
+
+def _bucket(evaluation: ModelEvaluation, name: str) -> dict[str, Any]:
+    return next(b for b in evaluation.length_buckets if b["bucket"] == name)
+
+
+def memory_verdict(evaluations: list[ModelEvaluation]) -> dict[str, Any]:
+    """Test the notes' claim that SimpleRNN has short memory and gated RNNs long memory.
+
+    The claim predicts that SimpleRNN loses more accuracy than LSTM/GRU going from short
+    reviews (<=100 tokens) to long ones (>400 tokens). The length penalty of each model is
+    compared with an approximate 95% interval (two binomial standard errors).
+    """
+    penalties: dict[str, dict[str, float]] = {}
+    for evaluation in evaluations:
+        short, long_ = _bucket(evaluation, SHORT_BUCKET), _bucket(evaluation, LONG_BUCKET)
+        if not short["reviews"] or not long_["reviews"]:
+            continue
+        a, b = float(short["accuracy"]), float(long_["accuracy"])
+        se = math.sqrt(a * (1 - a) / short["reviews"] + b * (1 - b) / long_["reviews"])
+        penalties[evaluation.model] = {"short": a, "long": b, "penalty": a - b, "se": se}
+
+    gated = [name for name in GATED_ARCHITECTURES if name in penalties]
+    if "simple_rnn" not in penalties or not gated:
+        return {
+            "supported": None,
+            "penalties": penalties,
+            "text": "Not measured: the run needs simple_rnn and at least one of "
+            f"{', '.join(GATED_ARCHITECTURES)}, with reviews in both the {SHORT_BUCKET} and "
+            f"{LONG_BUCKET} token buckets.",
+        }
+    simple = penalties["simple_rnn"]
+    gated_penalty = mean(penalties[name]["penalty"] for name in gated)
+    excess = simple["penalty"] - gated_penalty
+    margin = 2 * math.sqrt(
+        simple["se"] ** 2 + sum(penalties[name]["se"] ** 2 for name in gated) / len(gated) ** 2
+    )
+    gated_text = ", ".join(f"{name} {penalties[name]['penalty'] * 100:+.1f}" for name in gated)
+    numbers = (
+        f"From {SHORT_BUCKET} to {LONG_BUCKET} tokens, accuracy falls by "
+        f"{simple['penalty'] * 100:+.1f} points for simple_rnn and by {gated_text} for the gated "
+        f"models (difference {excess * 100:+.1f} ± {margin * 100:.1f} points, about 95%)."
+    )
+    if excess > margin:
+        supported, claim = (
+            True,
+            "Supported: SimpleRNN loses clearly more on long reviews than the gated models.",
+        )
+    elif excess < -margin:
+        supported, claim = (
+            False,
+            "Contradicted: SimpleRNN loses less on long reviews than the gated models.",
+        )
+    else:
+        supported, claim = (
+            False,
+            "Not supported by this run: SimpleRNN does not lose measurably more on long reviews "
+            "than the gated models.",
+        )
+    best_gated = max(
+        gated, key=lambda name: next(e.metrics["accuracy"] for e in evaluations if e.model == name)
+    )
+    accuracy = {e.model: e.metrics["accuracy"] for e in evaluations}
+    overall = (
+        f" Overall, simple_rnn scores {accuracy['simple_rnn']:.4f} against "
+        f"{accuracy[best_gated]:.4f} for {best_gated}."
+    )
+    return {"supported": supported, "penalties": penalties, "text": f"{claim} {numbers}{overall}"}
+
+
+def format_text_table(rows: list[dict[str, Any]]) -> str:
+    """Aligned plain-text table for the terminal; `*` marks the best value per column."""
+    best = best_values(rows)
+    headings = ["model"] + [heading for _, heading, _ in COLUMNS] + ["params", "train s"]
+    lines_cells = []
+    for row in rows:
+        cells = [row["model"]]
+        for column, _, _ in COLUMNS:
+            mark = "*" if row[column] is not None and row[column] == best.get(column) else " "
+            cells.append(fmt(row[column]) + mark)
+        cells += [fmt(row["parameters"]), fmt(row["train_seconds"], 1)]
+        lines_cells.append(cells)
+    widths = [
+        max(len(str(c)) for c in column) for column in zip(headings, *lines_cells, strict=True)
+    ]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    return "\n".join(
+        [line(headings), line(["-" * w for w in widths])] + [line(c) for c in lines_cells]
+    )
