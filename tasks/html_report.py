@@ -309,7 +309,10 @@ def render_html(
     parts.append("</dl>")
     timings = run_info.get("timings", {})
     if timings:
-        parts.append("<h2>Timings</h2>")
+        parts.append(
+            "<h2>Timings</h2><p class='muted'>Stages reused from an earlier run show the time "
+            "they took when they ran.</p>"
+        )
         parts.append(
             _table(["stage", "seconds"], [[_esc(k), fmt(float(v), 1)] for k, v in timings.items()])
         )

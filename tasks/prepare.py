@@ -326,7 +326,15 @@ def _load_existing(
         raise DataContractError(f"{directory / 'vocab.json'} does not match its manifest")
     for split in SPLIT_NAMES:
         check_split(directory / f"{split}.parquet", fp, config.maxlen)
-    return PreparedData(directory, fp, source_sha256, config, manifest["rows"], reused=True)
+    return PreparedData(
+        directory,
+        fp,
+        source_sha256,
+        config,
+        manifest["rows"],
+        reused=True,
+        seconds=float(manifest.get("seconds", 0.0)),
+    )
 
 
 def prepare_dataset(
@@ -407,6 +415,7 @@ def prepare_dataset(
                 "vocabulary_words": len(vocabulary),
                 "rows": rows,
                 "stats": stats,
+                "seconds": round(time.perf_counter() - started, 3),
             },
         )
     seconds = time.perf_counter() - started

@@ -51,7 +51,12 @@ def test_flow_downloads_trains_three_architectures_and_reports(
     assert all(isinstance(row["accuracy"], float) for row in table)
     markdown = read_artifact("rnn-summary").data
     assert f"Best model on test accuracy: {result.best_model} (" in markdown
-    assert "Accuracy by review length" in markdown
+    assert "Accuracy by review length" in markdown and "Short vs long memory" in markdown
+    html_report = data_dir / "reports" / result.run_id / "report.html"
+    assert str(html_report.resolve()) in markdown
+    # Prefect stores a link artifact as markdown: [text](url).
+    link = read_artifact("rnn-report").data
+    assert link == f"[report.html of run {result.run_id}]({html_report.resolve().as_uri()})"
 
     report_dir = data_dir / "reports" / result.run_id
     assert {p.name for p in report_dir.iterdir()} == {
