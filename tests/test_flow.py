@@ -20,11 +20,19 @@ SEED_ARCHITECTURES = ["simple_rnn", "lstm", "gru"]
 
 
 def read_artifact(key: str):
-    from prefect.artifacts import Artifact
+    """The newest artifact with ``key``, read back from the server through the Prefect client."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
 
-    artifact = Artifact.get(key)
-    assert artifact is not None, f"no artifact with key {key!r}"
-    return artifact
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )
+    assert found, f"no artifact with key {key!r}"
+    return found[0]
 
 
 def test_flow_downloads_trains_three_architectures_and_reports(
