@@ -1,4 +1,4 @@
-"""Download -> prepare -> train each architecture -> evaluate each -> report."""
+"""Download -> prepare -> train and evaluate each architecture -> champion -> history -> report."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from prefect import flow
 
 from imdb_rnn.config import (
     BaselineConfig,
+    ChampionConfig,
     ModelConfig,
     PreprocessConfig,
     SourceConfig,
@@ -13,8 +14,10 @@ from imdb_rnn.config import (
 )
 from imdb_rnn.paths import DataPaths
 from tasks.baseline import baseline as train_baseline
+from tasks.champion import crown_champion
 from tasks.download import download_archive, unpack_dataset
 from tasks.evaluate import evaluate
+from tasks.history import record_history
 from tasks.prepare import prepare
 from tasks.report import RunReport, make_run_id, report
 from tasks.train import train
@@ -27,6 +30,7 @@ def compare_architectures(
     model: ModelConfig = ModelConfig(),  # noqa: B008
     training: TrainingConfig = TrainingConfig(),  # noqa: B008
     baseline: BaselineConfig = BaselineConfig(),  # noqa: B008
+    champion: ChampionConfig = ChampionConfig(),  # noqa: B008
     data_dir: str = "data",
 ) -> RunReport:
     """Train every architecture in ``training.architectures`` on IMDb and compare them."""
@@ -44,5 +48,15 @@ def compare_architectures(
     if baseline.enabled:
         evaluations.append(train_baseline(prepared, baseline, paths))
 
-    configs = {"preprocess": preprocess, "model": model, "training": training, "baseline": baseline}
-    return report(run_id, evaluations, prepared, source.source, configs, paths.reports)
+    decision = crown_champion(run_id, evaluations, prepared, champion, paths)
+    configs = {
+        "preprocess": preprocess,
+        "model": model,
+        "training": training,
+        "baseline": baseline,
+        "champion": champion,
+    }
+    recent_runs = record_history(run_id, evaluations, decision, prepared, configs, paths)
+    return report(
+        run_id, evaluations, prepared, source.source, configs, paths.reports, decision, recent_runs
+    )

@@ -140,3 +140,18 @@ class BaselineConfig(_Frozen):
         if any(c <= 0 for c in value):
             raise ValueError(f"every C must be > 0, got {value}")
         return value
+
+
+class ChampionConfig(_Frozen):
+    """How a run's best recurrent model is judged against the model in service."""
+
+    enabled: bool = Field(default=True, description="Compare with the champion and maybe promote.")
+    metric: Literal["roc_auc", "accuracy", "f1", "average_precision", "mcc"] = Field(
+        default="roc_auc", description="Test metric both models are scored on; higher is better."
+    )
+    min_improvement: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Promote only when the challenger beats the champion by more than this.",
+    )

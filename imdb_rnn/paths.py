@@ -33,8 +33,22 @@ class DataPaths:
         return self.root / "models"
 
     @property
+    def champion(self) -> Path:
+        """A link to the folder of the model in service, swapped atomically on promotion."""
+        return self.models / "champion"
+
+    @property
+    def champions(self) -> Path:
+        """Every model ever promoted, one immutable folder each."""
+        return self.models / "champions"
+
+    @property
     def reports(self) -> Path:
         return self.root / "reports"
+
+    @property
+    def history(self) -> Path:
+        return self.reports / "history.parquet"
 
     def report_dir(self, run_id: str) -> Path:
         return self.reports / run_id

@@ -23,6 +23,7 @@ from tasks.summary import (
     fmt,
     memory_verdict,
     summary_sentences,
+    trend_table,
 )
 
 Predictions = dict[str, tuple[np.ndarray, np.ndarray]]  # model -> (labels, probabilities)
@@ -287,6 +288,15 @@ def render_html(
     parts.append("<h2>Confusion matrices (test)</h2>")
     parts.append(_figure(confusion_chart(evaluations), "Confusion matrix per model"))
 
+    decision = run_info.get("champion_decision")
+    if decision:
+        parts.append("<h2>Champion</h2>")
+        parts.append(f"<div class='verdict'>{_esc(decision['reason'])}</div>")
+    trend_headings, trend_rows = trend_table(run_info.get("recent_runs", []))
+    if trend_rows:
+        parts.append("<h2>Recent runs</h2>")
+        parts.append(_table(trend_headings, [[_esc(c) for c in row] for row in trend_rows]))
+
     parts.append("<h2>Run details</h2><dl>")
     data = run_info.get("data", {})
     split_rows = data.get("rows", {})
@@ -299,7 +309,7 @@ def render_html(
             f"{fmt(split_rows.get('validation'))} validation, {fmt(split_rows.get('test'))} test)",
         ),
     ]
-    for section in ("preprocess", "model", "training", "baseline"):
+    for section in ("preprocess", "model", "training", "baseline", "champion"):
         if section in run_info:
             details.append((section, ", ".join(f"{k}={v}" for k, v in run_info[section].items())))
     software = run_info.get("software", {})

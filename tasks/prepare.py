@@ -113,9 +113,10 @@ class SequenceEncoder:
         return self.encode_tokens([tokenize(clean_text(text)) for text in texts])
 
     @classmethod
-    def load(cls, prepared_dir: Path) -> SequenceEncoder:
-        manifest = json.loads((prepared_dir / "manifest.json").read_text(encoding="utf-8"))
-        vocabulary = json.loads((prepared_dir / "vocab.json").read_text(encoding="utf-8"))
+    def load(cls, directory: Path, manifest_name: str = "manifest.json") -> SequenceEncoder:
+        """The encoder saved in a prepared-data folder, or in a champion folder."""
+        manifest = json.loads((directory / manifest_name).read_text(encoding="utf-8"))
+        vocabulary = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
         params = manifest["preprocess"]
         return cls(tuple(vocabulary), params["maxlen"], params["padding"], params["truncating"])
 

@@ -21,6 +21,7 @@ from prefect.artifacts import (
 )
 
 from imdb_rnn.files import write_json_atomic, write_text_atomic
+from tasks.champion import ChampionDecision
 from tasks.evaluate import LENGTH_BUCKETS, ModelEvaluation
 from tasks.html_report import load_all_predictions, render_html
 from tasks.prepare import PreparedData
@@ -33,6 +34,7 @@ from tasks.summary import (
     memory_verdict,
     plain,
     summary_sentences,
+    trend_table,
 )
 
 TABLE_ARTIFACT_KEY = "rnn-comparison"
@@ -158,6 +160,14 @@ def render_markdown(
         + "\n"
     )
 
+    decision = run_info.get("champion_decision")
+    if decision:
+        parts.append(f"## Champion\n\n{decision['reason']}\n")
+    trend_headings, trend_rows = trend_table(run_info.get("recent_runs", []))
+    if trend_rows:
+        parts.append("## Recent runs\n")
+        parts.append(_markdown_table(trend_headings, trend_rows) + "\n")
+
     data = run_info.get("data", {})
     split_rows = data.get("rows", {})
     parts.append(
@@ -169,7 +179,7 @@ def render_markdown(
         f"validation, {fmt(split_rows.get('test'))} test reviews)\n"
     )
     parts.append("## Parameters\n")
-    for section in ("preprocess", "model", "training", "baseline"):
+    for section in ("preprocess", "model", "training", "baseline", "champion"):
         if section in run_info:
             rendered = ", ".join(f"{k}={v}" for k, v in run_info[section].items())
             parts.append(f"- **{section}**: {rendered}")
@@ -270,6 +280,8 @@ def report(
     source: str,
     configs: dict[str, Any],
     reports_dir: Path,
+    decision: ChampionDecision | None = None,
+    recent_runs: list[dict[str, Any]] | None = None,
 ) -> RunReport:
     """Publish the comparison as Prefect artifacts and as files under ``reports/<run-id>/``."""
     timings = {"prepare": prepared.seconds}
@@ -277,6 +289,10 @@ def report(
         timings[f"train {evaluation.model}"] = evaluation.train_seconds
         timings[f"predict {evaluation.model}"] = evaluation.predict_seconds
     run_info = run_info_for(prepared, source, configs, timings)
+    if decision is not None:
+        run_info["champion_decision"] = decision.to_dict()
+    if recent_runs:
+        run_info["recent_runs"] = recent_runs
     written = write_report_files(run_id, evaluations, run_info, reports_dir)
     create_table_artifact(
         table=written.rows,

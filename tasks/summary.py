@@ -172,6 +172,28 @@ def memory_verdict(evaluations: list[ModelEvaluation]) -> dict[str, Any]:
     return {"supported": supported, "penalties": penalties, "text": f"{claim} {numbers}{overall}"}
 
 
+def trend_table(recent_runs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Headings and cells of the recent-runs table (newest last)."""
+    if not recent_runs:
+        return [], []
+    metric = next(key for key in recent_runs[0] if key not in _TREND_FIXED)
+    headings = ["run", "best recurrent model", metric, "baseline accuracy", "promoted"]
+    rows = [
+        [
+            str(run["run_id"]),
+            str(run["best_rnn"] or "n/a"),
+            fmt(run[metric]),
+            fmt(run["baseline_accuracy"]),
+            str(run["promoted"] or "-"),
+        ]
+        for run in recent_runs
+    ]
+    return headings, rows
+
+
+_TREND_FIXED = {"run_id", "time", "best_rnn", "baseline_accuracy", "promoted"}
+
+
 def format_text_table(rows: list[dict[str, Any]]) -> str:
     """Aligned plain-text table for the terminal; `*` marks the best value per column."""
     best = best_values(rows)

@@ -75,6 +75,12 @@ def test_flow_downloads_trains_three_architectures_and_reports(
     }
     assert (data_dir / "reports" / "latest").resolve() == report_dir.resolve()
     assert len(list((data_dir / "models").glob("*-*"))) == 4  # three RNNs and the baseline
+    champion = json.loads((data_dir / "models" / "champion" / "champion.json").read_text())
+    best_by_auc = max(
+        (row for row in result.rows if row["kind"] == "rnn"), key=lambda row: row["roc_auc"]
+    )
+    assert champion["architecture"] == best_by_auc["model"] and champion["run_id"] == result.run_id
+    assert "## Champion\n\nPromoted " in markdown
     assert http_server.requests == [f"/{fake_archive.path.name}"]
 
     # Same inputs again: nothing is downloaded, prepared or trained a second time.
@@ -84,6 +90,13 @@ def test_flow_downloads_trains_three_architectures_and_reports(
     assert again.run_id != result.run_id
     assert again.rows == result.rows
     assert {p: p.stat().st_mtime_ns for p in (data_dir / "models").rglob("model.keras")} == mtimes
+    # The same model is already in service: it stays, and the history has both runs.
+    assert "Kept the champion" in (data_dir / "reports" / again.run_id / "summary.md").read_text()
+    import pandas as pd
+
+    history = pd.read_parquet(data_dir / "reports" / "history.parquet")
+    assert len(history) == 8 and history["run_id"].nunique() == 2
+    assert history["promoted"].sum() == 1
 
 
 def test_flow_rejects_bad_parameters_before_any_work(prefect_harness, tmp_path):
