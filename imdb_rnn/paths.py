@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+CHAMPION_FILE = "champion.json"
+
 
 @dataclass(frozen=True)
 class DataPaths:

@@ -25,13 +25,11 @@ from prefect import get_run_logger, task
 from imdb_rnn.config import ChampionConfig
 from imdb_rnn.errors import DataContractError
 from imdb_rnn.files import atomic_directory, write_json_atomic
-from imdb_rnn.paths import DataPaths
+from imdb_rnn.paths import CHAMPION_FILE, DataPaths
 from tasks.evaluate import PREDICT_BATCH_SIZE, ModelEvaluation, classification_metrics
 from tasks.prepare import PreparedData, SequenceEncoder, load_split, tokenize
 
 log = logging.getLogger(__name__)
-
-CHAMPION_FILE = "champion.json"
 
 
 @dataclass(frozen=True)
