@@ -8,13 +8,16 @@ import pytest
 
 from imdb_rnn.config import (
     BaselineConfig,
+    ChampionConfig,
     ModelConfig,
     PreprocessConfig,
     SourceConfig,
     TrainingConfig,
 )
 from imdb_rnn.paths import DataPaths
+from imdb_rnn.predict import load_champion, predict_reviews
 from tasks.baseline import train_and_score_baseline
+from tasks.champion import decide_and_promote
 from tasks.download import fetch_archive, locate_dataset
 from tasks.evaluate import evaluate_trained_model
 from tasks.prepare import prepare_dataset
@@ -24,6 +27,12 @@ from tests.conftest import REAL_ARCHIVE
 pytestmark = [pytest.mark.real_data, pytest.mark.slow]
 
 REVIEWS_PER_SPLIT = 4_000
+OBVIOUS_REVIEWS = [
+    "One of the best films I have seen. Brilliant acting, a wonderful story, I loved it.",
+    "A beautiful, moving and funny movie. The cast is excellent. Highly recommended!",
+    "The worst movie ever made. Awful acting, a boring plot and terrible dialogue.",
+    "What a waste of time. Stupid, dull and badly written. I hated every minute.",
+]
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +75,22 @@ def test_lstm_beats_chance_clearly_and_baseline_beats_075(prepared):
     assert lstm.metrics["accuracy"] > 0.65
     assert lstm.metrics["roc_auc"] > 0.75
     assert baseline.metrics["accuracy"] > 0.75
+
+
+def test_champion_trained_on_all_reviews_labels_obvious_reviews(prepared):
+    """The seed LSTM on the full training split, promoted, then asked about plain reviews."""
+    paths, _ = prepared
+    raw = locate_dataset(
+        fetch_archive(SourceConfig(source=str(REAL_ARCHIVE)), paths.archives), paths
+    )
+    data = prepare_dataset(raw, PreprocessConfig(), paths.processed)
+    assert data.rows == {"train": 20_000, "validation": 5_000, "test": 25_000}
+    training = TrainingConfig(architectures=("lstm",))
+    trained = train_architecture("lstm", data, ModelConfig(), training, paths.models)
+    lstm = evaluate_trained_model(trained, data)
+    assert lstm.metrics["accuracy"] > 0.8  # the seed notes' script gave about 0.855 here
+
+    decision = decide_and_promote("real-run", [lstm], data, ChampionConfig(), paths)
+    assert decision.promoted
+    predictions = predict_reviews(OBVIOUS_REVIEWS, load_champion(paths.champion))
+    assert list(predictions["label"]) == ["positive", "positive", "negative", "negative"]
