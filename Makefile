@@ -23,7 +23,7 @@ test: $(STAMP)
 
 ## make test-fast: unit tests only (no Keras training, no Prefect server)
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow and not flow and not real_data" $(ARGS)
+	$(BIN)/python -m pytest -m "not slow and not flow and not real_data and not server" $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,6 +1,7 @@
 """Download -> prepare -> train and evaluate each architecture -> champion -> history -> report."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: `imdb-rnn serve` ships this flow to each run's
+# subprocess with cloudpickle, and string annotations naming the configs would not resolve there.
 
 from prefect import flow
 

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,12 +18,14 @@ from pydantic import ValidationError
 from imdb_rnn.config import (
     CANONICAL_URL,
     BaselineConfig,
+    ChampionConfig,
     ModelConfig,
     PreprocessConfig,
     SourceConfig,
     TrainingConfig,
 )
 from imdb_rnn.errors import ConfigError, ImdbRnnError
+from imdb_rnn.serve import add_serve_parser, serve_command
 from rnn_models.registry import ARCHITECTURE_NAMES
 
 PROG = "imdb-rnn"
@@ -40,6 +43,11 @@ FLAGS: dict[str, dict[str, str]] = {
         "max_reviews_per_split": "--max-reviews-per-split",
     },
     "model": {"embedding_dim": "--embedding-dim", "units": "--units", "dropout": "--dropout"},
+    "champion": {
+        "enabled": "--no-champion",
+        "metric": "--champion-metric",
+        "min_improvement": "--min-improvement",
+    },
     "training": {
         "architectures": "--archs",
         "epochs": "--epochs",
@@ -54,6 +62,7 @@ CONFIG_TYPES = {
     "preprocess": PreprocessConfig,
     "model": ModelConfig,
     "training": TrainingConfig,
+    "champion": ChampionConfig,
 }
 
 
@@ -120,6 +129,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--retrain", action="store_true", help="train even if the same model exists"
     )
     training.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF baseline")
+    champion = run.add_argument_group("champion (the model in service)")
+    champion.add_argument(
+        "--champion-metric",
+        default="roc_auc",
+        choices=("roc_auc", "accuracy", "f1", "average_precision", "mcc"),
+        help="test metric the run's best recurrent model and the champion are compared on",
+    )
+    champion.add_argument(
+        "--min-improvement",
+        type=float,
+        default=0.0,
+        help="promote only when the challenger is better by more than this",
+    )
+    champion.add_argument(
+        "--no-champion", action="store_true", help="skip the champion comparison and promotion"
+    )
 
     report = commands.add_parser(
         "report",
@@ -131,6 +156,22 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run_id", nargs="?", default="latest", help="a run id, or latest")
     report.add_argument("--data-dir", default="data", help="where the pipeline wrote its outputs")
     report.add_argument("--open", action="store_true", help="open report.html in a browser")
+
+    predict = commands.add_parser(
+        "predict",
+        help="label reviews with the champion model",
+        description="Label reviews as positive or negative with the champion (the model in "
+        "service), using its own vocabulary and padding. Pass reviews as arguments or --file.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    predict.add_argument("texts", nargs="*", metavar="TEXT", help="review text(s) to label")
+    predict.add_argument(
+        "--file", type=Path, help=".txt (one review a line), .csv or .parquet (a text column)"
+    )
+    predict.add_argument("--out", type=Path, help="write predictions to this .parquet or .csv")
+    predict.add_argument("--data-dir", default="data", help="the data folder holding the champion")
+
+    add_serve_parser(commands)
     return parser
 
 
@@ -142,14 +183,17 @@ def _first_problem(section: str, error: ValidationError) -> str:
     return f"{flag}: {message} (got {problem.get('input')!r})"
 
 
+def _flag_value(args: argparse.Namespace, flag: str) -> Any:
+    value = getattr(args, flag.removeprefix("--").replace("-", "_"))
+    # "--no-x" switches are stored as True when given; the config field is "x enabled".
+    return not value if flag.startswith("--no-") else value
+
+
 def configs_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """Build and validate the configs; raise ``ConfigError`` with a one-line message."""
     configs: dict[str, Any] = {}
     for section, flags in FLAGS.items():
-        values = {
-            field: getattr(args, flag.removeprefix("--").replace("-", "_"))
-            for field, flag in flags.items()
-        }
+        values = {field: _flag_value(args, flag) for field, flag in flags.items()}
         try:
             configs[section] = CONFIG_TYPES[section](**values)
         except ValidationError as error:
@@ -180,6 +224,7 @@ def run_command(args: argparse.Namespace) -> int:
             model=configs["model"],
             training=configs["training"],
             baseline=configs["baseline"],
+            champion=configs["champion"],
             data_dir=args.data_dir,
         )
     except ImdbRnnError as error:
@@ -225,6 +270,37 @@ def report_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def predict_command(args: argparse.Namespace) -> int:
+    """Label reviews with the champion and print or write the result."""
+    from imdb_rnn.paths import DataPaths
+    from imdb_rnn.predict import (
+        format_predictions,
+        load_champion,
+        predict_reviews,
+        read_review_file,
+        write_predictions,
+    )
+
+    texts = list(args.texts) + (read_review_file(args.file) if args.file else [])
+    if not any(text.strip() for text in texts):
+        raise ConfigError("no review text given: pass reviews as arguments or with --file")
+    _quiet_defaults()
+    try:
+        champion = load_champion(DataPaths.at(args.data_dir).champion)
+    except ImdbRnnError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 1
+    predictions = predict_reviews(texts, champion)
+    record = champion.record
+    if args.out:
+        write_predictions(predictions, args.out)
+        print(f"Wrote {len(predictions):,} predictions to {args.out}")
+    else:
+        print(format_predictions(predictions))
+    print(f"(champion: {record['architecture']} from run {record['run_id']})", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -232,6 +308,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_command(args)
         if args.command == "report":
             return report_command(args)
+        if args.command == "predict":
+            return predict_command(args)
+        if args.command == "serve":
+            return serve_command(args)
     except ConfigError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2

@@ -114,3 +114,41 @@ def test_predictions_are_written_as_parquet_or_csv(tmp_path):
     with pytest.raises(ConfigError, match=r"use a \.parquet or \.csv"):
         write_predictions(frame, tmp_path / "p.xlsx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "p.parquet"]
+
+
+@pytest.mark.slow
+def test_cli_prints_or_writes_predictions(champion_setup, tmp_path, capsys):
+    from imdb_rnn.cli import main
+
+    _, _, paths = champion_setup
+    assert main(["predict", "--data-dir", str(paths.root), POSITIVE, NEGATIVE]) == 0
+    out, err = capsys.readouterr()
+    assert [line.split()[0] for line in out.splitlines()] == ["positive", "negative"]
+    assert "champion: lstm from run run-1" in err
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_text(f"{NEGATIVE}\n{POSITIVE}\n", encoding="utf-8")
+    out_file = tmp_path / "preds.parquet"
+    assert (
+        main(
+            [
+                "predict",
+                "--data-dir",
+                str(paths.root),
+                "--file",
+                str(reviews),
+                "--out",
+                str(out_file),
+            ]
+        )
+        == 0
+    )
+    assert list(pd.read_parquet(out_file)["label"]) == ["negative", "positive"]
+
+
+def test_cli_without_champion_or_text_fails_clearly(tmp_path, capsys):
+    from imdb_rnn.cli import main
+
+    assert main(["predict", "--data-dir", str(tmp_path), "fine film"]) == 1
+    assert "no champion model in" in capsys.readouterr().err
+    assert main(["predict", "--data-dir", str(tmp_path)]) == 2
+    assert "no review text given" in capsys.readouterr().err
