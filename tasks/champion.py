@@ -148,7 +148,7 @@ def decide_and_promote(
     model in service. Runs that decide at the same time take turns through a file lock.
     """
     metric = config.metric
-    candidates = [e for e in evaluations if e.kind == "rnn" and e.model_path]
+    candidates = [e for e in evaluations if e.kind == "rnn" and e.model_path and not e.failure]
     if not config.enabled or not candidates:
         reason = "Champion step off." if not config.enabled else "No recurrent model to promote."
         current = read_champion(paths.champion)

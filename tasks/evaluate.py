@@ -30,6 +30,16 @@ LENGTH_BUCKETS: tuple[tuple[str, int, float], ...] = (
     (">400", 401, math.inf),
 )
 PREDICT_BATCH_SIZE = 1024
+METRIC_NAMES = (
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "average_precision",
+    "log_loss",
+    "mcc",
+)
 # Bump when what evaluation.json holds changes, so cached evaluations are recomputed.
 EVALUATION_VERSION = 2
 PREDICTIONS_FILE = "predictions.parquet"
@@ -52,6 +62,7 @@ class ModelEvaluation:
     history: dict[str, list[float]] = field(default_factory=dict)
     model_path: str = ""
     predictions_path: str = ""
+    failure: str = ""  # why this model has no scores; empty when it was scored
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -159,6 +170,26 @@ def load_predictions(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarr
     )
 
 
+def failed_evaluation(trained: TrainedModel) -> ModelEvaluation:
+    """The row of a model whose training failed: no scores, and the reason."""
+    return ModelEvaluation(
+        model=trained.architecture,
+        kind="rnn",
+        metrics={name: math.nan for name in METRIC_NAMES},
+        confusion={"tn": 0, "fp": 0, "fn": 0, "tp": 0},
+        length_buckets=[
+            {"bucket": name, "reviews": 0, "accuracy": math.nan} for name, _, _ in LENGTH_BUCKETS
+        ],
+        parameters=trained.parameters,
+        train_seconds=round(trained.train_seconds, 3),
+        predict_seconds=0.0,
+        reviews_per_second=0.0,
+        epochs=trained.epochs,
+        history=trained.history,
+        failure=trained.failure,
+    )
+
+
 def evaluate_trained_model(
     trained: TrainedModel,
     prepared: PreparedData,
@@ -169,6 +200,8 @@ def evaluate_trained_model(
     The result is kept beside the model, keyed by the test data's fingerprint, so scoring
     the same model on the same data again costs nothing.
     """
+    if trained.failure:
+        return failed_evaluation(trained)
     cache = trained.directory / "evaluation.json"
     if cache.is_file() and trained.reused:
         stored = json.loads(cache.read_text(encoding="utf-8"))

@@ -286,7 +286,8 @@ def render_html(
     parts.append(f"<div class='verdict'><strong>Verdict.</strong> {_esc(verdict['text'])}</div>")
 
     parts.append("<h2>Confusion matrices (test)</h2>")
-    parts.append(_figure(confusion_chart(evaluations), "Confusion matrix per model"))
+    scored = [e for e in evaluations if not e.failure]
+    parts.append(_figure(confusion_chart(scored), "Confusion matrix per model"))
 
     decision = run_info.get("champion_decision")
     if decision:

@@ -60,6 +60,7 @@ def comparison_rows(evaluations: list[ModelEvaluation]) -> list[dict[str, Any]]:
         row["parameters"] = int(evaluation.parameters)
         row["train_seconds"] = round(float(evaluation.train_seconds), 1)
         row["reviews_per_second"] = round(float(evaluation.reviews_per_second), 1)
+        row["status"] = f"failed: {evaluation.failure}" if evaluation.failure else "ok"
         rows.append(row)
     return rows
 
@@ -90,7 +91,7 @@ def summary_sentences(evaluations: list[ModelEvaluation]) -> list[str]:
         f"Best model on test accuracy: {best.model} ({best.metrics['accuracy']:.4f}, "
         f"ROC-AUC {best.metrics['roc_auc']:.4f})."
     ]
-    recurrent = [e for e in evaluations if e.kind == "rnn"]
+    recurrent = [e for e in evaluations if e.kind == "rnn" and not e.failure]
     baselines = [e for e in evaluations if e.kind == "baseline"]
     if recurrent and baselines:
         best_rnn, reference = best_by(recurrent), baselines[0]
@@ -101,6 +102,8 @@ def summary_sentences(evaluations: list[ModelEvaluation]) -> list[str]:
             f"({best_rnn.metrics['accuracy']:.4f} vs {reference.metrics['accuracy']:.4f}, "
             f"{gap:+.4f})."
         )
+    for failed in (e for e in evaluations if e.failure):
+        sentences.append(f"{failed.model} failed: {failed.failure}.")
     return sentences
 
 

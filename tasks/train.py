@@ -7,13 +7,17 @@ inputs reuses that folder unless ``retrain`` is set.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock
 from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
@@ -43,6 +47,7 @@ class TrainedModel:
     epochs: int
     history: dict[str, list[float]]
     reused: bool = False
+    failure: str = ""  # why training failed; empty when it succeeded
 
     @property
     def model_path(self) -> Path:
@@ -101,23 +106,53 @@ def train_architecture(
     """Fit one architecture on train, validate on validation, save model and history.
 
     Returns the saved model's record. An existing folder for the same inputs is reused
-    unless ``training.retrain`` is set.
+    unless ``training.retrain`` is set. Runs that want the same model take turns through
+    a file lock, so the second one reuses what the first trained. A training that was
+    killed resumes from its last finished epoch. A loss that becomes NaN stops training
+    and comes back as a failed model, with nothing saved.
     """
     fp = training_fingerprint(architecture, prepared, model_config, training)
     directory = models_dir / f"{architecture}-{fp}"
-    if directory.is_dir() and not training.retrain:
-        try:
-            trained = _load_trained(directory, architecture, fp)
-            logger.info("Reusing trained %s from %s", architecture, directory)
-            return trained
-        except (OSError, KeyError, ValueError) as problem:
-            logger.warning(
-                "Training %s again: %s is incomplete (%s)", architecture, directory, problem
-            )
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(models_dir / f".{directory.name}.lock")):
+        if directory.is_dir() and not training.retrain:
+            try:
+                trained = _load_trained(directory, architecture, fp)
+                logger.info("Reusing trained %s from %s", architecture, directory)
+                return trained
+            except (OSError, KeyError, ValueError) as problem:
+                logger.warning(
+                    "Training %s again: %s is incomplete (%s)", architecture, directory, problem
+                )
+        return _fit_and_save(
+            architecture, fp, prepared, model_config, training, directory, on_epoch_end, logger
+        )
 
+
+def _fit_and_save(
+    architecture: str,
+    fp: str,
+    prepared: PreparedData,
+    model_config: ModelConfig,
+    training: TrainingConfig,
+    directory: Path,
+    on_epoch_end: EpochHook | None,
+    logger: logging.Logger | logging.LoggerAdapter,
+) -> TrainedModel:
     import keras
 
     from rnn_models import build_model
+
+    # Survives a killed run: Keras' backup of weights and optimizer, and our epoch log.
+    in_progress = directory.parent / ".in-progress" / directory.name
+    epoch_log = in_progress / "epochs.json"
+    done_epochs: list[dict[str, float]] = (
+        json.loads(epoch_log.read_text(encoding="utf-8")) if epoch_log.is_file() else []
+    )
+    if done_epochs:
+        logger.info(
+            "Resuming %s after epoch %d of %d", architecture, len(done_epochs), training.epochs
+        )
 
     configure_determinism(training.seed)
     x_train, y_train, _ = load_arrays(prepared, "train")
@@ -131,15 +166,19 @@ def train_architecture(
         metrics=["accuracy"],
     )
 
-    class _ReportEpoch(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            if on_epoch_end is not None:
-                on_epoch_end(
-                    epoch + 1, training.epochs, {k: float(v) for k, v in (logs or {}).items()}
-                )
+    class _RecordEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self._started = time.perf_counter()
 
-    started = time.perf_counter()
-    fitted = model.fit(
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            values = {k: float(v) for k, v in (logs or {}).items()}
+            done_epochs.append({**values, "seconds": time.perf_counter() - self._started})
+            write_json_atomic(epoch_log, done_epochs)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch + 1, training.epochs, values)
+
+    in_progress.mkdir(parents=True, exist_ok=True)
+    model.fit(
         x_train,
         y_train.astype("float32"),
         validation_data=(x_validation, y_validation.astype("float32")),
@@ -147,11 +186,44 @@ def train_architecture(
         batch_size=training.batch_size,
         shuffle=True,
         verbose=0,
-        callbacks=[_ReportEpoch()],
+        callbacks=[
+            keras.callbacks.BackupAndRestore(str(in_progress / "backup")),
+            keras.callbacks.TerminateOnNaN(),
+            _RecordEpoch(),
+        ],
     )
-    train_seconds = time.perf_counter() - started
-    history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
+    history = (
+        {
+            name: [epoch[name] for epoch in done_epochs]
+            for name in done_epochs[-1]
+            if name != "seconds"
+        }
+        if done_epochs
+        else {"loss": [math.nan]}
+    )
+    train_seconds = sum(epoch.get("seconds", 0.0) for epoch in done_epochs)
     parameters = int(model.count_params())
+    shutil.rmtree(in_progress, ignore_errors=True)
+    with contextlib.suppress(OSError):  # other trainings may still be in progress
+        in_progress.parent.rmdir()
+
+    diverged = [i + 1 for i, loss in enumerate(history["loss"]) if not math.isfinite(loss)]
+    if diverged:
+        failure = (
+            f"loss became {history['loss'][diverged[0] - 1]} in epoch {diverged[0]}; "
+            f"training stopped (try a lower --learning-rate than {training.learning_rate:g})"
+        )
+        logger.error("%s failed: %s", architecture, failure)
+        return TrainedModel(
+            architecture,
+            directory,
+            fp,
+            parameters,
+            train_seconds,
+            len(history["loss"]),
+            history,
+            failure=failure,
+        )
 
     with atomic_directory(directory, replace=True) as staging:
         model.save(staging / "model.keras")
@@ -164,7 +236,7 @@ def train_architecture(
                 "data_fingerprint": prepared.fingerprint,
                 "parameters": parameters,
                 "train_seconds": round(train_seconds, 3),
-                "epochs": len(history.get("loss", [])),
+                "epochs": len(history["loss"]),
                 "model": model_config.model_dump(),
                 "training": training.model_dump(exclude=_NOT_IN_FINGERPRINT),
                 "keras_version": keras.__version__,
@@ -183,7 +255,7 @@ def train_architecture(
         fp,
         parameters,
         train_seconds,
-        len(history.get("loss", [])),
+        len(history["loss"]),
         history,
     )
 

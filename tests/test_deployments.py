@@ -256,3 +256,42 @@ def test_a_worker_runs_the_compare_deployment_to_the_end(prefect_server, deploye
     champion = json.loads(champion_file.read_text(encoding="utf-8"))
     assert champion["architecture"] == "lstm"
     assert flow_run["name"] in champion["run_id"]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "field", "allowed"),
+    [
+        # The server checks them against the flow's parameter schema and names field and bound.
+        (
+            {"preprocess": {"maxlen": 0}},
+            "'preprocess.maxlen'",
+            "less than or equal to the minimum of 0",
+        ),
+        ({"training": {"epochs": 0}}, "'training.epochs'", "0 is less than the minimum of 1"),
+        (
+            {"preprocess": {"validation_fraction": 1.5}},
+            "'preprocess.validation_fraction'",
+            "1.5 is greater than or equal to the maximum of 1.0",
+        ),
+    ],
+)
+def test_a_deployment_run_with_invalid_parameters_is_refused_before_it_starts(
+    prefect_server, deployed, parameters, field, allowed
+):
+    command = [sys.executable, "-m", "prefect", "deployment", "run", f"{FLOW}/compare"]
+    refused = subprocess.run(
+        [*command, "--params", json.dumps(parameters)],
+        cwd=PROJECT_ROOT,
+        env=prefect_server.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0, output
+    assert field in output and allowed in output, output[-3000:]
+    runs = prefect_server.api(
+        "/flow_runs/filter",
+        {"flow_runs": {"deployment_id": {"any_": [deployed["compare"]["id"]]}}},
+    )
+    assert all(json.dumps(parameters) not in json.dumps(run["parameters"]) for run in runs)

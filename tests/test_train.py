@@ -50,7 +50,7 @@ def test_training_lowers_the_loss_and_saves_model_and_history(prepared, tmp_path
     assert record["parameters"] == trained.parameters > 0
     assert record["data_fingerprint"] == prepared.fingerprint
     assert trained.directory.name.startswith("lstm-")
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") and p.suffix != ".lock"]
 
 
 def test_same_seed_gives_the_same_weights_and_history(prepared, tmp_path):
@@ -83,7 +83,7 @@ def test_unchanged_inputs_reuse_the_model_and_retrain_forces_training(
         "simple_rnn", prepared, MODEL, TRAINING.model_copy(update={"retrain": True}), tmp_path
     )
     assert not retrained.reused and retrained.directory == first.directory
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") and p.suffix != ".lock"]
 
 
 def test_evaluation_scores_the_test_split_and_is_cached(prepared, tmp_path):
