@@ -41,6 +41,7 @@ FLAGS: dict[str, dict[str, str]] = {
         "validation_fraction": "--validation-fraction",
         "split_seed": "--split-seed",
         "max_reviews_per_split": "--max-reviews-per-split",
+        "invalid_reviews": "--invalid-reviews",
     },
     "model": {"embedding_dim": "--embedding-dim", "units": "--units", "dropout": "--dropout"},
     "champion": {
@@ -110,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="balanced sample of this many reviews per split, for quick runs",
+    )
+    data.add_argument(
+        "--invalid-reviews",
+        default="fail",
+        choices=("fail", "skip"),
+        help="a review that is empty or not named <id>_<rating>.txt: stop, or leave it out",
     )
     model = run.add_argument_group("model")
     model.add_argument(
@@ -233,6 +240,9 @@ def run_command(args: argparse.Namespace) -> int:
     print()
     print(format_text_table(result.rows))
     print(f"\n* best in column. Best model: {result.best_model}")
+    for row in result.rows:
+        if row["status"] != "ok":
+            print(f"{row['model']} {row['status']}")
     print(f"Report: {result.html_path}")
     return 0
 

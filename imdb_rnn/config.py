@@ -79,6 +79,12 @@ class PreprocessConfig(_Frozen):
         ge=4,
         description="Cap on reviews per split (balanced sample) for quick runs; None = all.",
     )
+    invalid_reviews: Literal["fail", "skip"] = Field(
+        default="fail",
+        description="What to do with a review file that is empty, has no words once markup "
+        "is removed, or is not named <id>_<rating>.txt with a rating in 1..10: 'fail' stops "
+        "with its path; 'skip' leaves it out, logs it and lists it in the manifest.",
+    )
 
 
 class ModelConfig(_Frozen):

@@ -33,5 +33,9 @@ class DatasetLayoutError(DataSourceError):
     """The files do not follow the aclImdb layout."""
 
 
+class DiskFullError(ImdbRnnError):
+    """A write ran out of disk space or quota; the half-written file was removed."""
+
+
 class DataContractError(ImdbRnnError):
     """A processed file does not match the schema or parameters it should have."""

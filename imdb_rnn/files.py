@@ -2,14 +2,17 @@
 
 Every file a later run may trust is written to a temporary name in its own folder and
 then moved into place with ``os.replace``, so a crash leaves either the old file or the
-new one, never half of one.
+new one, never half of one. A write that runs out of disk space raises ``DiskFullError``
+naming the file, after the temporary copy is removed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -17,7 +20,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
+from imdb_rnn.errors import DiskFullError
+
 _CHUNK = 1 << 20
+# "No space left on device" and "Disk quota exceeded" (EDQUOT is missing on some platforms).
+_DISK_FULL_ERRNOS = frozenset(
+    code for code in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if code is not None
+)
 
 
 def sha256_file(path: Path) -> str:
@@ -34,22 +45,51 @@ def sha256_json(value: Any) -> str:
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
+def is_disk_full(error: BaseException) -> bool:
+    """True for an ``OSError`` that says the disk or the user's quota is full."""
+    return isinstance(error, OSError) and error.errno in _DISK_FULL_ERRNOS
+
+
+def disk_full_error(target: Path, error: OSError) -> DiskFullError:
+    """The one-line error for a write to ``target`` that ran out of space."""
+    reason = os.strerror(error.errno) if error.errno is not None else str(error)
+    return DiskFullError(
+        f"{reason} while writing {target}; nothing half-written was kept: "
+        "free some disk space, or use --data-dir to write to a disk with room"
+    )
+
+
+@contextlib.contextmanager
+def disk_full_as_error(target: Path) -> Iterator[None]:
+    """Turn a full disk or quota (ENOSPC, EDQUOT) inside the block into ``DiskFullError``."""
+    try:
+        yield
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        raise disk_full_error(target, error) from error
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; move it onto ``target`` on success.
 
     The temporary name keeps the target's suffix, because some writers (Keras) choose the
-    format from it.
+    format from it. A full disk raises ``DiskFullError`` naming ``target``.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.stem}.", suffix=f"{target.suffix}.tmp{target.suffix}"
-    )
-    os.close(fd)
+    with disk_full_as_error(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            dir=target.parent,
+            prefix=f".{target.stem}.",
+            suffix=f"{target.suffix}.tmp{target.suffix}",
+        )
+        os.close(fd)
     tmp = Path(tmp_name)
     try:
-        yield tmp
-        os.replace(tmp, target)
+        with disk_full_as_error(target):
+            yield tmp
+            os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -70,21 +110,53 @@ def atomic_directory(target: Path, *, replace: bool = False) -> Iterator[Path]:
     Without ``replace``, if another process finished the same folder first, its copy is kept
     and ours dropped: the folders are content-addressed, so both hold the same thing. With
     ``replace``, an existing folder is moved aside first and deleted after the swap.
+    A full disk raises ``DiskFullError`` naming ``target``; the temporary folder is removed.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    with disk_full_as_error(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
     retired: Path | None = None
     try:
-        yield tmp
-        if replace and target.exists():
-            retired = tmp.with_suffix(".old")
-            os.rename(target, retired)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not target.is_dir():
-                raise
+        with disk_full_as_error(target):
+            yield tmp
+            if replace and target.exists():
+                retired = tmp.with_suffix(".old")
+                os.rename(target, retired)
+            try:
+                os.rename(tmp, target)
+            except OSError:
+                if not target.is_dir():
+                    raise
     finally:
         for leftover in (tmp, retired):
             if leftover is not None and leftover.exists():
                 shutil.rmtree(leftover, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def build_lock(
+    target: Path, logger: logging.Logger | logging.LoggerAdapter | None = None
+) -> Iterator[None]:
+    """Hold ``<target>.lock`` (beside ``target``) while one process builds ``target``.
+
+    For content-addressed folders that two runs may build at once: whoever waits should
+    look for the finished ``target`` again once it holds the lock, and reuse it.
+    """
+    lock_path = target.with_name(target.name + ".lock")
+    lock = FileLock(str(lock_path))
+    with disk_full_as_error(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire(blocking=False)
+        except Timeout:
+            if logger is not None:
+                logger.info("Waiting for another run that is writing %s", target)
+            lock.acquire()
+    try:
+        yield
+    finally:
+        # Deleted while still held, so no empty lock file is left behind. That is safe:
+        # filelock notices when the file it waited on was unlinked and locks the new one.
+        with contextlib.suppress(OSError):
+            lock_path.unlink()
+        lock.release()

@@ -7,6 +7,7 @@ matching checksum is neither fetched nor unpacked again.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import re
@@ -31,7 +32,14 @@ from imdb_rnn.errors import (
     DownloadError,
     UnsafeArchiveError,
 )
-from imdb_rnn.files import atomic_directory, atomic_path, sha256_file
+from imdb_rnn.files import (
+    atomic_directory,
+    atomic_path,
+    build_lock,
+    disk_full_error,
+    is_disk_full,
+    sha256_file,
+)
 from imdb_rnn.paths import DataPaths
 
 log = logging.getLogger(__name__)
@@ -161,8 +169,9 @@ def _fetch_remote(
         logger.warning("Cached %s fails its checksum; downloading it again", cached)
         cached.unlink()
 
+    # A failed or refused download leaves nothing: atomic_path removes the partial file.
     with atomic_path(cached) as partial:
-        actual = _download(url, partial, config.timeout_seconds, logger)
+        actual = _download(url, partial, cached, config.timeout_seconds, logger)
         if actual != wanted:
             raise ChecksumMismatchError(
                 f"checksum mismatch for {url}: expected sha256 {wanted}, got {actual}; "
@@ -173,28 +182,54 @@ def _fetch_remote(
 
 
 def _write_chunk(sink: BinaryIO, chunk: bytes, target: Path) -> None:
-    # A local write failure (disk full, permissions) is not a network hiccup: no retry.
+    """Write and flush one chunk; ``target`` is the file named in errors.
+
+    A local write failure (disk full, permissions) is not a network hiccup, so it must not
+    reach the handler that marks errors transient. Flushing here means a full disk fails in
+    this function, not later when the file is closed.
+    """
     try:
         sink.write(chunk)
+        sink.flush()
     except OSError as error:
+        if is_disk_full(error):
+            raise disk_full_error(target, error) from error
         raise DataSourceError(
-            f"could not write the download to {target}: {error}; free disk space or use --data-dir"
+            f"could not write the download to {target}: {error}; "
+            "check that the folder is writable, or use --data-dir"
         ) from error
 
 
+def _content_length(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None  # a malformed header: rely on the checksum alone
+
+
 def _download(
-    url: str, target: Path, timeout: float, logger: logging.Logger | logging.LoggerAdapter
+    url: str,
+    partial: Path,
+    target: Path,
+    timeout: float,
+    logger: logging.Logger | logging.LoggerAdapter,
 ) -> str:
-    """Stream ``url`` into ``target`` and return the sha256 of what arrived."""
+    """Stream ``url`` into ``partial`` and return the sha256 of what arrived.
+
+    ``target`` is where the file will end up, named in error messages. ``timeout`` bounds
+    the wait for the connection and for each read, so a stalled server fails in seconds.
+    """
     request = urllib.request.Request(url, headers={"User-Agent": "imdb-rnn"})
     digest = hashlib.sha256()
     received = 0
+    expected_size: int | None = None
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            expected_size = int(response.headers.get("Content-Length") or 0) or None
+            expected_size = _content_length(response.headers.get("Content-Length"))
             next_report = time.monotonic() + 10
-            with target.open("wb") as sink:
-                while chunk := response.read(_CHUNK):
+            with partial.open("wb") as sink:
+                # read1 returns what has arrived, so the byte count in errors is exact.
+                while chunk := response.read1(_CHUNK):
                     _write_chunk(sink, chunk, target)
                     digest.update(chunk)
                     received += len(chunk)
@@ -208,42 +243,73 @@ def _download(
         raise DownloadError(
             f"HTTP {error.code} {error.reason} from {url} ({advice})", transient=transient
         ) from error
-    except (TimeoutError, ConnectionError, urllib.error.URLError, HTTPException, OSError) as error:
-        reason = getattr(error, "reason", error)
+    # A server that goes away mid-response: ConnectionResetError (RemoteDisconnected is one)
+    # or http.client.IncompleteRead, an HTTPException. Connect errors come wrapped in URLError.
+    except (ConnectionError, HTTPException) as error:
         raise DownloadError(
-            f"could not download {url}: {reason} (after {received:,} bytes, timeout "
-            f"{timeout:g}s); check the network, or use a local copy: --source PATH --sha256 HEX",
+            f"connection to {url} was cut after {received:,} bytes ({error!s}); "
+            "the partial download was discarded, a retry starts again",
+            transient=True,
+        ) from error
+    except (urllib.error.URLError, OSError) as error:  # socket timeouts are OSErrors too
+        reason = getattr(error, "reason", error)
+        if isinstance(reason, TimeoutError):
+            raise DownloadError(
+                f"download of {url} timed out: no data for {timeout:g} s "
+                f"(after {received:,} bytes); raise --timeout for a slow server, "
+                "or use a local copy: --source PATH --sha256 HEX",
+                transient=True,
+            ) from error
+        raise DownloadError(
+            f"could not download {url}: {reason!s} (after {received:,} bytes); "
+            "check the network, or use a local copy: --source PATH --sha256 HEX",
             transient=True,
         ) from error
     if expected_size is not None and received != expected_size:
         raise DownloadError(
-            f"connection to {url} closed after {received:,} of {expected_size:,} bytes",
+            f"connection to {url} closed after {received:,} of {expected_size:,} bytes; "
+            "the partial download was discarded, a retry starts again",
             transient=True,
         )
     return digest.hexdigest()
 
 
-def find_dataset_root(folder: Path) -> Path:
-    """Return the folder holding ``train/`` and ``test/``: ``folder`` or ``folder/aclImdb``."""
+def _dataset_root(folder: Path) -> Path | None:
     for candidate in (folder, folder / "aclImdb"):
         if all((candidate / split).is_dir() for split in SPLITS):
-            check_layout(candidate)
             return candidate
-    raise DatasetLayoutError(
-        f"{folder} does not hold the aclImdb layout: expected train/ and test/ "
-        "(or aclImdb/train/ and aclImdb/test/) with pos/ and neg/ inside"
-    )
+    return None
 
 
-def check_layout(root: Path) -> None:
-    """Fail unless every ``{train,test}/{pos,neg}`` folder exists and holds reviews."""
+def layout_problem(root: Path) -> str | None:
+    """What ``root`` lacks of ``{train,test}/{pos,neg}/*.txt``, or None when complete."""
     for split in SPLITS:
         for label in LABEL_FOLDERS:
             folder = root / split / label
             if not folder.is_dir():
-                raise DatasetLayoutError(f"missing folder {split}/{label}/ under {root}")
+                return f"missing folder {split}/{label}/"
             if next(folder.glob("*.txt"), None) is None:
-                raise DatasetLayoutError(f"{split}/{label}/ under {root} has no .txt reviews")
+                return f"{split}/{label}/ has no .txt reviews"
+    return None
+
+
+def find_dataset_root(folder: Path) -> Path:
+    """Return the folder holding ``train/`` and ``test/``: ``folder`` or ``folder/aclImdb``."""
+    root = _dataset_root(folder)
+    if root is None:
+        raise DatasetLayoutError(
+            f"{folder} does not hold the aclImdb layout: expected train/ and test/ "
+            "(or aclImdb/train/ and aclImdb/test/) with pos/ and neg/ inside"
+        )
+    check_layout(root)
+    return root
+
+
+def check_layout(root: Path) -> None:
+    """Fail unless every ``{train,test}/{pos,neg}`` folder exists and holds reviews."""
+    problem = layout_problem(root)
+    if problem is not None:
+        raise DatasetLayoutError(f"{problem} under {root}; every split needs pos/ and neg/ reviews")
 
 
 def tree_sha256(root: Path) -> str:
@@ -294,38 +360,73 @@ def extract_archive(
 
     Only review files and the README are written. Every member is checked before it is
     written; a hostile one aborts the whole extraction and the partial folder is removed.
-    Returns the aclImdb root folder.
+    Two processes unpacking the same archive take turns (``<sha256>.lock``): the second
+    reuses the first one's folder. Returns the aclImdb root folder.
     """
     target = extracted_dir / sha256
     if target.is_dir():
         logger.info("Archive already extracted at %s", target)
         return find_dataset_root(target)
 
+    with build_lock(target, logger):
+        if target.is_dir():
+            logger.info("Archive already extracted at %s (by another run)", target)
+            return find_dataset_root(target)
+        return _extract_reviews(archive, target, logger)
+
+
+def _extract_reviews(
+    archive: Path, target: Path, logger: logging.Logger | logging.LoggerAdapter
+) -> Path:
     started = time.perf_counter()
-    written = 0
+    reviews = 0
     with atomic_directory(target) as staging:
         try:
-            with tarfile.open(archive, mode="r|*") as tar:
-                for member in tar:
-                    check_member(member)
-                    wanted = _REVIEW_MEMBER.match(member.name) or _README_MEMBER.match(member.name)
-                    if wanted and member.isfile():
-                        tar.extract(member, staging, filter="data")
-                        written += 1
-        except (tarfile.TarError, EOFError, zlib.error) as error:
+            with archive.open("rb") as raw:
+                gzipped = raw.read(2) == b"\x1f\x8b"
+                raw.seek(0)
+                # tarfile's own gzip reader neither checks the CRC nor reads past the tar's
+                # end marker, and it takes a damaged header for the end of the archive: a
+                # corrupt archive could then unpack part of the reviews without an error.
+                stream: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+                with tarfile.open(fileobj=stream, mode="r|" if gzipped else "r|*") as tar:
+                    for member in tar:
+                        check_member(member)
+                        review = _REVIEW_MEMBER.match(member.name) is not None
+                        readme = _README_MEMBER.match(member.name) is not None
+                        if (review or readme) and member.isfile():
+                            tar.extract(member, staging, filter="data")
+                            reviews += int(review)
+                # Read on to the end of the gzip stream, where its CRC and length are checked.
+                while gzipped and stream.read(_CHUNK):
+                    pass
+        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as error:
+            # Its checksum matched, so downloading the same bytes again cannot help.
             raise DataSourceError(
-                f"{archive} is not a readable .tar.gz ({error}); it may be truncated: "
-                "delete it and download it again"
+                f"{archive} is not a readable .tar.gz ({error}): it is truncated or corrupt; "
+                "nothing was extracted: point --source at an intact aclImdb archive"
             ) from error
-        if written == 0:
+        if reviews == 0:
             raise DatasetLayoutError(
                 f"{archive} holds no reviews in the aclImdb layout "
-                "({train,test}/{pos,neg}/<id>_<rating>.txt)"
+                "({train,test}/{pos,neg}/<id>_<rating>.txt); nothing was extracted"
             )
-        find_dataset_root(staging)
+        # Only review files are unpacked, so a folder without reviews is not even created.
+        root = staging / "aclImdb" if (staging / "aclImdb").is_dir() else staging
+        empty = [
+            f"{split}/{label}/"
+            for split in SPLITS
+            for label in LABEL_FOLDERS
+            if next((root / split / label).glob("*.txt"), None) is None
+        ]
+        if empty:
+            raise DatasetLayoutError(
+                f"{archive} does not hold the whole aclImdb layout: no reviews in "
+                f"{', '.join(empty)}; nothing was extracted"
+            )
     logger.info(
         "Extracted %s reviews from %s in %.1f s",
-        f"{written:,}",
+        f"{reviews:,}",
         archive.name,
         time.perf_counter() - started,
     )

@@ -26,7 +26,13 @@ from sklearn.model_selection import train_test_split
 
 from imdb_rnn.config import PreprocessConfig
 from imdb_rnn.errors import DataContractError, DatasetLayoutError
-from imdb_rnn.files import atomic_directory, sha256_json, write_json_atomic
+from imdb_rnn.files import (
+    atomic_directory,
+    build_lock,
+    disk_full_as_error,
+    sha256_file,
+    sha256_json,
+)
 from tasks.download import LABEL_FOLDERS, RawDataset
 
 log = logging.getLogger(__name__)
@@ -144,31 +150,78 @@ def fingerprint(source_sha256: str, config: PreprocessConfig) -> str:
     )[:16]
 
 
-def parse_review_filename(path: Path) -> tuple[int, int]:
-    """``<id>_<rating>.txt`` -> (id, rating), rating in 1..10."""
-    match = _FILENAME.match(path.name)
+def _filename_problem(name: str) -> str | None:
+    match = _FILENAME.match(name)
     if not match:
-        raise DatasetLayoutError(f"{path}: review file names must look like <id>_<rating>.txt")
+        return "review file names must look like <id>_<rating>.txt"
     rating = int(match["rating"])
     if not 1 <= rating <= 10:
-        raise DatasetLayoutError(f"{path}: rating {rating} is outside 1..10")
-    return int(match["id"]), rating
+        return f"rating {rating} is outside 1..10"
+    return None
+
+
+def parse_review_filename(path: Path) -> tuple[int, int]:
+    """``<id>_<rating>.txt`` -> (id, rating), rating in 1..10."""
+    problem = _filename_problem(path.name)
+    if problem is not None:
+        raise DatasetLayoutError(f"{path}: {problem}")
+    match = _FILENAME.match(path.name)
+    assert match is not None
+    return int(match["id"]), int(match["rating"])
+
+
+@dataclass(frozen=True)
+class InvalidReview:
+    """A review file that cannot be used, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass
+class SplitReviews:
+    """The reviews read from one split, and the invalid files that were left out."""
+
+    frame: pd.DataFrame
+    skipped: list[InvalidReview]
+
+
+def _reject(path: Path, reason: str, invalid_reviews: str, skipped: list[InvalidReview]) -> None:
+    if invalid_reviews != "skip":
+        raise DatasetLayoutError(
+            f"{path}: {reason}; fix or delete the file, or pass --invalid-reviews skip "
+            "to leave such reviews out"
+        )
+    skipped.append(InvalidReview(path, reason))
 
 
 def list_review_files(
-    root: Path, split: str, cap: int | None = None, seed: int = 0
+    root: Path,
+    split: str,
+    cap: int | None = None,
+    seed: int = 0,
+    invalid_reviews: str = "fail",
+    skipped: list[InvalidReview] | None = None,
 ) -> list[tuple[Path, int]]:
     """(path, label) for every review of a split, in a fixed order.
 
     With ``cap``, a balanced random sample of ``cap`` reviews, the same for the same seed.
+    A file not named ``<id>_<rating>.txt`` (rating 1..10) raises ``DatasetLayoutError``, or
+    with ``invalid_reviews="skip"`` is appended to ``skipped`` and left out before sampling.
     """
     chosen: list[tuple[Path, int]] = []
+    skipped = [] if skipped is None else skipped
     rng = np.random.default_rng(seed)
     for label_name in LABEL_FOLDERS:
         label = 1 if label_name == "pos" else 0
-        files = sorted(
-            (root / split / label_name).glob("*.txt"), key=lambda p: parse_review_filename(p)[0]
-        )
+        named: list[tuple[int, str, Path]] = []
+        for path in sorted((root / split / label_name).glob("*.txt")):
+            problem = _filename_problem(path.name)
+            if problem is not None:
+                _reject(path, problem, invalid_reviews, skipped)
+                continue
+            named.append((parse_review_filename(path)[0], path.name, path))
+        files = [path for _, _, path in sorted(named)]
         if cap is not None:
             share = cap // 2 if label == 1 else cap - cap // 2
             if share < len(files):
@@ -178,35 +231,70 @@ def list_review_files(
     return chosen
 
 
+def _first_few(items: Sequence[object], shown: int = 3) -> str:
+    listed = ", ".join(str(item) for item in items[:shown])
+    return listed + (f" and {len(items) - shown} more" if len(items) > shown else "")
+
+
 def read_reviews(
     root: Path,
     split: str,
     cap: int | None,
     seed: int,
     logger: logging.Logger | logging.LoggerAdapter = log,
-) -> pd.DataFrame:
-    """Columns ``review_id``, ``rating``, ``label``, ``text`` (cleaned) for one split."""
-    files = list_review_files(root, split, cap, seed)
-    if not files:
-        raise DatasetLayoutError(f"split {split!r} under {root} has no reviews")
+    invalid_reviews: str = "fail",
+) -> SplitReviews:
+    """Columns ``review_id``, ``rating``, ``label``, ``text`` (cleaned) for one split.
+
+    A review that is not valid UTF-8 is decoded with U+FFFD for the bad bytes and counted in
+    a warning. An invalid review (badly named, rating outside 1..10, empty, or with no words
+    once markup is removed) fails the run, or with ``invalid_reviews="skip"`` is left out,
+    logged and returned in ``skipped``.
+    """
+    skipped: list[InvalidReview] = []
+    files = list_review_files(root, split, cap, seed, invalid_reviews, skipped)
     records = []
-    undecodable = 0
+    undecodable: list[Path] = []
     for path, label in files:
         review_id, rating = parse_review_filename(path)
         raw = path.read_bytes()
+        if not raw.strip():
+            _reject(path, "the review is empty", invalid_reviews, skipped)
+            continue
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             text = raw.decode("utf-8", errors="replace")
-            undecodable += 1
-        records.append((f"{split}/{path.parent.name}/{review_id}", rating, label, clean_text(text)))
+            undecodable.append(path)
+        cleaned = clean_text(text)
+        if _TOKEN.search(cleaned) is None:
+            _reject(path, "no words are left once markup is removed", invalid_reviews, skipped)
+            continue
+        records.append((f"{split}/{path.parent.name}/{review_id}", rating, label, cleaned))
     if undecodable:
         logger.warning(
-            "%d %s reviews were not valid UTF-8; bad bytes were replaced with U+FFFD",
-            undecodable,
+            "%d %s reviews were not valid UTF-8; bad bytes were replaced with U+FFFD: %s",
+            len(undecodable),
             split,
+            _first_few(undecodable),
         )
-    return pd.DataFrame.from_records(records, columns=["review_id", "rating", "label", "text"])
+    if skipped:
+        logger.warning(
+            "Skipped %d invalid %s reviews (--invalid-reviews skip): %s",
+            len(skipped),
+            split,
+            _first_few([f"{item.path} ({item.reason})" for item in skipped]),
+        )
+    frame = pd.DataFrame.from_records(records, columns=["review_id", "rating", "label", "text"])
+    for label_name, label in (("pos", 1), ("neg", 0)):
+        if not (frame["label"] == label).any():
+            left_out = sum(item.path.parent.name == label_name for item in skipped)
+            because = f" ({left_out} invalid ones left out)" if left_out else ""
+            raise DatasetLayoutError(
+                f"{split}/{label_name}/ under {root} has no usable reviews{because}; "
+                "every split needs positive and negative reviews"
+            )
+    return SplitReviews(frame, skipped)
 
 
 def split_validation(
@@ -321,7 +409,17 @@ def load_arrays(prepared: PreparedData, split: str) -> tuple[np.ndarray, np.ndar
 def _load_existing(
     directory: Path, fp: str, source_sha256: str, config: PreprocessConfig
 ) -> PreparedData:
+    """The prepared folder, after checking that every file is the one its manifest lists."""
     manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    if manifest["format_version"] != FORMAT_VERSION or manifest["fingerprint"] != fp:
+        raise DataContractError(
+            f"{directory / 'manifest.json'} is for format {manifest['format_version']} and "
+            f"fingerprint {manifest['fingerprint']}, not {FORMAT_VERSION} and {fp}"
+        )
+    # A split edited in place keeps a valid schema and metadata: only its checksum shows it.
+    for name, expected in manifest["files"].items():
+        if sha256_file(directory / name) != expected:
+            raise DataContractError(f"{directory / name} was changed after it was written")
     vocabulary = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
     if len(vocabulary) != manifest["vocabulary_words"]:
         raise DataContractError(f"{directory / 'vocab.json'} does not match its manifest")
@@ -347,31 +445,57 @@ def prepare_dataset(
     """Write ``processed_dir/<fingerprint>/{train,validation,test}.parquet`` and ``vocab.json``.
 
     A folder with the same fingerprint that passes its checks is reused as it is; one that
-    fails them is rebuilt.
+    fails them is rebuilt. Two processes preparing the same fingerprint take turns
+    (``<fingerprint>.lock``): the second reuses the first one's folder.
     """
     fp = fingerprint(raw.sha256, config)
     directory = processed_dir / fp
-    if directory.is_dir():
-        try:
-            prepared = _load_existing(directory, fp, raw.sha256, config)
-            logger.info("Reusing prepared data %s", directory)
-            return prepared
-        except (DataContractError, OSError, KeyError, ValueError) as problem:
-            logger.warning("Rebuilding %s: %s", directory, problem)
-            shutil.rmtree(directory)
+    with build_lock(directory, logger):
+        if directory.is_dir():
+            try:
+                prepared = _load_existing(directory, fp, raw.sha256, config)
+            except (DataContractError, OSError, KeyError, TypeError, ValueError) as problem:
+                logger.warning("Rebuilding %s: %s", directory, problem)
+                shutil.rmtree(directory)
+            else:
+                logger.info("Reusing prepared data %s", directory)
+                _warn_about_skipped(directory, logger)
+                return prepared
+        return _build(raw, config, directory, fp, logger)
 
+
+def _warn_about_skipped(directory: Path, logger: logging.Logger | logging.LoggerAdapter) -> None:
+    manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    count = sum(len(paths) for paths in manifest.get("skipped", {}).values())
+    if count:
+        logger.warning(
+            "%d invalid reviews were left out of %s; they are listed under 'skipped' in %s",
+            count,
+            directory,
+            directory / "manifest.json",
+        )
+
+
+def _build(
+    raw: RawDataset,
+    config: PreprocessConfig,
+    directory: Path,
+    fp: str,
+    logger: logging.Logger | logging.LoggerAdapter,
+) -> PreparedData:
     started = time.perf_counter()
-    train_full = read_reviews(
-        raw.root, "train", config.max_reviews_per_split, config.split_seed, logger
-    )
-    test = read_reviews(raw.root, "test", config.max_reviews_per_split, config.split_seed, logger)
+    # Everything is read and checked before anything is written.
+    cap, seed, invalid = config.max_reviews_per_split, config.split_seed, config.invalid_reviews
+    train_reviews = read_reviews(raw.root, "train", cap, seed, logger, invalid)
+    test_reviews = read_reviews(raw.root, "test", cap, seed, logger, invalid)
+    train_full = train_reviews.frame
     train_idx, validation_idx = split_validation(
         train_full["label"].to_numpy(), config.validation_fraction, config.split_seed
     )
     frames = {
         "train": train_full.iloc[train_idx].reset_index(drop=True),
         "validation": train_full.iloc[validation_idx].reset_index(drop=True),
-        "test": test,
+        "test": test_reviews.frame,
     }
     token_lists = {
         name: [tokenize(text) for text in frame["text"]] for name, frame in frames.items()
@@ -379,9 +503,14 @@ def prepare_dataset(
     # Only training rows shape the vocabulary: words seen only in validation or test are unknown.
     vocabulary = build_vocabulary(token_lists["train"], config.vocab_size)
     encoder = SequenceEncoder(tuple(vocabulary), config.maxlen, config.padding, config.truncating)
+    skipped = {
+        split: [item.path.relative_to(raw.root).as_posix() for item in reviews.skipped]
+        for split, reviews in (("train", train_reviews), ("test", test_reviews))
+    }
 
     rows = {name: len(frame) for name, frame in frames.items()}
     stats: dict[str, dict[str, float]] = {}
+    files: dict[str, str] = {}
     with atomic_directory(directory) as staging:
         for name, frame in frames.items():
             tokens, lengths = encoder.encode_tokens(token_lists[name])
@@ -401,24 +530,32 @@ def prepare_dataset(
                 "vocabulary_words": len(vocabulary),
                 **config.model_dump(),
             }
-            write_split(staging / f"{name}.parquet", frame, tokens, lengths, metadata)
-        (staging / "vocab.json").write_text(
-            json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8"
-        )
-        write_json_atomic(
-            staging / "manifest.json",
-            {
-                "format_version": FORMAT_VERSION,
-                "fingerprint": fp,
-                "source_sha256": raw.sha256,
-                "source": raw.origin,
-                "preprocess": config.model_dump(),
-                "vocabulary_words": len(vocabulary),
-                "rows": rows,
-                "stats": stats,
-                "seconds": round(time.perf_counter() - started, 3),
-            },
-        )
+            # Errors name the final file; the staging folder goes away with the error.
+            with disk_full_as_error(directory / f"{name}.parquet"):
+                write_split(staging / f"{name}.parquet", frame, tokens, lengths, metadata)
+            files[f"{name}.parquet"] = sha256_file(staging / f"{name}.parquet")
+        with disk_full_as_error(directory / "vocab.json"):
+            (staging / "vocab.json").write_text(
+                json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8"
+            )
+        files["vocab.json"] = sha256_file(staging / "vocab.json")
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "fingerprint": fp,
+            "source_sha256": raw.sha256,
+            "source": raw.origin,
+            "preprocess": config.model_dump(),
+            "vocabulary_words": len(vocabulary),
+            "rows": rows,
+            "stats": stats,
+            "skipped": skipped,
+            "files": files,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        with disk_full_as_error(directory / "manifest.json"):
+            (staging / "manifest.json").write_text(
+                json.dumps(manifest, indent=2) + "\n", encoding="utf-8"
+            )
     seconds = time.perf_counter() - started
     logger.info(
         "Prepared %s train, %s validation, %s test reviews in %.1f s -> %s",

@@ -17,13 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock
 from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
 from imdb_rnn import __version__
 from imdb_rnn.config import ModelConfig, TrainingConfig
-from imdb_rnn.files import atomic_directory, sha256_json, write_json_atomic
+from imdb_rnn.files import atomic_directory, build_lock, sha256_json, write_json_atomic
 from tasks.prepare import PreparedData, load_arrays
 
 log = logging.getLogger(__name__)
@@ -113,8 +112,7 @@ def train_architecture(
     """
     fp = training_fingerprint(architecture, prepared, model_config, training)
     directory = models_dir / f"{architecture}-{fp}"
-    models_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(models_dir / f".{directory.name}.lock")):
+    with build_lock(directory, logger):
         if directory.is_dir() and not training.retrain:
             try:
                 trained = _load_trained(directory, architecture, fp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -200,6 +201,11 @@ def test_prepare_writes_three_splits_vocabulary_and_manifest(prepared, tmp_path)
     assert manifest["source"] == "test"
     assert manifest["rows"] == {"train": 18, "validation": 6, "test": 24}
     assert manifest["preprocess"]["maxlen"] == MAXLEN
+    assert manifest["skipped"] == {"train": [], "test": []}
+    assert manifest["files"] == {
+        name: hashlib.sha256((prepared.directory / name).read_bytes()).hexdigest()
+        for name in ("train.parquet", "validation.parquet", "test.parquet", "vocab.json")
+    }
 
 
 def test_parquet_schema_and_metadata(prepared):
@@ -362,6 +368,7 @@ def test_fingerprint_is_stable_for_equal_inputs():
         {"validation_fraction": 0.25},
         {"split_seed": 43},
         {"max_reviews_per_split": 100},
+        {"invalid_reviews": "skip"},
     ],
     ids=lambda change: next(iter(change)),
 )
@@ -385,6 +392,7 @@ def test_fingerprint_covers_every_config_field():
         "validation_fraction",
         "split_seed",
         "max_reviews_per_split",
+        "invalid_reviews",
     }
 
 
