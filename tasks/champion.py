@@ -169,66 +169,67 @@ def decide_and_promote(
     paths.models.mkdir(parents=True, exist_ok=True)
     with FileLock(str(paths.models / ".champion.lock")):
         current = read_champion(paths.champion)
-        if current is None:
-            target = promote(run_id, challenger, prepared, paths)
-            reason = (
-                f"Promoted {challenger.model} ({metric} {challenger_score:.4f}): "
-                "there was no champion yet."
-            )
-            decision = ChampionDecision(
-                metric,
-                challenger.model,
-                challenger_score,
-                None,
-                None,
-                config.min_improvement,
-                True,
-                reason,
-                str(target),
-            )
-        else:
-            champion_score = score_champion(
-                Path(current["directory"]), prepared, metric, evaluations
-            )
-            described = _describe(current)
-            gain = challenger_score - champion_score
-            if gain > config.min_improvement:
-                target = promote(run_id, challenger, prepared, paths)
-                reason = (
-                    f"Promoted {challenger.model}: {metric} {challenger_score:.4f} beats the "
-                    f"champion {described} at {champion_score:.4f} by {gain:+.4f} "
-                    f"(needed more than {config.min_improvement:.4f})."
-                )
-                decision = ChampionDecision(
-                    metric,
-                    challenger.model,
-                    challenger_score,
-                    described,
-                    champion_score,
-                    config.min_improvement,
-                    True,
-                    reason,
-                    str(target),
-                )
-            else:
-                reason = (
-                    f"Kept the champion {described}: {metric} {champion_score:.4f} on this test "
-                    f"data; the best challenger, {challenger.model}, scored {challenger_score:.4f} "
-                    f"({gain:+.4f}, needed more than {config.min_improvement:.4f})."
-                )
-                decision = ChampionDecision(
-                    metric,
-                    challenger.model,
-                    challenger_score,
-                    described,
-                    champion_score,
-                    config.min_improvement,
-                    False,
-                    reason,
-                    current["directory"],
-                )
+        champion_score = (
+            None
+            if current is None
+            else score_champion(Path(current["directory"]), prepared, metric, evaluations)
+        )
+        promoted = (
+            champion_score is None or challenger_score - champion_score > config.min_improvement
+        )
+        # Not promoted implies a champion exists, so its folder stays in service.
+        in_service = (
+            str(promote(run_id, challenger, prepared, paths)) if promoted else current["directory"]
+        )
+    described = _describe(current)
+    reason = _reason(
+        metric,
+        challenger.model,
+        challenger_score,
+        described,
+        champion_score,
+        config.min_improvement,
+        promoted,
+    )
+    decision = ChampionDecision(
+        metric,
+        challenger.model,
+        challenger_score,
+        described,
+        champion_score,
+        config.min_improvement,
+        promoted,
+        reason,
+        in_service,
+    )
     logger.info(decision.reason)
     return decision
+
+
+def _reason(
+    metric: str,
+    challenger: str,
+    challenger_score: float,
+    champion: str | None,
+    champion_score: float | None,
+    margin: float,
+    promoted: bool,
+) -> str:
+    if champion is None or champion_score is None:
+        return (
+            f"Promoted {challenger} ({metric} {challenger_score:.4f}): there was no champion yet."
+        )
+    gain = challenger_score - champion_score
+    if promoted:
+        return (
+            f"Promoted {challenger}: {metric} {challenger_score:.4f} beats the champion "
+            f"{champion} at {champion_score:.4f} by {gain:+.4f} (needed more than {margin:.4f})."
+        )
+    return (
+        f"Kept the champion {champion}: {metric} {champion_score:.4f} on this test data; the "
+        f"best challenger, {challenger}, scored {challenger_score:.4f} ({gain:+.4f}, needed "
+        f"more than {margin:.4f})."
+    )
 
 
 def _describe(record: dict[str, Any] | None) -> str | None:

@@ -205,48 +205,34 @@ def _fit_and_save(
     with contextlib.suppress(OSError):  # other trainings may still be in progress
         in_progress.parent.rmdir()
 
-    diverged = [i + 1 for i, loss in enumerate(history["loss"]) if not math.isfinite(loss)]
-    if diverged:
-        failure = (
-            f"loss became {history['loss'][diverged[0] - 1]} in epoch {diverged[0]}; "
-            f"training stopped (try a lower --learning-rate than {training.learning_rate:g})"
-        )
+    failure = _divergence(history["loss"], training.learning_rate)
+    if failure:
         logger.error("%s failed: %s", architecture, failure)
-        return TrainedModel(
+    else:
+        with atomic_directory(directory, replace=True) as staging:
+            model.save(staging / "model.keras")
+            write_json_atomic(staging / "history.json", history)
+            write_json_atomic(
+                staging / "training.json",
+                {
+                    "architecture": architecture,
+                    "fingerprint": fp,
+                    "data_fingerprint": prepared.fingerprint,
+                    "parameters": parameters,
+                    "train_seconds": round(train_seconds, 3),
+                    "epochs": len(history["loss"]),
+                    "model": model_config.model_dump(),
+                    "training": training.model_dump(exclude=_NOT_IN_FINGERPRINT),
+                    "keras_version": keras.__version__,
+                },
+            )
+        logger.info(
+            "Trained %s in %.1f s (%s parameters) -> %s",
             architecture,
-            directory,
-            fp,
-            parameters,
             train_seconds,
-            len(history["loss"]),
-            history,
-            failure=failure,
+            f"{parameters:,}",
+            directory,
         )
-
-    with atomic_directory(directory, replace=True) as staging:
-        model.save(staging / "model.keras")
-        write_json_atomic(staging / "history.json", history)
-        write_json_atomic(
-            staging / "training.json",
-            {
-                "architecture": architecture,
-                "fingerprint": fp,
-                "data_fingerprint": prepared.fingerprint,
-                "parameters": parameters,
-                "train_seconds": round(train_seconds, 3),
-                "epochs": len(history["loss"]),
-                "model": model_config.model_dump(),
-                "training": training.model_dump(exclude=_NOT_IN_FINGERPRINT),
-                "keras_version": keras.__version__,
-            },
-        )
-    logger.info(
-        "Trained %s in %.1f s (%s parameters) -> %s",
-        architecture,
-        train_seconds,
-        f"{parameters:,}",
-        directory,
-    )
     return TrainedModel(
         architecture,
         directory,
@@ -255,7 +241,19 @@ def _fit_and_save(
         train_seconds,
         len(history["loss"]),
         history,
+        failure=failure,
     )
+
+
+def _divergence(losses: list[float], learning_rate: float) -> str:
+    """Why training failed, when a loss stopped being a finite number; else empty."""
+    for epoch, loss in enumerate(losses, start=1):
+        if not math.isfinite(loss):
+            return (
+                f"loss became {loss} in epoch {epoch}; training stopped "
+                f"(try a lower --learning-rate than {learning_rate:g})"
+            )
+    return ""
 
 
 def _artifact_key(architecture: str) -> str:
