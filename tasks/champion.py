@@ -43,11 +43,32 @@ class ChampionDecision:
     champion_score: float | None
     min_improvement: float
     promoted: bool
-    reason: str
     champion_dir: str | None  # the folder in service after the decision
+    skipped: str = ""  # why no comparison was made; empty when one was
+
+    @property
+    def reason(self) -> str:
+        """The decision in one sentence, with both scores."""
+        if self.skipped or self.challenger is None or self.challenger_score is None:
+            return self.skipped
+        challenger, score, margin = self.challenger, self.challenger_score, self.min_improvement
+        if self.champion is None or self.champion_score is None:
+            return f"Promoted {challenger} ({self.metric} {score:.4f}): there was no champion yet."
+        gain = score - self.champion_score
+        if self.promoted:
+            return (
+                f"Promoted {challenger}: {self.metric} {score:.4f} beats the champion "
+                f"{self.champion} at {self.champion_score:.4f} by {gain:+.4f} "
+                f"(needed more than {margin:.4f})."
+            )
+        return (
+            f"Kept the champion {self.champion}: {self.metric} {self.champion_score:.4f} on this "
+            f"test data; the best challenger, {challenger}, scored {score:.4f} ({gain:+.4f}, "
+            f"needed more than {margin:.4f})."
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "reason": self.reason}
 
 
 def read_champion(champion_link: Path) -> dict[str, Any] | None:
@@ -150,7 +171,6 @@ def decide_and_promote(
     metric = config.metric
     candidates = [e for e in evaluations if e.kind == "rnn" and e.model_path and not e.failure]
     if not config.enabled or not candidates:
-        reason = "Champion step off." if not config.enabled else "No recurrent model to promote."
         current = read_champion(paths.champion)
         return ChampionDecision(
             metric,
@@ -160,8 +180,10 @@ def decide_and_promote(
             None,
             config.min_improvement,
             False,
-            reason,
             current["directory"] if current else None,
+            skipped="Champion step off."
+            if not config.enabled
+            else "No recurrent model to promote.",
         )
 
     challenger = max(candidates, key=lambda e: _finite(e.metrics[metric]))
@@ -181,55 +203,18 @@ def decide_and_promote(
         in_service = (
             str(promote(run_id, challenger, prepared, paths)) if promoted else current["directory"]
         )
-    described = _describe(current)
-    reason = _reason(
-        metric,
-        challenger.model,
-        challenger_score,
-        described,
-        champion_score,
-        config.min_improvement,
-        promoted,
-    )
     decision = ChampionDecision(
         metric,
         challenger.model,
         challenger_score,
-        described,
+        _describe(current),
         champion_score,
         config.min_improvement,
         promoted,
-        reason,
         in_service,
     )
     logger.info(decision.reason)
     return decision
-
-
-def _reason(
-    metric: str,
-    challenger: str,
-    challenger_score: float,
-    champion: str | None,
-    champion_score: float | None,
-    margin: float,
-    promoted: bool,
-) -> str:
-    if champion is None or champion_score is None:
-        return (
-            f"Promoted {challenger} ({metric} {challenger_score:.4f}): there was no champion yet."
-        )
-    gain = challenger_score - champion_score
-    if promoted:
-        return (
-            f"Promoted {challenger}: {metric} {challenger_score:.4f} beats the champion "
-            f"{champion} at {champion_score:.4f} by {gain:+.4f} (needed more than {margin:.4f})."
-        )
-    return (
-        f"Kept the champion {champion}: {metric} {champion_score:.4f} on this test data; the "
-        f"best challenger, {challenger}, scored {challenger_score:.4f} ({gain:+.4f}, needed "
-        f"more than {margin:.4f})."
-    )
 
 
 def _describe(record: dict[str, Any] | None) -> str | None:

@@ -22,7 +22,7 @@ PREPARED = PreparedData(Path("/x"), "f" * 16, "a" * 64, PreprocessConfig(), {"te
 
 def decision(promoted: str | None) -> ChampionDecision:
     return ChampionDecision(
-        "roc_auc", promoted or "lstm", 0.9, None, None, 0.0, promoted is not None, "why", None
+        "roc_auc", promoted or "lstm", 0.9, None, None, 0.0, promoted is not None, None
     )
 
 
