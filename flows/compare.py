@@ -8,6 +8,7 @@ from prefect import flow
 from imdb_rnn.config import (
     BaselineConfig,
     ChampionConfig,
+    ClaimsConfig,
     ModelConfig,
     PreprocessConfig,
     SourceConfig,
@@ -16,6 +17,7 @@ from imdb_rnn.config import (
 from imdb_rnn.paths import DataPaths
 from tasks.baseline import baseline as train_baseline
 from tasks.champion import crown_champion
+from tasks.claims import measure_claims
 from tasks.download import download_archive, unpack_dataset
 from tasks.evaluate import evaluate
 from tasks.history import record_history
@@ -32,6 +34,7 @@ def compare_architectures(
     training: TrainingConfig = TrainingConfig(),  # noqa: B008
     baseline: BaselineConfig = BaselineConfig(),  # noqa: B008
     champion: ChampionConfig = ChampionConfig(),  # noqa: B008
+    claims: ClaimsConfig = ClaimsConfig(),  # noqa: B008
     data_dir: str = "data",
 ) -> RunReport:
     """Train every architecture in ``training.architectures`` on IMDb and compare them."""
@@ -48,6 +51,7 @@ def compare_architectures(
     evaluations = [evaluate(model_run, prepared) for model_run in trained]
     if baseline.enabled:
         evaluations.append(train_baseline(prepared, baseline, paths))
+    seed_claims = measure_claims(trained, evaluations, prepared, model, training, claims, paths)
 
     decision = crown_champion(run_id, evaluations, prepared, champion, paths)
     configs = {
@@ -56,8 +60,17 @@ def compare_architectures(
         "training": training,
         "baseline": baseline,
         "champion": champion,
+        "claims": claims,
     }
     recent_runs = record_history(run_id, evaluations, decision, prepared, configs, paths)
     return report(
-        run_id, evaluations, prepared, source.source, configs, paths.reports, decision, recent_runs
+        run_id,
+        evaluations,
+        prepared,
+        source.source,
+        configs,
+        paths.reports,
+        decision,
+        recent_runs,
+        seed_claims,
     )

@@ -19,6 +19,7 @@ from imdb_rnn.config import (
     CANONICAL_URL,
     BaselineConfig,
     ChampionConfig,
+    ClaimsConfig,
     ModelConfig,
     PreprocessConfig,
     SourceConfig,
@@ -55,7 +56,15 @@ FLAGS: dict[str, dict[str, str]] = {
         "batch_size": "--batch-size",
         "learning_rate": "--learning-rate",
         "seed": "--seed",
+        "clipnorm": "--clipnorm",
         "retrain": "--retrain",
+    },
+    "claims": {
+        "enabled": "--no-claims",
+        "sample_reviews": "--claims-reviews",
+        "distances": "--claims-distances",
+        "synthetic_train": "--claims-train",
+        "synthetic_epochs": "--claims-epochs",
     },
 }
 CONFIG_TYPES = {
@@ -64,6 +73,7 @@ CONFIG_TYPES = {
     "model": ModelConfig,
     "training": TrainingConfig,
     "champion": ChampionConfig,
+    "claims": ClaimsConfig,
 }
 
 
@@ -133,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--learning-rate", type=float, default=1e-3, help="adam learning rate")
     training.add_argument("--seed", type=int, default=42, help="seed of weights and shuffling")
     training.add_argument(
+        "--clipnorm",
+        type=float,
+        default=None,
+        help="clip each gradient to this L2 norm (Keras clipnorm); default: no clipping",
+    )
+    training.add_argument(
         "--retrain", action="store_true", help="train even if the same model exists"
     )
     training.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF baseline")
@@ -151,6 +167,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     champion.add_argument(
         "--no-champion", action="store_true", help="skip the champion comparison and promotion"
+    )
+
+    claims = run.add_argument_group("seed notes' claims (memory, long-term dependency, gradients)")
+    claims.add_argument(
+        "--no-claims", action="store_true", help="skip measuring the seed notes' claims"
+    )
+    claims.add_argument(
+        "--claims-reviews",
+        type=int,
+        default=256,
+        help="test reviews the gradient by position is averaged over",
+    )
+    claims.add_argument(
+        "--claims-distances",
+        default="10,50,100,200",
+        help="comma-separated marker distances of the synthetic long-range task",
+    )
+    claims.add_argument(
+        "--claims-train",
+        type=int,
+        default=4096,
+        help="synthetic training sequences per architecture and distance",
+    )
+    claims.add_argument(
+        "--claims-epochs",
+        type=int,
+        default=5,
+        help="most epochs of each synthetic training (stops once learnt)",
     )
 
     report = commands.add_parser(
@@ -232,6 +276,7 @@ def run_command(args: argparse.Namespace) -> int:
             training=configs["training"],
             baseline=configs["baseline"],
             champion=configs["champion"],
+            claims=configs["claims"],
             data_dir=args.data_dir,
         )
     except ImdbRnnError as error:

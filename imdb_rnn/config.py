@@ -103,6 +103,11 @@ class TrainingConfig(_Frozen):
     batch_size: int = Field(default=64, ge=1)
     learning_rate: float = Field(default=1e-3, gt=0.0)
     seed: int = Field(default=42, ge=0)
+    clipnorm: float | None = Field(
+        default=None,
+        gt=0.0,
+        description="Clip each gradient to this L2 norm (Keras' clipnorm); None = no clipping.",
+    )
     retrain: bool = Field(
         default=False, description="Train again even when a model with these inputs exists."
     )
@@ -161,3 +166,57 @@ class ChampionConfig(_Frozen):
         le=1.0,
         description="Promote only when the challenger beats the champion by more than this.",
     )
+
+
+class ClaimsConfig(_Frozen):
+    """The step that measures the seed notes' claims (memory, long-term dependency, gradients).
+
+    Gradients by position are measured on a fixed sample of test reviews for each trained
+    model; the long-range test trains each architecture briefly, with the run's layer sizes,
+    on a synthetic task whose label is a marker token ``d`` steps before the end.
+    """
+
+    enabled: bool = Field(default=True, description="Measure the claims after evaluation.")
+    sample_reviews: int = Field(
+        default=256, ge=1, description="Test reviews the gradient by position is averaged over."
+    )
+    distances: tuple[int, ...] = Field(
+        default=(10, 50, 100, 200),
+        min_length=1,
+        description="Steps between the marker token and the end of a synthetic sequence.",
+    )
+    synthetic_train: int = Field(
+        default=4096, ge=2, description="Synthetic training sequences per distance."
+    )
+    synthetic_test: int = Field(
+        default=1024, ge=2, description="Held-out synthetic sequences accuracy is measured on."
+    )
+    synthetic_vocab: int = Field(
+        default=100,
+        ge=5,
+        description="Synthetic token ids: 0, 1 unused, 2 and 3 markers, rest distractors.",
+    )
+    synthetic_epochs: int = Field(
+        default=5, ge=1, description="At most this many epochs each (stops once learnt)."
+    )
+    synthetic_learning_rate: float = Field(default=0.01, gt=0.0)
+    synthetic_batch_size: int = Field(default=64, ge=1)
+
+    @field_validator("distances", mode="before")
+    @classmethod
+    def _split_comma_string(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("distances")
+    @classmethod
+    def _positive_unique_sorted(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(d < 1 for d in value):
+            raise ValueError(f"every distance must be >= 1, got {value}")
+        return tuple(sorted(set(value)))
+
+    @property
+    def synthetic_length(self) -> int:
+        """Every synthetic sequence is this long: room for the marker at the largest distance."""
+        return max(self.distances) + 1

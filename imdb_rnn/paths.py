@@ -45,6 +45,11 @@ class DataPaths:
         return self.models / "champions"
 
     @property
+    def claims(self) -> Path:
+        """Synthetic long-range results of the claims step, one JSON file per fingerprint."""
+        return self.root / "claims"
+
+    @property
     def reports(self) -> Path:
         return self.root / "reports"
 

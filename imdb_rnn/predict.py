@@ -43,12 +43,11 @@ def load_champion(champion_link: Path) -> Champion:
             f"no champion model in {champion_link}: train one with 'imdb-rnn run' "
             "(or pass --data-dir pointing at the data folder of a run)"
         )
-    import keras
-
+    from rnn_models.optimizers import load_model  # knows the optimizer the model was saved with
     from tasks.prepare import SequenceEncoder
 
     return Champion(
-        keras.models.load_model(champion_link / "model.keras"),
+        load_model(champion_link / "model.keras"),
         SequenceEncoder.load(champion_link, CHAMPION_FILE),
         json.loads(record_path.read_text(encoding="utf-8")),
     )

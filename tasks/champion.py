@@ -96,12 +96,12 @@ def score_champion(
         if same_model and record.get("data_fingerprint") == prepared.fingerprint:
             return float(evaluation.metrics[metric])
 
-    import keras
+    from rnn_models.optimizers import load_model  # knows the optimizer the model was saved with
 
     encoder = SequenceEncoder.load(champion_dir, CHAMPION_FILE)
     test = load_split(prepared, "test", ["text", "label"])
     tokens, _ = encoder.encode_tokens([tokenize(text) for text in test["text"]])
-    model = keras.models.load_model(champion_dir / "model.keras")
+    model = load_model(champion_dir / "model.keras")
     probabilities = model.predict(tokens, batch_size=PREDICT_BATCH_SIZE, verbose=0).reshape(-1)
     values, _ = classification_metrics(test["label"].to_numpy(), probabilities)
     return float(values[metric])

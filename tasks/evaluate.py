@@ -213,11 +213,11 @@ def evaluate_trained_model(
             logger.info("Reusing the test scores of %s", trained.architecture)
             return ModelEvaluation.from_dict(stored["evaluation"])
 
-    import keras
+    from rnn_models.optimizers import load_model  # knows the optimizer the model was saved with
 
     # Each model gets its own predict function; TF's "retracing" warning about that is noise.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    model = keras.models.load_model(trained.model_path)
+    model = load_model(trained.model_path)
     x_test, y_test, lengths = load_arrays(prepared, "test")
     started = time.perf_counter()
     probabilities = model.predict(x_test, batch_size=PREDICT_BATCH_SIZE, verbose=0).reshape(-1)

@@ -22,6 +22,7 @@ from prefect.artifacts import (
 
 from imdb_rnn.files import write_json_atomic, write_text_atomic
 from tasks.champion import ChampionDecision
+from tasks.claims import ClaimsResult, contradictions, measured_table, notes_table
 from tasks.evaluate import LENGTH_BUCKETS, ModelEvaluation
 from tasks.html_report import load_all_predictions, render_html
 from tasks.prepare import PreparedData
@@ -149,6 +150,8 @@ def render_markdown(
     ]
     parts.append(_markdown_table(length_headings, length_body) + "\n")
     parts.append(f"**Short vs long memory.** {memory_verdict(evaluations)['text']}\n")
+    if run_info.get("seed_claims"):
+        parts.append(claims_markdown(run_info["seed_claims"], memory_verdict(evaluations)["text"]))
 
     parts.append("## Confusion matrices (test)\n")
     confusion_body = [
@@ -179,7 +182,7 @@ def render_markdown(
         f"validation, {fmt(split_rows.get('test'))} test reviews)\n"
     )
     parts.append("## Parameters\n")
-    for section in ("preprocess", "model", "training", "baseline", "champion"):
+    for section in ("preprocess", "model", "training", "baseline", "champion", "claims"):
         if section in run_info:
             rendered = ", ".join(f"{k}={v}" for k, v in run_info[section].items())
             parts.append(f"- **{section}**: {rendered}")
@@ -196,6 +199,41 @@ def render_markdown(
     versions = run_info.get("software", {})
     if versions:
         parts.append("## Software\n\n" + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n")
+    return "\n".join(parts)
+
+
+def claims_markdown(section: dict[str, Any], real_data: str) -> str:
+    """The seed notes' table beside the measured one, each claim's verdict, the evidence."""
+    thresholds = section["thresholds"]
+    distances = section["distances"]
+    parts = [
+        "## The seed notes' claims, measured\n",
+        "The notes assert the first table; the second is this run's measurement. Rules, fixed "
+        "in `tasks/claims.py` before any run: memory is *long* when the gradient of the loss "
+        "with respect to the embedding output stays above "
+        f"{thresholds['span_threshold']:.0%} of its peak for at least "
+        f"{thresholds['long_memory_fraction']:.0%} of the positions read; a long-term "
+        "dependency is *handled* when held-out accuracy on the synthetic marker task is at "
+        f"least {thresholds['handled_accuracy']:.2f} at the largest distance ({max(distances)}); "
+        "complexity ranks parameter counts; gradients *explode* when a step's norm exceeds "
+        f"{thresholds['exploding_growth']:g}x the first epoch's mean.\n",
+        "**As asserted by the notes**\n",
+        _markdown_table(*notes_table(section)) + "\n",
+        "**As measured in this run**\n",
+        _markdown_table(*measured_table(section)) + "\n",
+        "**Verdicts**\n",
+    ]
+    parts += [f"- {verdict['text']}" for verdict in section["verdicts"]]
+    parts.append(f"\n**{contradictions(section)}**\n")
+    accuracy_rows = [
+        [f"`{row['model']}`"] + [fmt(row[f"accuracy_d{d}"]) for d in distances]
+        for row in section["rows"]
+    ]
+    parts.append(
+        "**Synthetic long-range task: held-out accuracy by marker distance d** (chance 0.5)\n"
+    )
+    parts.append(_markdown_table(["model"] + [f"d={d}" for d in distances], accuracy_rows) + "\n")
+    parts.append(f"**Real-data evidence (accuracy by review length).** {real_data}\n")
     return "\n".join(parts)
 
 
@@ -282,6 +320,7 @@ def report(
     reports_dir: Path,
     decision: ChampionDecision | None = None,
     recent_runs: list[dict[str, Any]] | None = None,
+    claims: ClaimsResult | None = None,
 ) -> RunReport:
     """Publish the comparison as Prefect artifacts and as files under ``reports/<run-id>/``."""
     timings = {"prepare": prepared.seconds}
@@ -293,6 +332,9 @@ def report(
         run_info["champion_decision"] = decision.to_dict()
     if recent_runs:
         run_info["recent_runs"] = recent_runs
+    if claims is not None:
+        run_info["seed_claims"] = claims.to_dict()
+        run_info["timings"]["seed claims"] = claims.seconds
     written = write_report_files(run_id, evaluations, run_info, reports_dir)
     create_table_artifact(
         table=written.rows,

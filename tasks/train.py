@@ -140,6 +140,7 @@ def _fit_and_save(
     import keras
 
     from rnn_models import build_model
+    from rnn_models.optimizers import GradientNormAdam, LogGradientNorm
 
     # Survives a killed run: Keras' backup of weights and optimizer, and our epoch log.
     in_progress = directory.parent / ".in-progress" / directory.name
@@ -159,7 +160,10 @@ def _fit_and_save(
         architecture, model_config, prepared.preprocess.vocab_size, prepared.preprocess.maxlen
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=training.learning_rate),
+        # Adam that also logs the gradient norm per epoch (exploding gradients, issue 7).
+        optimizer=GradientNormAdam(
+            learning_rate=training.learning_rate, clipnorm=training.clipnorm
+        ),
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )
@@ -187,6 +191,7 @@ def _fit_and_save(
         callbacks=[
             keras.callbacks.BackupAndRestore(str(in_progress / "backup")),
             keras.callbacks.TerminateOnNaN(),
+            LogGradientNorm(),  # before _RecordEpoch, which saves the logs it adds
             _RecordEpoch(),
         ],
     )

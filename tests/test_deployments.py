@@ -222,6 +222,7 @@ def test_a_worker_runs_the_compare_deployment_to_the_end(prefect_server, deploye
         "preprocess": {"vocab_size": 60, "maxlen": 30},
         "model": {"embedding_dim": 8, "units": 8},
         "training": {"epochs": 1, "architectures": ["lstm"], "batch_size": 8},
+        "claims": {"enabled": False},
         "data_dir": str(data_dir),
     }
     created = prefect_server.cli(

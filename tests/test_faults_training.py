@@ -12,7 +12,7 @@ import textwrap
 import pandas as pd
 import pytest
 
-from imdb_rnn.config import ModelConfig, PreprocessConfig, TrainingConfig
+from imdb_rnn.config import ClaimsConfig, ModelConfig, PreprocessConfig, TrainingConfig
 from tasks.download import RawDataset
 from tasks.evaluate import evaluate_trained_model
 from tasks.prepare import prepare_dataset
@@ -81,6 +81,7 @@ def test_flow_finishes_and_reports_when_one_architecture_diverges(
         preprocess=PreprocessConfig(vocab_size=60, maxlen=30),
         model=MODEL,
         training=TrainingConfig(epochs=2, batch_size=8),
+        claims=ClaimsConfig(enabled=False),
         data_dir=str(tmp_path / "data"),
     )
     status = {row["model"]: row["status"] for row in result.rows}
@@ -179,6 +180,7 @@ def test_two_runs_at_the_same_time_on_one_data_folder_both_finish(tmp_path):
         "8",
         "--archs",
         "lstm,gru",
+        "--no-claims",
     ]
     runs = {}
     for name in ("a", "b"):

@@ -8,6 +8,7 @@ import pytest
 
 from imdb_rnn.config import (
     BaselineConfig,
+    ClaimsConfig,
     ModelConfig,
     PreprocessConfig,
     SourceConfig,
@@ -49,6 +50,7 @@ def test_flow_downloads_trains_three_architectures_and_reports(
         model=ModelConfig(embedding_dim=8, units=8),
         training=TrainingConfig(epochs=1, batch_size=8),
         baseline=BaselineConfig(),
+        claims=ClaimsConfig(enabled=False),  # measured in tests/test_claims.py
         data_dir=str(data_dir),
     )
     result = compare_architectures(**parameters)

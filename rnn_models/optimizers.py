@@ -1,0 +1,105 @@
+"""Adam that also measures the global gradient norm, and the callback that logs it per epoch.
+
+The seed notes say vanilla RNNs suffer from exploding gradients. To see it, every training
+step's gradient norm (before any clipping) is added to optimizer variables inside ``apply``,
+so it is measured in the compiled train step itself (``jit_compile`` included) without a
+custom ``train_step``. A callback reads the sums at the end of each epoch and resets them at
+the start of the next.
+
+This module imports Keras and TensorFlow when imported. Import it only where Keras is loaded
+anyway: training, and before ``keras.models.load_model`` (``load_model`` below does both),
+because a saved model names this optimizer and Keras must know the class to rebuild it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+NORM_MEAN_KEY = "gradient_norm_mean"
+NORM_MAX_KEY = "gradient_norm_max"
+
+
+def global_gradient_norm(grads: list[Any]) -> Any:
+    """The L2 norm of all gradients together, as one float32 scalar tensor.
+
+    Embedding gradients come as ``tf.IndexedSlices`` with one row per token occurrence;
+    densifying sums repeated tokens first, so the norm is that of the true dense gradient.
+    """
+    squares = []
+    for grad in grads:
+        if grad is None:
+            continue
+        if isinstance(grad, tf.IndexedSlices):
+            grad = tf.convert_to_tensor(grad)
+        squares.append(tf.reduce_sum(tf.square(tf.cast(grad, tf.float32))))
+    if not squares:
+        return tf.constant(0.0, tf.float32)
+    return tf.sqrt(tf.add_n(squares))
+
+
+@keras.saving.register_keras_serializable(package="imdb_rnn")
+class GradientNormAdam(keras.optimizers.Adam):
+    """``keras.optimizers.Adam`` that sums, counts and tracks the max of the gradient norm.
+
+    The updates are exactly Adam's (with ``clipnorm`` when given): the norm is only read.
+    Its three scalars are optimizer variables, so they are saved and restored with the
+    rest of the optimizer state (``BackupAndRestore`` included).
+    """
+
+    def build(self, variables: list[Any]) -> None:
+        if self.built:
+            return
+        super().build(variables)
+        self.gradient_norm_sum = self.add_variable((), name="gradient_norm_sum")
+        self.gradient_norm_max = self.add_variable((), name="gradient_norm_max")
+        self.gradient_norm_steps = self.add_variable((), name="gradient_norm_steps")
+
+    def apply(self, grads: list[Any], trainable_variables: list[Any] | None = None) -> None:
+        # Measured before Adam clips, so a clipped run still shows how large gradients got.
+        norm = global_gradient_norm(list(grads))
+        super().apply(grads, trainable_variables)  # builds the variables on the first call
+        self.gradient_norm_sum.assign_add(norm)
+        self.gradient_norm_steps.assign_add(1.0)
+        self.gradient_norm_max.assign(tf.maximum(self.gradient_norm_max, norm))
+
+    def reset_gradient_norm(self) -> None:
+        for variable in (self.gradient_norm_sum, self.gradient_norm_max, self.gradient_norm_steps):
+            variable.assign(0.0)
+
+    def gradient_norm_stats(self) -> dict[str, float]:
+        """``{gradient_norm_mean, gradient_norm_max}`` since the last reset (NaN if no step)."""
+        steps = float(self.gradient_norm_steps.numpy())
+        if steps == 0:
+            return {NORM_MEAN_KEY: float("nan"), NORM_MAX_KEY: float("nan")}
+        return {
+            NORM_MEAN_KEY: float(self.gradient_norm_sum.numpy()) / steps,
+            NORM_MAX_KEY: float(self.gradient_norm_max.numpy()),
+        }
+
+
+class LogGradientNorm(keras.callbacks.Callback):
+    """Adds ``gradient_norm_mean`` and ``gradient_norm_max`` of the epoch to its logs.
+
+    Put it before callbacks that read the logs: Keras hands the same dict to each in turn.
+    The sums are reset when an epoch begins (not when it ends), so that an epoch resumed
+    from a backup taken at an epoch's end starts from zero too.
+    """
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        optimizer = self.model.optimizer
+        if isinstance(optimizer, GradientNormAdam) and optimizer.built:
+            optimizer.reset_gradient_norm()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        optimizer = self.model.optimizer
+        if logs is not None and isinstance(optimizer, GradientNormAdam):
+            logs.update(optimizer.gradient_norm_stats())
+
+
+def load_model(path: str | Path) -> Any:
+    """``keras.models.load_model`` that knows ``GradientNormAdam`` (this module registers it)."""
+    return keras.models.load_model(path)
