@@ -319,6 +319,11 @@ def report_command(args: argparse.Namespace) -> int:
     print(f"\n* best in column. Best model: {metrics['best_model']}")
     if metrics.get("memory_verdict"):
         print(f"Short vs long memory: {metrics['memory_verdict']}")
+    claims = metrics.get("run", {}).get("seed_claims")
+    if claims:
+        print("\nThe seed notes' claims, measured:")
+        for verdict in claims["verdicts"]:
+            print(f"- {verdict['text']}")
     print(f"\nReport: {html_path}\nSummary: {directory.resolve() / 'summary.md'}")
     if args.open and not webbrowser.open(html_path.as_uri()):
         print(f"No browser is available here; open {html_path} on a machine with one.")

@@ -33,6 +33,7 @@ from tasks.claims import (
     is_exploding,
     long_term_class,
     longest_handled,
+    measured_table,
     memory_class,
     norm_growth,
     synthetic_task,
@@ -187,6 +188,19 @@ def test_claims_rows_and_report_sections():
     page = claims_html(section, "Real data say so.")
     assert page.count('<img src="data:image/png;base64,') == 2
     assert "As asserted by the notes" in page and "As measured in this run" in page
+
+
+def test_a_failed_model_gets_a_row_but_no_verdicts():
+    from dataclasses import replace
+
+    result = hand_made_result()
+    failed = replace(result.measured[2], gradient_curve=[], synthetic={}, failure="loss became nan")
+    section = replace(result, measured=[*result.measured[:2], failed]).to_dict()
+    row = section["rows"][2]
+    assert row["status"] == "failed: loss became nan" and row["memory_span"] is None
+    assert row["accuracy_d200"] is None and row["complexity"] is None
+    assert not [v for v in section["verdicts"] if v["model"] == "gru"]
+    assert measured_table(section)[1][2][:2] == ["GRU", "failed: loss became nan"]
 
 
 # ------------------------------------------------------------- gradients (TensorFlow)
