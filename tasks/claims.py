@@ -95,31 +95,28 @@ def gradient_by_position(
     """Mean over reviews of ``|d loss / d embedding output|`` at each position, shape ``(T,)``.
 
     The model is split at its ``Embedding`` layer: the embedding output is computed, watched
-    by a ``GradientTape``, and the remaining layers are applied to it (in inference mode).
-    Each review's loss is summed, not averaged, so every review's gradient is its own.
+    by a ``GradientTape``, and the rest of the graph (a functional model from the embedding
+    output to the model's output, so pooling branches work too) is applied to it in
+    inference mode. Each review's loss is summed, not averaged, so every review's gradient
+    is its own.
     """
     import keras
     import tensorflow as tf
 
-    layers = list(model.layers)
-    split = next(
-        (i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.Embedding)), None
+    embedding = next(
+        (layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)), None
     )
-    if split is None:
+    if embedding is None:
         raise ValueError(f"model {model.name!r} has no Embedding layer to measure gradients at")
+    after_embedding = keras.Model(embedding.output, model.outputs[0])
     tokens = np.asarray(tokens)
     labels = np.asarray(labels, dtype=np.float32).reshape(-1, 1)
     total = np.zeros(tokens.shape[1], dtype=np.float64)
     for start in range(0, len(tokens), batch_size):
-        hidden = tf.convert_to_tensor(tokens[start : start + batch_size])
-        for layer in layers[: split + 1]:
-            hidden = layer(hidden, training=False)
-        embedded = hidden
+        embedded = embedding(tf.convert_to_tensor(tokens[start : start + batch_size]))
         with tf.GradientTape() as tape:
             tape.watch(embedded)
-            output = embedded
-            for layer in layers[split + 1 :]:
-                output = layer(output, training=False)
+            output = after_embedding(embedded, training=False)
             target = tf.convert_to_tensor(labels[start : start + batch_size])
             loss = tf.reduce_sum(keras.losses.binary_crossentropy(target, output))
         gradient = tape.gradient(loss, embedded)
