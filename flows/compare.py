@@ -46,7 +46,9 @@ def compare_architectures(
     prepared = prepare(raw, preprocess, paths.processed)
 
     trained = [
-        train(name, prepared, model, training, paths.models) for name in training.architectures
+        train(name, prepared, model, training, paths.models, seed)
+        for name in training.architectures
+        for seed in training.seed_values()
     ]
     evaluations = [evaluate(model_run, prepared) for model_run in trained]
     if baseline.enabled:

@@ -26,6 +26,7 @@ from imdb_rnn.config import (
     TrainingConfig,
 )
 from imdb_rnn.errors import ConfigError, ImdbRnnError
+from imdb_rnn.profiles import PROFILES
 from imdb_rnn.serve import add_serve_parser, serve_command
 from rnn_models.registry import ARCHITECTURE_NAMES
 
@@ -44,7 +45,12 @@ FLAGS: dict[str, dict[str, str]] = {
         "max_reviews_per_split": "--max-reviews-per-split",
         "invalid_reviews": "--invalid-reviews",
     },
-    "model": {"embedding_dim": "--embedding-dim", "units": "--units", "dropout": "--dropout"},
+    "model": {
+        "embedding_dim": "--embedding-dim",
+        "units": "--units",
+        "dropout": "--dropout",
+        "pooling": "--pooling",
+    },
     "champion": {
         "enabled": "--no-champion",
         "metric": "--champion-metric",
@@ -56,6 +62,10 @@ FLAGS: dict[str, dict[str, str]] = {
         "batch_size": "--batch-size",
         "learning_rate": "--learning-rate",
         "seed": "--seed",
+        "seeds": "--seeds",
+        "early_stopping_patience": "--early-stopping",
+        "xla": "--xla",
+        "threads": "--threads",
         "clipnorm": "--clipnorm",
         "retrain": "--retrain",
     },
@@ -89,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the comparison flow. Defaults reproduce the seed notes: vocabulary "
         "10,000, maxlen 200, embedding 32, 32 units, adam, 2 epochs, batch 64.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    run.add_argument(
+        "--profile",
+        default="seed",
+        choices=tuple(PROFILES),
+        help="named settings: "
+        + "; ".join(f"{name}: {profile.summary}" for name, profile in PROFILES.items())
+        + ". Flags given on the command line override the profile",
     )
     data = run.add_argument_group("data")
     data.add_argument(
@@ -137,11 +155,44 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--embedding-dim", type=int, default=32, help="embedding width")
     model.add_argument("--units", type=int, default=32, help="recurrent units (per direction)")
     model.add_argument("--dropout", type=float, default=0.0, help="dropout before the output layer")
+    model.add_argument(
+        "--pooling",
+        default="last",
+        choices=("last", "max", "mean", "max_mean"),
+        help="classify the last state, or the outputs at every position pooled over time",
+    )
     training = run.add_argument_group("training")
     training.add_argument("--epochs", type=int, default=2, help="passes over train")
     training.add_argument("--batch-size", type=int, default=64, help="reviews per step")
     training.add_argument("--learning-rate", type=float, default=1e-3, help="adam learning rate")
     training.add_argument("--seed", type=int, default=42, help="seed of weights and shuffling")
+    training.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="train each architecture with this many seeds (seed, seed+1, ...) and report "
+        "mean ± standard deviation",
+    )
+    training.add_argument(
+        "--early-stopping",
+        type=int,
+        default=None,
+        metavar="PATIENCE",
+        help="stop after this many epochs without a better validation loss and keep the best "
+        "epoch's weights; default: train every epoch",
+    )
+    training.add_argument(
+        "--xla",
+        default="auto",
+        choices=("auto", "on", "off"),
+        help="XLA-compile the train step; auto = on for last-state models when there is no GPU",
+    )
+    training.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="TensorFlow CPU threads (0 = one per core)",
+    )
     training.add_argument(
         "--clipnorm",
         type=float,
@@ -240,11 +291,39 @@ def _flag_value(args: argparse.Namespace, flag: str) -> Any:
     return not value if flag.startswith("--no-") else value
 
 
-def configs_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """Build and validate the configs; raise ``ConfigError`` with a one-line message."""
+def given_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
+    """The ``run`` options that ``argv`` sets explicitly (so a profile does not override them)."""
+    run = next(
+        action.choices["run"]
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+    )
+    saved = {action.dest: action.default for action in run._actions}
+    try:
+        for action in run._actions:
+            action.default = argparse.SUPPRESS
+        explicit = vars(run.parse_known_args(list(argv)[1:])[0])
+    finally:
+        for action in run._actions:
+            action.default = saved[action.dest]
+    return {f"--{dest.replace('_', '-')}" for dest in explicit}
+
+
+def configs_from_args(
+    args: argparse.Namespace, explicit_flags: set[str] | None = None
+) -> dict[str, Any]:
+    """Build and validate the configs; raise ``ConfigError`` with a one-line message.
+
+    ``args.profile`` supplies the values of the flags that are not in ``explicit_flags``
+    (``None``: every flag counts as given, as when no profile is involved).
+    """
+    profile = PROFILES[getattr(args, "profile", "seed")]
     configs: dict[str, Any] = {}
     for section, flags in FLAGS.items():
         values = {field: _flag_value(args, flag) for field, flag in flags.items()}
+        for field, value in profile.settings.get(section, {}).items():
+            if explicit_flags is not None and FLAGS[section][field] not in explicit_flags:
+                values[field] = value
         try:
             configs[section] = CONFIG_TYPES[section](**values)
         except ValidationError as error:
@@ -262,11 +341,11 @@ def _quiet_defaults() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
-def run_command(args: argparse.Namespace) -> int:
-    configs = configs_from_args(args)
+def run_command(args: argparse.Namespace, explicit_flags: set[str] | None = None) -> int:
+    configs = configs_from_args(args, explicit_flags)
     _quiet_defaults()
     from flows.compare import compare_architectures
-    from tasks.summary import format_text_table
+    from tasks.summary import format_seed_table, format_text_table
 
     try:
         result = compare_architectures(
@@ -285,6 +364,9 @@ def run_command(args: argparse.Namespace) -> int:
     print()
     print(format_text_table(result.rows))
     print(f"\n* best in column. Best model: {result.best_model}")
+    if result.seed_rows:
+        print("\nAcross seeds (mean ± standard deviation):")
+        print(format_seed_table(result.seed_rows))
     for row in result.rows:
         if row["status"] != "ok":
             print(f"{row['model']} {row['status']}")
@@ -362,10 +444,12 @@ def predict_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         if args.command == "run":
-            return run_command(args)
+            return run_command(args, given_flags(parser, argv))
         if args.command == "report":
             return report_command(args)
         if args.command == "predict":

@@ -17,24 +17,46 @@ if TYPE_CHECKING:
 # same model runs on the fused cuDNN kernels when a GPU is present.
 
 
+def _every_step(config: ModelConfig) -> bool:
+    """Pooling over time needs the recurrent layer's output at every position."""
+    return config.pooling != "last"
+
+
+def _pool_over_time(layers: Any, pooling: str, sequence: Any) -> Any:
+    if pooling == "max":
+        return layers.GlobalMaxPooling1D(name="max_over_time")(sequence)
+    if pooling == "mean":
+        return layers.GlobalAveragePooling1D(name="mean_over_time")(sequence)
+    return layers.Concatenate(name="max_and_mean_over_time")(
+        [
+            layers.GlobalMaxPooling1D(name="max_over_time")(sequence),
+            layers.GlobalAveragePooling1D(name="mean_over_time")(sequence),
+        ]
+    )
+
+
 def _simple_rnn(layers: Any, config: ModelConfig) -> Any:
-    return layers.SimpleRNN(config.units, name="simple_rnn")
+    return layers.SimpleRNN(config.units, return_sequences=_every_step(config), name="simple_rnn")
 
 
 def _lstm(layers: Any, config: ModelConfig) -> Any:
-    return layers.LSTM(config.units, name="lstm")
+    return layers.LSTM(config.units, return_sequences=_every_step(config), name="lstm")
 
 
 def _gru(layers: Any, config: ModelConfig) -> Any:
-    return layers.GRU(config.units, name="gru")
+    return layers.GRU(config.units, return_sequences=_every_step(config), name="gru")
 
 
 def _bilstm(layers: Any, config: ModelConfig) -> Any:
-    return layers.Bidirectional(layers.LSTM(config.units), name="bilstm")
+    return layers.Bidirectional(
+        layers.LSTM(config.units, return_sequences=_every_step(config)), name="bilstm"
+    )
 
 
 def _bigru(layers: Any, config: ModelConfig) -> Any:
-    return layers.Bidirectional(layers.GRU(config.units), name="bigru")
+    return layers.Bidirectional(
+        layers.GRU(config.units, return_sequences=_every_step(config)), name="bigru"
+    )
 
 
 _RECURRENT_BLOCKS: dict[str, Callable[[Any, ModelConfig], Any]] = {
@@ -49,11 +71,11 @@ ARCHITECTURE_NAMES: tuple[str, ...] = tuple(_RECURRENT_BLOCKS)
 
 
 def build_model(name: str, config: ModelConfig, vocab_size: int, maxlen: int) -> Any:
-    """Build an uncompiled ``Embedding -> recurrent block -> Dense(1, sigmoid)`` model.
+    """Build an uncompiled ``Embedding -> recurrent block [-> pooling] -> Dense(1, sigmoid)``.
 
     Args:
         name: An entry of ``ARCHITECTURE_NAMES``.
-        config: Embedding width, recurrent units and dropout.
+        config: Embedding width, recurrent units, pooling over time and dropout.
         vocab_size: Number of token ids, padding and unknown included.
         maxlen: Length of every input sequence.
 
@@ -67,12 +89,12 @@ def build_model(name: str, config: ModelConfig, vocab_size: int, maxlen: int) ->
     import keras
 
     layers = keras.layers
-    stack = [
-        keras.Input(shape=(maxlen,), dtype="int32", name="tokens"),
-        layers.Embedding(vocab_size, config.embedding_dim, name="embedding"),
-        _RECURRENT_BLOCKS[name](layers, config),
-    ]
+    tokens = keras.Input(shape=(maxlen,), dtype="int32", name="tokens")
+    hidden = layers.Embedding(vocab_size, config.embedding_dim, name="embedding")(tokens)
+    hidden = _RECURRENT_BLOCKS[name](layers, config)(hidden)
+    if config.pooling != "last":
+        hidden = _pool_over_time(layers, config.pooling, hidden)
     if config.dropout > 0:
-        stack.append(layers.Dropout(config.dropout, name="dropout"))
-    stack.append(layers.Dense(1, activation="sigmoid", name="positive_probability"))
-    return keras.Sequential(stack, name=name)
+        hidden = layers.Dropout(config.dropout, name="dropout")(hidden)
+    output = layers.Dense(1, activation="sigmoid", name="positive_probability")(hidden)
+    return keras.Model(tokens, output, name=name)

@@ -97,12 +97,13 @@ def score_champion(
             return float(evaluation.metrics[metric])
 
     from rnn_models.optimizers import load_model  # knows the optimizer the model was saved with
+    from rnn_models.runtime import predict_probabilities
 
     encoder = SequenceEncoder.load(champion_dir, CHAMPION_FILE)
     test = load_split(prepared, "test", ["text", "label"])
     tokens, _ = encoder.encode_tokens([tokenize(text) for text in test["text"]])
     model = load_model(champion_dir / "model.keras")
-    probabilities = model.predict(tokens, batch_size=PREDICT_BATCH_SIZE, verbose=0).reshape(-1)
+    probabilities = predict_probabilities(model, tokens, PREDICT_BATCH_SIZE)
     values, _ = classification_metrics(test["label"].to_numpy(), probabilities)
     return float(values[metric])
 

@@ -176,9 +176,9 @@ def synthetic_accuracy(
     import keras
 
     from rnn_models import build_model
-    from tasks.train import configure_determinism
+    from rnn_models.runtime import configure_tensorflow
 
-    configure_determinism(seed)
+    configure_tensorflow(seed)
     length = claims.synthetic_length
     x_train, y_train = synthetic_task(
         claims.synthetic_train, length, distance, claims.synthetic_vocab, seed, exact=False

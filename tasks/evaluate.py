@@ -6,7 +6,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +63,8 @@ class ModelEvaluation:
     model_path: str = ""
     predictions_path: str = ""
     failure: str = ""  # why this model has no scores; empty when it was scored
+    architecture: str = ""  # the registry name; empty for the baseline
+    seed: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -173,7 +175,7 @@ def load_predictions(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarr
 def failed_evaluation(trained: TrainedModel) -> ModelEvaluation:
     """The row of a model whose training failed: no scores, and the reason."""
     return ModelEvaluation(
-        model=trained.architecture,
+        model=trained.name,
         kind="rnn",
         metrics={name: math.nan for name in METRIC_NAMES},
         confusion={"tn": 0, "fp": 0, "fn": 0, "tp": 0},
@@ -187,6 +189,15 @@ def failed_evaluation(trained: TrainedModel) -> ModelEvaluation:
         epochs=trained.epochs,
         history=trained.history,
         failure=trained.failure,
+        architecture=trained.architecture,
+        seed=trained.seed,
+    )
+
+
+def _named_for(evaluation: ModelEvaluation, trained: TrainedModel) -> ModelEvaluation:
+    """The evaluation under the name this run gives the model (a seed suffix or none)."""
+    return replace(
+        evaluation, model=trained.name, architecture=trained.architecture, seed=trained.seed
     )
 
 
@@ -210,17 +221,18 @@ def evaluate_trained_model(
             and stored.get("version") == EVALUATION_VERSION
             and (trained.directory / PREDICTIONS_FILE).is_file()
         ):
-            logger.info("Reusing the test scores of %s", trained.architecture)
-            return ModelEvaluation.from_dict(stored["evaluation"])
+            logger.info("Reusing the test scores of %s", trained.name)
+            return _named_for(ModelEvaluation.from_dict(stored["evaluation"]), trained)
 
     from rnn_models.optimizers import load_model  # knows the optimizer the model was saved with
+    from rnn_models.runtime import predict_probabilities
 
     # Each model gets its own predict function; TF's "retracing" warning about that is noise.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     model = load_model(trained.model_path)
     x_test, y_test, lengths = load_arrays(prepared, "test")
     started = time.perf_counter()
-    probabilities = model.predict(x_test, batch_size=PREDICT_BATCH_SIZE, verbose=0).reshape(-1)
+    probabilities = predict_probabilities(model, x_test, PREDICT_BATCH_SIZE)
     predict_seconds = time.perf_counter() - started
     predictions_path = trained.directory / PREDICTIONS_FILE
     save_predictions(predictions_path, y_test, probabilities, lengths)
@@ -238,6 +250,7 @@ def evaluate_trained_model(
         model_path=str(trained.model_path),
         predictions_path=str(predictions_path),
     )
+    evaluation = _named_for(evaluation, trained)
     write_json_atomic(
         cache,
         {
@@ -248,7 +261,7 @@ def evaluate_trained_model(
     )
     logger.info(
         "%s: test accuracy %.4f, ROC-AUC %.4f, %s reviews/s",
-        trained.architecture,
+        trained.name,
         evaluation.metrics["accuracy"],
         evaluation.metrics["roc_auc"],
         f"{evaluation.reviews_per_second:,.0f}",
@@ -256,7 +269,7 @@ def evaluate_trained_model(
     return evaluation
 
 
-@task(name="evaluate", task_run_name="evaluate-{trained.architecture}")
+@task(name="evaluate", task_run_name="evaluate-{trained.name}")
 def evaluate(trained: TrainedModel, prepared: PreparedData) -> ModelEvaluation:
     """Score one trained model on the test split."""
     return evaluate_trained_model(trained, prepared, get_run_logger())

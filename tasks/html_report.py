@@ -19,10 +19,12 @@ from tasks.claims import contradictions, measured_table, notes_table
 from tasks.evaluate import LENGTH_BUCKETS, ModelEvaluation, load_predictions
 from tasks.summary import (
     COLUMNS,
+    across_seeds,
     best_values,
     comparison_rows,
     fmt,
     memory_verdict,
+    seed_table,
     summary_sentences,
     trend_table,
 )
@@ -357,6 +359,15 @@ def render_html(
         ]
         table_rows.append(cells)
     parts.append(_table(headings, table_rows, best_cells))
+    seed_rows = across_seeds(evaluations)
+    if seed_rows:
+        parts.append(
+            "<h2>Across seeds</h2><p class='muted'>Mean ± sample standard deviation over the "
+            "seeds each architecture was trained with. Differences smaller than the spread "
+            "are noise.</p>"
+        )
+        seed_headings, seed_body = seed_table(seed_rows)
+        parts.append(_table(seed_headings, [[_esc(cell) for cell in row] for row in seed_body]))
 
     if predictions:
         parts.append("<h2>ROC and precision-recall curves</h2><div class='charts'>")

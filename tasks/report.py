@@ -7,7 +7,7 @@ import io
 import os
 import platform
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -28,12 +28,14 @@ from tasks.html_report import load_all_predictions, render_html
 from tasks.prepare import PreparedData
 from tasks.summary import (
     COLUMNS,
+    across_seeds,
     best_by,
     best_values,
     comparison_rows,
     fmt,
     memory_verdict,
     plain,
+    seed_table,
     summary_sentences,
     trend_table,
 )
@@ -41,6 +43,7 @@ from tasks.summary import (
 TABLE_ARTIFACT_KEY = "rnn-comparison"
 MARKDOWN_ARTIFACT_KEY = "rnn-summary"
 LINK_ARTIFACT_KEY = "rnn-report"
+SEEDS_ARTIFACT_KEY = "rnn-seeds"
 
 SOFTWARE = ("prefect", "tensorflow", "keras", "scikit-learn", "pandas", "pyarrow", "numpy")
 
@@ -54,6 +57,7 @@ class RunReport:
     best_model: str
     rows: list[dict[str, Any]]
     markdown: str
+    seed_rows: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def html_path(self) -> Path:
@@ -133,6 +137,13 @@ def render_markdown(
         ]
         body.append(cells)
     parts.append(_markdown_table(headings, body) + "\n")
+    seed_rows = across_seeds(evaluations)
+    if seed_rows:
+        parts.append(
+            "## Across seeds\n\nMean ± sample standard deviation over the seeds each "
+            "architecture was trained with. Differences smaller than the spread are noise.\n"
+        )
+        parts.append(_markdown_table(*seed_table(seed_rows)) + "\n")
 
     maxlen = run_info.get("preprocess", {}).get("maxlen")
     parts.append(
@@ -296,6 +307,7 @@ def write_report_files(
                 "run_id": run_id,
                 "best_model": best.model,
                 "rows": rows,
+                "across_seeds": across_seeds(evaluations),
                 "memory_verdict": memory_verdict(evaluations)["text"],
                 "run": run_info,
                 "models": [e.to_dict() for e in evaluations],
@@ -307,7 +319,7 @@ def write_report_files(
     # summary.md last: its presence marks a complete report folder.
     write_text_atomic(directory / "summary.md", markdown)
     _point_latest(reports_dir, run_id)
-    return RunReport(run_id, directory, best.model, rows, markdown)
+    return RunReport(run_id, directory, best.model, rows, markdown, across_seeds(evaluations))
 
 
 @task(name="report", task_run_name="report")
@@ -341,6 +353,12 @@ def report(
         key=TABLE_ARTIFACT_KEY,
         description=f"Test metrics per model, run {run_id}. Report: {written.directory}",
     )
+    if written.seed_rows:
+        create_table_artifact(
+            table=written.seed_rows,
+            key=SEEDS_ARTIFACT_KEY,
+            description=f"Mean and standard deviation across seeds per architecture, run {run_id}",
+        )
     create_markdown_artifact(
         markdown=written.markdown + f"\n\nFull report with charts: `{written.html_path}`\n",
         key=MARKDOWN_ARTIFACT_KEY,

@@ -7,7 +7,7 @@ report and ``imdb-rnn report``; no Prefect and no TensorFlow here.
 from __future__ import annotations
 
 import math
-from statistics import mean
+from statistics import mean, stdev
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # a type only: importing tasks.evaluate would pull in Prefect
@@ -194,6 +194,61 @@ def trend_table(recent_runs: list[dict[str, Any]]) -> tuple[list[str], list[list
     return headings, rows
 
 
+# Metrics summarised across seeds, with the headings the reports use.
+SEED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("accuracy", "accuracy"),
+    ("roc_auc", "ROC-AUC"),
+    ("f1", "F1"),
+    ("log_loss", "log loss"),
+    ("train_seconds", "train s"),
+)
+
+
+def across_seeds(evaluations: list[ModelEvaluation]) -> list[dict[str, Any]]:
+    """Mean and sample standard deviation per architecture trained with several seeds.
+
+    Only models that were scored count; ``seeds`` says how many did. An architecture with
+    fewer than two scored seeds has no spread, so it gets no row.
+    """
+    groups: dict[str, list[ModelEvaluation]] = {}
+    for evaluation in evaluations:
+        if evaluation.kind == "rnn" and evaluation.architecture and not evaluation.failure:
+            groups.setdefault(evaluation.architecture, []).append(evaluation)
+    rows = []
+    for architecture, members in groups.items():
+        if len(members) < 2:
+            continue
+        row: dict[str, Any] = {
+            "model": architecture,
+            "seeds": len(members),
+            "seed_values": sorted(int(m.seed) for m in members if m.seed is not None),
+        }
+        for column, _ in SEED_COLUMNS:
+            values = [
+                float(m.train_seconds) if column == "train_seconds" else float(m.metrics[column])
+                for m in members
+            ]
+            row[f"{column}_mean"] = round(mean(values), 4)
+            row[f"{column}_std"] = round(stdev(values), 4)
+        rows.append(row)
+    return rows
+
+
+def seed_table(seed_rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Headings and ``mean ± std`` cells of ``across_seeds`` rows."""
+    headings = ["model", "seeds"] + [heading for _, heading in SEED_COLUMNS]
+    body = []
+    for row in seed_rows:
+        cells = [row["model"], str(row["seeds"])]
+        for column, _ in SEED_COLUMNS:
+            digits = 1 if column == "train_seconds" else 4
+            cells.append(
+                f"{fmt(row[f'{column}_mean'], digits)} ± {fmt(row[f'{column}_std'], digits)}"
+            )
+        body.append(cells)
+    return headings, body
+
+
 _TREND_FIXED = {"run_id", "time", "best_rnn", "baseline_accuracy", "promoted"}
 
 
@@ -209,6 +264,15 @@ def format_text_table(rows: list[dict[str, Any]]) -> str:
             cells.append(fmt(row[column]) + mark)
         cells += [fmt(row["parameters"]), fmt(row["train_seconds"], 1)]
         lines_cells.append(cells)
+    return _aligned(headings, lines_cells)
+
+
+def format_seed_table(seed_rows: list[dict[str, Any]]) -> str:
+    """``across_seeds`` rows as an aligned plain-text table."""
+    return _aligned(*seed_table(seed_rows))
+
+
+def _aligned(headings: list[str], lines_cells: list[list[str]]) -> str:
     widths = [
         max(len(str(c)) for c in column) for column in zip(headings, *lines_cells, strict=True)
     ]

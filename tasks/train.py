@@ -8,6 +8,7 @@ inputs reuses that folder unless ``retrain`` is set.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -31,7 +32,7 @@ EpochHook = Callable[[int, int, dict[str, float]], None]
 """Called after each epoch with (epoch, epochs, logs)."""
 
 # Parameters that do not change the trained weights stay out of the fingerprint.
-_NOT_IN_FINGERPRINT = {"architectures", "retrain"}
+_NOT_IN_FINGERPRINT = {"architectures", "retrain", "seeds", "threads"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,12 @@ class TrainedModel:
     history: dict[str, list[float]]
     reused: bool = False
     failure: str = ""  # why training failed; empty when it succeeded
+    seed: int = 0
+    label: str = ""  # the name reports use: the architecture, plus the seed when several
+
+    @property
+    def name(self) -> str:
+        return self.label or self.architecture
 
     @property
     def model_path(self) -> Path:
@@ -81,16 +88,8 @@ def _load_trained(directory: Path, architecture: str, fp: str) -> TrainedModel:
         record["epochs"],
         history,
         reused=True,
+        seed=record.get("training", {}).get("seed", 0),
     )
-
-
-def configure_determinism(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow and ask TF for deterministic kernels."""
-    import keras
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
 
 
 def train_architecture(
@@ -141,6 +140,13 @@ def _fit_and_save(
 
     from rnn_models import build_model
     from rnn_models.optimizers import GradientNormAdam, LogGradientNorm
+    from rnn_models.runtime import (
+        configure_tensorflow,
+        even_batch_size,
+        jit_compile_setting,
+        steps_per_epoch,
+        training_dataset,
+    )
 
     # Survives a killed run: Keras' backup of weights and optimizer, and our epoch log.
     in_progress = directory.parent / ".in-progress" / directory.name
@@ -153,7 +159,7 @@ def _fit_and_save(
             "Resuming %s after epoch %d of %d", architecture, len(done_epochs), training.epochs
         )
 
-    configure_determinism(training.seed)
+    configure_tensorflow(training.seed, training.threads)
     x_train, y_train, _ = load_arrays(prepared, "train")
     x_validation, y_validation, _ = load_arrays(prepared, "validation")
     model = build_model(
@@ -166,6 +172,7 @@ def _fit_and_save(
         ),
         loss="binary_crossentropy",
         metrics=["accuracy"],
+        jit_compile=jit_compile_setting(training.xla, model_config.pooling != "last"),
     )
 
     class _RecordEpoch(keras.callbacks.Callback):
@@ -179,22 +186,42 @@ def _fit_and_save(
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, training.epochs, values)
 
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(in_progress / "backup")),
+        keras.callbacks.TerminateOnNaN(),
+        LogGradientNorm(),  # before _RecordEpoch, which saves the logs it adds
+        _RecordEpoch(),
+    ]
+    if training.early_stopping_patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss",
+                patience=training.early_stopping_patience,
+                restore_best_weights=True,
+            )
+        )
     in_progress.mkdir(parents=True, exist_ok=True)
+    resumed_seconds = sum(epoch.get("seconds", 0.0) for epoch in done_epochs)
+    fit_started = time.perf_counter()
     model.fit(
-        x_train,
-        y_train.astype("float32"),
+        training_dataset(
+            x_train,
+            y_train,
+            training.batch_size,
+            training.seed,
+            first_epoch=len(done_epochs),
+            epochs=training.epochs,
+        ),
+        steps_per_epoch=steps_per_epoch(len(x_train), training.batch_size),
         validation_data=(x_validation, y_validation.astype("float32")),
+        validation_batch_size=even_batch_size(len(x_validation)),
         epochs=training.epochs,
-        batch_size=training.batch_size,
-        shuffle=True,
+        shuffle=False,  # the dataset shuffles itself, a new order every epoch
         verbose=0,
-        callbacks=[
-            keras.callbacks.BackupAndRestore(str(in_progress / "backup")),
-            keras.callbacks.TerminateOnNaN(),
-            LogGradientNorm(),  # before _RecordEpoch, which saves the logs it adds
-            _RecordEpoch(),
-        ],
+        callbacks=callbacks,
     )
+    # Wall time of fit, compilation included, so that it compares with a plain script's.
+    train_seconds = resumed_seconds + time.perf_counter() - fit_started
     history = (
         {
             name: [epoch[name] for epoch in done_epochs]
@@ -204,7 +231,6 @@ def _fit_and_save(
         if done_epochs
         else {"loss": [math.nan]}
     )
-    train_seconds = sum(epoch.get("seconds", 0.0) for epoch in done_epochs)
     parameters = int(model.count_params())
     shutil.rmtree(in_progress, ignore_errors=True)
     with contextlib.suppress(OSError):  # other trainings may still be in progress
@@ -247,6 +273,7 @@ def _fit_and_save(
         len(history["loss"]),
         history,
         failure=failure,
+        seed=training.seed,
     )
 
 
@@ -265,28 +292,30 @@ def _artifact_key(architecture: str) -> str:
     return "train-" + architecture.replace("_", "-").lower()
 
 
-@task(name="train", task_run_name="train-{architecture}")
+@task(name="train", task_run_name="train-{architecture}-seed{seed}")
 def train(
     architecture: str,
     prepared: PreparedData,
     model_config: ModelConfig,
     training: TrainingConfig,
     models_dir: Path,
+    seed: int,
 ) -> TrainedModel:
-    """Train one architecture, logging each epoch and updating a progress artifact."""
+    """Train one architecture with one seed, logging each epoch and updating a progress artifact."""
     logger = get_run_logger()
+    label = training.run_label(architecture, seed)
     progress_id = create_progress_artifact(
-        0.0, key=_artifact_key(architecture), description=f"Training {architecture}: epochs done"
+        0.0, key=_artifact_key(label), description=f"Training {label}: epochs done"
     )
 
     def report(epoch: int, epochs: int, logs: dict[str, float]) -> None:
         shown = ", ".join(f"{name} {value:.4f}" for name, value in logs.items())
-        logger.info("%s epoch %d/%d: %s", architecture, epoch, epochs, shown)
+        logger.info("%s epoch %d/%d: %s", label, epoch, epochs, shown)
         update_progress_artifact(progress_id, 100.0 * epoch / epochs)
 
     trained = train_architecture(
-        architecture, prepared, model_config, training, models_dir, report, logger
+        architecture, prepared, model_config, training.for_seed(seed), models_dir, report, logger
     )
     if trained.reused:
         update_progress_artifact(progress_id, 100.0)
-    return trained
+    return dataclasses.replace(trained, label=label)

@@ -1,0 +1,33 @@
+"""Named sets of settings for ``imdb-rnn run --profile NAME``.
+
+``seed`` is the seed notes' setup, the defaults of every config. ``best`` is the setup
+chosen for test accuracy on IMDb within about 15 minutes of training on a 2-core CPU; it
+was chosen on the validation split, never on test (see docs/BENCHMARKS.md for how it was
+measured). Flags given on the command line override a profile's values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Profile:
+    summary: str
+    # config section -> {field: value}, sections and fields as in imdb_rnn.config
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+PROFILES: dict[str, Profile] = {
+    "seed": Profile("the seed notes' setup (the defaults)"),
+    "best": Profile(
+        "bidirectional GRU with max and mean pooling over time, maxlen 400, vocabulary "
+        "30,000, embedding 128, dropout, early stopping on validation loss",
+        {
+            "preprocess": {"vocab_size": 30_000, "maxlen": 400},
+            "model": {"embedding_dim": 128, "units": 64, "dropout": 0.3, "pooling": "max_mean"},
+            "training": {"architectures": ("bigru",), "epochs": 6, "early_stopping_patience": 1},
+        },
+    ),
+}

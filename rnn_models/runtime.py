@@ -1,0 +1,164 @@
+"""How TensorFlow runs our models: XLA, threads, input pipelines and batched prediction.
+
+Measured on a 2-core CPU (see docs/BENCHMARKS.md), the seed models train 2-3x faster when
+the train step is XLA-compiled, which Keras leaves off on CPU-only machines. XLA compiles
+once per input shape, so every batch here has the same shape: training drops the last
+partial batch of each (reshuffled) epoch, and prediction pads its last batch.
+
+TensorFlow is imported inside the functions, so importing this module stays instant.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+XlaMode = Literal["auto", "on", "off"]
+
+
+def jit_compile_setting(xla: XlaMode, every_step_output: bool = False) -> bool | str:
+    """The ``jit_compile`` argument for ``model.compile``.
+
+    ``auto`` turns XLA on when TensorFlow sees no GPU, except for models whose recurrent
+    layer returns its output at every step (pooling over time): XLA made those 3-6x
+    *slower* on CPU here, while it made last-state models 2-3x faster. With a GPU, ``auto``
+    leaves the choice to Keras, which keeps XLA off for LSTM and GRU so that they run on
+    the fused cuDNN kernels.
+    """
+    if xla == "on":
+        return True
+    if xla == "off":
+        return False
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return "auto"
+    return not every_step_output
+
+
+def configure_tensorflow(seed: int, threads: int = 0) -> None:
+    """Seed Python, NumPy and TensorFlow, and bound TensorFlow's CPU threads.
+
+    On CPU these runs are reproducible without TensorFlow's op-determinism switch, which
+    would also keep XLA from fusing the recurrent loop. ``threads=0`` keeps TensorFlow's
+    default (one per core). Thread pools can only be sized before TensorFlow first runs an
+    op; later requests in the same process are logged and ignored.
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    if threads <= 0:
+        return
+    threading = tf.config.threading
+    if (
+        threading.get_intra_op_parallelism_threads() == threads
+        and threading.get_inter_op_parallelism_threads() == threads
+    ):
+        return
+    try:
+        threading.set_intra_op_parallelism_threads(threads)
+        threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        log.warning(
+            "TensorFlow already started in this process; keeping its thread pools "
+            "instead of %d threads",
+            threads,
+        )
+
+
+def steps_per_epoch(rows: int, batch_size: int) -> int:
+    """Full batches per epoch; one smaller batch when there are fewer rows than a batch."""
+    return max(1, rows // batch_size)
+
+
+def training_dataset(
+    tokens: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    seed: int,
+    first_epoch: int,
+    epochs: int,
+) -> Any:
+    """Batches for ``epochs - first_epoch`` epochs, each in its own shuffled order.
+
+    Epoch ``e``'s order depends only on ``(seed, e)``, so a run resumed after epoch ``e``
+    sees exactly the batches an uninterrupted run would have seen. Each epoch drops its last
+    partial batch (fewer than ``batch_size`` rows, different ones every epoch) so that every
+    step has one shape and XLA compiles the train step once.
+    """
+    import tensorflow as tf
+
+    rows = len(tokens)
+    batch = min(batch_size, rows)
+    steps = steps_per_epoch(rows, batch)
+    all_tokens = tf.constant(tokens, dtype=tf.int32)
+    all_labels = tf.constant(labels, dtype=tf.float32)
+
+    def epoch_batches(epoch: Any) -> Any:
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(rows, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch])
+        )
+        return tf.data.Dataset.from_tensor_slices(
+            tf.reshape(order[: steps * batch], (steps, batch))
+        )
+
+    def gather(indices: Any) -> tuple[Any, Any]:
+        return tf.gather(all_tokens, indices), tf.gather(all_labels, indices)
+
+    return (
+        tf.data.Dataset.range(first_epoch, epochs)
+        .flat_map(epoch_batches)
+        .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def even_batch_size(rows: int, largest: int = 1024) -> int:
+    """A batch size that splits ``rows`` into equal batches when one close to ``largest`` does.
+
+    Validation inside ``fit`` cannot pad its last batch, so an even split saves XLA a
+    second compilation; otherwise ``largest`` is used as it is.
+    """
+    if rows <= largest:
+        return max(1, rows)
+    for size in range(largest, largest // 2, -1):
+        if rows % size == 0:
+            return size
+    return largest
+
+
+def predict_probabilities(model: Any, tokens: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """``model``'s output for every row, as a flat float array.
+
+    The last batch is padded with empty sequences and the padding's outputs dropped, so
+    every batch has one shape; the model is XLA-compiled for it when XLA is on (see
+    ``jit_compile_setting``).
+    """
+    rows = len(tokens)
+    if rows == 0:
+        return np.zeros(0, dtype=np.float32)
+    batch = min(batch_size, rows)
+    padded_rows = -(-rows // batch) * batch
+    if padded_rows != rows:
+        padding = np.zeros((padded_rows - rows, *tokens.shape[1:]), dtype=tokens.dtype)
+        tokens = np.concatenate([tokens, padding])
+    every_step_output = any(getattr(layer, "return_sequences", False) for layer in _layers(model))
+    if jit_compile_setting("auto", every_step_output) is True and not model.jit_compile:
+        model.jit_compile = True  # a loaded model resolves "auto" to off on CPU
+    return model.predict(tokens, batch_size=batch, verbose=0).reshape(-1)[:rows]
+
+
+def _layers(model: Any) -> list[Any]:
+    """Every layer of ``model``, the ones inside wrappers such as ``Bidirectional`` included."""
+    found = []
+    for layer in model.layers:
+        found.append(layer)
+        for inner in ("forward_layer", "backward_layer", "layer"):
+            if hasattr(layer, inner):
+                found.append(getattr(layer, inner))
+    return found
