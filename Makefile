@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
-.PHONY: run test test-fast lint format clean-venv
+.PHONY: run test test-fast bench bench-quick lint format clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,14 @@ test: $(STAMP)
 ## make test-fast: unit tests only (no Keras training, no Prefect server)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not flow and not real_data and not server" $(ARGS)
+
+## make bench: pipeline vs the plain Keras script on the full data (about 25 min); make bench ARGS=--best
+bench: $(STAMP)
+	$(BIN)/python -m bench $(ARGS)
+
+## make bench-quick: the same harness on 2,000 reviews per split, 1 epoch (a few minutes)
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench --quick $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -49,6 +49,7 @@ FLAGS: dict[str, dict[str, str]] = {
         "embedding_dim": "--embedding-dim",
         "units": "--units",
         "dropout": "--dropout",
+        "embedding_dropout": "--embedding-dropout",
         "pooling": "--pooling",
     },
     "champion": {
@@ -156,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--units", type=int, default=32, help="recurrent units (per direction)")
     model.add_argument("--dropout", type=float, default=0.0, help="dropout before the output layer")
     model.add_argument(
+        "--embedding-dropout",
+        type=float,
+        default=0.0,
+        help="spatial dropout of embedding channels while training",
+    )
+    model.add_argument(
         "--pooling",
         default="last",
         choices=("last", "max", "mean", "max_mean"),
@@ -201,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     training.add_argument(
         "--retrain", action="store_true", help="train even if the same model exists"
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="run the flow even when the last run had exactly these inputs (by default its "
+        "results are shown and nothing runs)",
     )
     training.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF baseline")
     champion = run.add_argument_group("champion (the model in service)")
@@ -343,6 +356,20 @@ def _quiet_defaults() -> None:
 
 def run_command(args: argparse.Namespace, explicit_flags: set[str] | None = None) -> int:
     configs = configs_from_args(args, explicit_flags)
+    if not args.force and not configs["training"].retrain:
+        from imdb_rnn.paths import DataPaths
+        from imdb_rnn.rerun import unchanged_last_run
+
+        reports = DataPaths.at(args.data_dir).reports
+        last = unchanged_last_run(configs, reports)
+        if last is not None:
+            print(
+                f"Nothing changed since run {last['run_id']}: same data, settings and "
+                f"{PROG} version, and its outputs are intact. Its results:\n"
+            )
+            print_run(last, reports / "latest")
+            print("\nUse --force to run the flow anyway (a new run id, report and history row).")
+            return 0
     _quiet_defaults()
     from flows.compare import compare_architectures
     from tasks.summary import format_seed_table, format_text_table
@@ -374,13 +401,33 @@ def run_command(args: argparse.Namespace, explicit_flags: set[str] | None = None
     return 0
 
 
+def print_run(metrics: dict[str, Any], directory: Path) -> None:
+    """A finished run's tables, verdicts and files, from its ``metrics.json``."""
+    from tasks.summary import format_seed_table, format_text_table
+
+    print(f"Run {metrics['run_id']}\n")
+    print(format_text_table(metrics["rows"]))
+    print(f"\n* best in column. Best model: {metrics['best_model']}")
+    if metrics.get("across_seeds"):
+        print("\nAcross seeds (mean ± standard deviation):")
+        print(format_seed_table(metrics["across_seeds"]))
+    if metrics.get("memory_verdict"):
+        print(f"Short vs long memory: {metrics['memory_verdict']}")
+    claims = metrics.get("run", {}).get("seed_claims")
+    if claims:
+        print("\nThe seed notes' claims, measured:")
+        for verdict in claims["verdicts"]:
+            print(f"- {verdict['text']}")
+    print(f"\nReport: {directory.resolve() / 'report.html'}")
+    print(f"Summary: {directory.resolve() / 'summary.md'}")
+
+
 def report_command(args: argparse.Namespace) -> int:
     """Print a finished run's comparison table and where its report is."""
     import json
     import webbrowser
 
     from imdb_rnn.paths import DataPaths
-    from tasks.summary import format_text_table
 
     reports = DataPaths.at(args.data_dir).reports
     directory = reports / args.run_id
@@ -396,17 +443,7 @@ def report_command(args: argparse.Namespace) -> int:
         return 1
     metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
     html_path = directory.resolve() / "report.html"
-    print(f"Run {metrics['run_id']}\n")
-    print(format_text_table(metrics["rows"]))
-    print(f"\n* best in column. Best model: {metrics['best_model']}")
-    if metrics.get("memory_verdict"):
-        print(f"Short vs long memory: {metrics['memory_verdict']}")
-    claims = metrics.get("run", {}).get("seed_claims")
-    if claims:
-        print("\nThe seed notes' claims, measured:")
-        for verdict in claims["verdicts"]:
-            print(f"- {verdict['text']}")
-    print(f"\nReport: {html_path}\nSummary: {directory.resolve() / 'summary.md'}")
+    print_run(metrics, directory)
     if args.open and not webbrowser.open(html_path.as_uri()):
         print(f"No browser is available here; open {html_path} on a machine with one.")
     return 0

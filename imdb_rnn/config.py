@@ -93,6 +93,13 @@ class ModelConfig(_Frozen):
     embedding_dim: int = Field(default=32, gt=0)
     units: int = Field(default=32, gt=0, description="Recurrent units per direction.")
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0, description="Dropout before the output.")
+    embedding_dropout: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Share of embedding channels dropped for a whole review while training "
+        "(spatial dropout), against memorising rare words.",
+    )
     pooling: Literal["last", "max", "mean", "max_mean"] = Field(
         default="last",
         description="What the classifier reads: the recurrent layer's last state ('last'), "

@@ -91,6 +91,8 @@ def build_model(name: str, config: ModelConfig, vocab_size: int, maxlen: int) ->
     layers = keras.layers
     tokens = keras.Input(shape=(maxlen,), dtype="int32", name="tokens")
     hidden = layers.Embedding(vocab_size, config.embedding_dim, name="embedding")(tokens)
+    if config.embedding_dropout > 0:
+        hidden = layers.SpatialDropout1D(config.embedding_dropout, name="embedding_dropout")(hidden)
     hidden = _RECURRENT_BLOCKS[name](layers, config)(hidden)
     if config.pooling != "last":
         hidden = _pool_over_time(layers, config.pooling, hidden)

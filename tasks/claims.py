@@ -176,7 +176,13 @@ def synthetic_accuracy(
     import keras
 
     from rnn_models import build_model
-    from rnn_models.runtime import configure_tensorflow
+    from rnn_models.runtime import (
+        configure_tensorflow,
+        jit_compile_setting,
+        predict_probabilities,
+        steps_per_epoch,
+        training_dataset,
+    )
 
     configure_tensorflow(seed)
     length = claims.synthetic_length
@@ -191,6 +197,7 @@ def synthetic_accuracy(
         optimizer=keras.optimizers.Adam(learning_rate=claims.synthetic_learning_rate),
         loss="binary_crossentropy",
         metrics=["accuracy"],
+        jit_compile=jit_compile_setting("auto", model_config.pooling != "last"),
     )
 
     class _StopWhenSolved(keras.callbacks.Callback):
@@ -200,15 +207,16 @@ def synthetic_accuracy(
 
     started = time.perf_counter()
     history = model.fit(
-        x_train,
-        y_train.astype("float32"),
+        training_dataset(
+            x_train, y_train, claims.synthetic_batch_size, seed, 0, claims.synthetic_epochs
+        ),
+        steps_per_epoch=steps_per_epoch(len(x_train), claims.synthetic_batch_size),
         epochs=claims.synthetic_epochs,
-        batch_size=claims.synthetic_batch_size,
-        shuffle=True,
+        shuffle=False,  # the dataset shuffles itself
         verbose=0,
         callbacks=[_StopWhenSolved()],
     )
-    probabilities = model.predict(x_test, batch_size=1024, verbose=0).reshape(-1)
+    probabilities = predict_probabilities(model, x_test)
     accuracy = float(((probabilities >= 0.5).astype(np.int8) == y_test).mean())
     return {
         "accuracy": accuracy,

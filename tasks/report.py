@@ -45,7 +45,16 @@ MARKDOWN_ARTIFACT_KEY = "rnn-summary"
 LINK_ARTIFACT_KEY = "rnn-report"
 SEEDS_ARTIFACT_KEY = "rnn-seeds"
 
-SOFTWARE = ("prefect", "tensorflow", "keras", "scikit-learn", "pandas", "pyarrow", "numpy")
+SOFTWARE = (
+    "imdb-rnn",
+    "prefect",
+    "tensorflow",
+    "keras",
+    "scikit-learn",
+    "pandas",
+    "pyarrow",
+    "numpy",
+)
 
 
 @dataclass(frozen=True)

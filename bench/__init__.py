@@ -1,0 +1,1 @@
+"""Benchmarks: the pipeline against a plain Keras script of the seed notes."""

@@ -1,0 +1,122 @@
+"""``python -m bench``: the pipeline against the plain Keras script, measured in one invocation.
+
+    python -m bench          # full data, 3 seeds -> docs/benchmarks.json and docs/BENCHMARKS.md
+    python -m bench --quick  # 2,000 reviews per split and 1 epoch: checks that the harness works
+    python -m bench --best   # the `best` profile from scratch: test accuracy, training time
+
+Results of every mode are kept side by side in the JSON file; the Markdown table is
+rewritten from it each time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.harness import ROOT, BenchSettings, run_best_profile, run_speed_suite
+from bench.markdown import write_markdown
+
+DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "aclImdb_v1_labeled.tar.gz"
+
+
+def _read_sha256(source: Path) -> str | None:
+    checksum_file = source.with_name(source.name + ".sha256")
+    if checksum_file.is_file():
+        return checksum_file.read_text(encoding="utf-8").split()[0]
+    return None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark the pipeline against a plain Keras script of the seed notes.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--source",
+        type=Path,
+        help="the aclImdb archive, a local .tar.gz "
+        "(default: ../shared/data/aclImdb_v1_labeled.tar.gz beside the project)",
+    )
+    parser.add_argument("--sha256", help="its sha256; default: read from <source>.sha256")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--quick", action="store_true", help="2,000 reviews per split, 1 epoch, 2 seeds"
+    )
+    mode.add_argument("--best", action="store_true", help="measure the best profile instead")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per architecture")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="folder of benchmarks.json and BENCHMARKS.md "
+        "(default: docs/, or a temporary folder in quick mode)",
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, help="where the runs' data folders go (default: temporary)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    source = (args.source or DEFAULT_SOURCE).expanduser().resolve()
+    if not source.is_file():
+        parser.error(f"--source {source}: no such file; pass the aclImdb .tar.gz archive")
+    sha256 = args.sha256 or _read_sha256(source)
+    if not sha256:
+        parser.error(f"--sha256 is needed: there is no {source.name}.sha256 beside {source}")
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1, got {args.seeds}")
+
+    with tempfile.TemporaryDirectory(prefix="imdb-rnn-bench-") as scratch:
+        work_dir = (args.work_dir or Path(scratch)).resolve()
+        out = args.out or (Path(scratch) / "out" if args.quick else ROOT / "docs")
+        quick = {
+            "max_reviews_per_split": 2000,
+            "epochs": 1,
+            "seeds": min(args.seeds, 2),
+            "prepare_repeats": 2,
+            "extra_pipeline_args": (
+                "--claims-train",
+                "256",
+                "--claims-epochs",
+                "1",
+                "--claims-distances",
+                "10,50",
+                "--claims-reviews",
+                "32",
+            ),
+        }
+        settings = BenchSettings(
+            source=str(source),
+            sha256=sha256,
+            work_dir=work_dir,
+            seeds=args.seeds,
+            **(quick if args.quick else {}),
+            log=lambda line: print(line, flush=True),
+        )
+        key = "best" if args.best else ("quick" if args.quick else "speed")
+        results = run_best_profile(settings) if args.best else run_speed_suite(settings)
+        results["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        results["invocation"] = "python -m bench " + " ".join(argv or sys.argv[1:])
+
+        out.mkdir(parents=True, exist_ok=True)
+        json_path = out / "benchmarks.json"
+        everything = json.loads(json_path.read_text("utf-8")) if json_path.is_file() else {}
+        everything[key] = results
+        from imdb_rnn.files import write_json_atomic
+
+        write_json_atomic(json_path, everything)
+        markdown_path = write_markdown(everything, out / "BENCHMARKS.md")
+        print(f"\nResults: {json_path}\nTable:   {markdown_path}")
+        print(markdown_path.read_text("utf-8"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

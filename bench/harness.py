@@ -1,0 +1,335 @@
+"""Run the pipeline and the plain Keras script on the same data, and collect the numbers.
+
+Every measurement runs in its own process, as a user would run it: ``imdb-rnn run`` for
+the pipeline (temporary Prefect server included) and ``bench/plain_keras.py`` for the
+notes' script. Results are plain dicts, written as JSON by ``bench.__main__``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAIN_SCRIPT = ROOT / "bench" / "plain_keras.py"
+SEED_ARCHITECTURES = ("simple_rnn", "lstm", "gru")
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What one benchmark invocation runs."""
+
+    source: str
+    sha256: str
+    work_dir: Path
+    seeds: int = 3
+    epochs: int = 2
+    max_reviews_per_split: int | None = None  # quick mode: a balanced subset
+    extra_pipeline_args: tuple[str, ...] = ()
+    prepare_repeats: int = 3
+    architectures: tuple[str, ...] = SEED_ARCHITECTURES
+    log: Any = field(default=print, repr=False, compare=False)
+
+    def data_args(self) -> list[str]:
+        args = ["--source", self.source, "--sha256", self.sha256, "--epochs", str(self.epochs)]
+        if self.max_reviews_per_split:
+            args += ["--max-reviews-per-split", str(self.max_reviews_per_split)]
+        return args
+
+
+def machine() -> dict[str, Any]:
+    """The hardware and software the numbers were measured with."""
+    cpu_model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    versions = {}
+    for package in ("tensorflow", "keras", "prefect", "scikit-learn", "numpy", "pyarrow"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu_model or platform.processor() or "unknown",
+        "memory_gib": _memory_gib(),
+        "gpu": "none" if not _has_gpu_device() else "present",
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        **versions,
+    }
+
+
+def _memory_gib() -> float | None:
+    meminfo = Path("/proc/meminfo")
+    if not meminfo.is_file():
+        return None
+    for line in meminfo.read_text(encoding="utf-8").splitlines():
+        if line.startswith("MemTotal:"):
+            return round(int(line.split()[1]) / 2**20, 1)
+    return None
+
+
+def _has_gpu_device() -> bool:
+    return Path("/dev/nvidia0").exists()
+
+
+def _timed(command: list[str], log: Any, env: dict[str, str] | None = None) -> tuple[float, str]:
+    """Run ``command``; return its wall seconds and stdout. A failure stops the benchmark."""
+    log("$ " + " ".join(command))
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"{command[0]} exited with {result.returncode} after {seconds:.0f} s:\n"
+            f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+    return seconds, result.stdout
+
+
+def _imdb_rnn() -> str:
+    found = Path(sys.executable).with_name("imdb-rnn")
+    return str(found) if found.exists() else "imdb-rnn"
+
+
+def run_pipeline(settings: BenchSettings, data_dir: Path, *extra: str) -> dict[str, Any]:
+    """One ``imdb-rnn run``: its wall time and the models in its ``metrics.json``."""
+    command = [
+        _imdb_rnn(),
+        "run",
+        *settings.data_args(),
+        "--data-dir",
+        str(data_dir),
+        *settings.extra_pipeline_args,
+        *extra,
+    ]
+    seconds, _ = _timed(command, settings.log)
+    metrics = json.loads((data_dir / "reports" / "latest" / "metrics.json").read_text("utf-8"))
+    return {"wall_seconds": round(seconds, 2), "command": command, "metrics": metrics}
+
+
+def pipeline_models(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """The recurrent models of a ``metrics.json``, in the shape of the plain script's rows."""
+    rows = []
+    for model in metrics["models"]:
+        if model["kind"] != "rnn" or model.get("failure"):
+            continue
+        rows.append(
+            {
+                "architecture": model.get("architecture") or model["model"],
+                "seed": model.get("seed"),
+                "epochs": model["epochs"],
+                "fit_seconds": model["train_seconds"],
+                "accuracy": round(model["metrics"]["accuracy"], 4),
+                "roc_auc": round(model["metrics"]["roc_auc"], 4),
+                "parameters": model["parameters"],
+            }
+        )
+    return rows
+
+
+def run_plain(settings: BenchSettings, processed: Path, architecture: str, seed: int) -> dict:
+    command = [
+        sys.executable,
+        str(PLAIN_SCRIPT),
+        "--data",
+        str(processed),
+        "--arch",
+        architecture,
+        "--seed",
+        str(seed),
+        "--epochs",
+        str(settings.epochs),
+    ]
+    seconds, stdout = _timed(command, settings.log)
+    row = json.loads(stdout.strip().splitlines()[-1])
+    row["process_seconds"] = round(seconds, 2)
+    return row
+
+
+def time_prepare(raw_root: Path, sha256: str, repeats: int, log: Any) -> list[float]:
+    """Seconds of the prepare step (reviews on disk -> padded Parquet), fresh output each time."""
+    from imdb_rnn.config import PreprocessConfig
+    from tasks.download import RawDataset
+    from tasks.prepare import prepare_dataset
+
+    raw = RawDataset(raw_root, sha256, str(raw_root))
+    seconds = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory(prefix="bench-prepare-") as scratch:
+            started = time.perf_counter()
+            prepare_dataset(raw, PreprocessConfig(), Path(scratch))
+            seconds.append(round(time.perf_counter() - started, 2))
+        log(f"prepare: {seconds[-1]} s")
+    return seconds
+
+
+def run_speed_suite(settings: BenchSettings) -> dict[str, Any]:
+    """Pipeline first run, re-run and multi-seed run; plain script per architecture and seed."""
+    data_dir = settings.work_dir / "data"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    results: dict[str, Any] = {"machine": machine(), "settings": _settings_dict(settings)}
+
+    first = run_pipeline(settings, data_dir)
+    rerun = run_pipeline(settings, data_dir)
+    seeds = run_pipeline(settings, data_dir, "--seeds", str(settings.seeds))
+    results["pipeline_runs"] = {
+        "first_wall_seconds": first["wall_seconds"],
+        "rerun_wall_seconds": rerun["wall_seconds"],
+        "seeds_wall_seconds": seeds["wall_seconds"],
+        "command": " ".join(first["command"]),
+    }
+    results["pipeline"] = pipeline_models(seeds["metrics"])
+    results["pipeline_across_seeds"] = seeds["metrics"].get("across_seeds", [])
+    run = first["metrics"]["run"]
+    results["baseline"] = [
+        {
+            "model": m["model"],
+            "accuracy": m["metrics"]["accuracy"],
+            "fit_seconds": m["train_seconds"],
+        }
+        for m in first["metrics"]["models"]
+        if m["kind"] == "baseline"
+    ]
+    results["first_run_timings"] = run.get("timings", {})
+
+    processed = Path(run["data"]["folder"]) if "folder" in run.get("data", {}) else None
+    if processed is None:
+        processed = next((data_dir / "processed").glob("*/manifest.json")).parent
+    raw_root = next((data_dir / "raw" / "extracted").iterdir())
+    results["prepare_seconds"] = [
+        json.loads((processed / "manifest.json").read_text("utf-8"))["seconds"],
+        *time_prepare(raw_root, settings.sha256, settings.prepare_repeats - 1, settings.log),
+    ]
+
+    results["plain"] = [
+        run_plain(settings, processed, architecture, seed)
+        for seed in range(42, 42 + settings.seeds)
+        for architecture in settings.architectures
+    ]
+    results["summary"] = summarise(results)
+    return results
+
+
+def run_best_profile(settings: BenchSettings) -> dict[str, Any]:
+    """``imdb-rnn run --profile best`` from scratch: training seconds and test accuracy."""
+    data_dir = settings.work_dir / "data-best"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    command = [
+        _imdb_rnn(),
+        "run",
+        "--profile",
+        "best",
+        "--source",
+        settings.source,
+        "--sha256",
+        settings.sha256,
+        "--data-dir",
+        str(data_dir),
+        "--no-claims",
+        *settings.extra_pipeline_args,
+    ]
+    if settings.max_reviews_per_split:
+        command += ["--max-reviews-per-split", str(settings.max_reviews_per_split), "--epochs", "1"]
+    seconds, _ = _timed(command, settings.log)
+    metrics = json.loads((data_dir / "reports" / "latest" / "metrics.json").read_text("utf-8"))
+    models = {m["model"]: m for m in metrics["models"]}
+    best_rnn = max(
+        (m for m in metrics["models"] if m["kind"] == "rnn" and not m.get("failure")),
+        key=lambda m: m["metrics"]["accuracy"],
+    )
+    baseline = next((m for m in metrics["models"] if m["kind"] == "baseline"), None)
+    history = best_rnn.get("history", {})
+    val_loss = history.get("val_loss", [])
+    return {
+        "machine": machine(),
+        "command": " ".join(command),
+        "wall_seconds": round(seconds, 1),
+        "model": best_rnn["model"],
+        "train_seconds": best_rnn["train_seconds"],
+        "epochs_run": best_rnn["epochs"],
+        "best_epoch": (val_loss.index(min(val_loss)) + 1) if val_loss else None,
+        "val_accuracy": history.get("val_accuracy", []),
+        "val_loss": val_loss,
+        "test_accuracy": best_rnn["metrics"]["accuracy"],
+        "test_roc_auc": best_rnn["metrics"]["roc_auc"],
+        "parameters": best_rnn["parameters"],
+        "baseline_accuracy": baseline["metrics"]["accuracy"] if baseline else None,
+        "settings": metrics["run"].get("configs", {}),
+        "models": sorted(models),
+    }
+
+
+def _settings_dict(settings: BenchSettings) -> dict[str, Any]:
+    return {
+        "source": Path(settings.source).name,
+        "seeds": settings.seeds,
+        "epochs": settings.epochs,
+        "max_reviews_per_split": settings.max_reviews_per_split,
+        "architectures": list(settings.architectures),
+        "extra_pipeline_args": list(settings.extra_pipeline_args),
+    }
+
+
+def _per_epoch(row: dict[str, Any]) -> float:
+    return row["fit_seconds"] / max(1, row["epochs"])
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    from statistics import mean, stdev
+
+    return mean(values), (stdev(values) if len(values) > 1 else 0.0)
+
+
+def summarise(results: dict[str, Any]) -> dict[str, Any]:
+    """Medians of seconds per epoch, means of accuracy, and the ratios the targets name."""
+    per_architecture = {}
+    for architecture in results["settings"]["architectures"]:
+        plain = [r for r in results["plain"] if r["architecture"] == architecture]
+        ours = [r for r in results["pipeline"] if r["architecture"] == architecture]
+        if not plain or not ours:
+            continue
+        plain_epoch = median(_per_epoch(r) for r in plain)
+        our_epoch = median(_per_epoch(r) for r in ours)
+        plain_accuracy = _mean_std([r["accuracy"] for r in plain])
+        our_accuracy = _mean_std([r["accuracy"] for r in ours])
+        same_seed = {r["seed"]: r for r in plain}
+        per_architecture[architecture] = {
+            "plain_seconds_per_epoch": round(plain_epoch, 2),
+            "pipeline_seconds_per_epoch": round(our_epoch, 2),
+            "ratio": round(our_epoch / plain_epoch, 3),
+            "plain_accuracy_mean": round(plain_accuracy[0], 4),
+            "plain_accuracy_std": round(plain_accuracy[1], 4),
+            "pipeline_accuracy_mean": round(our_accuracy[0], 4),
+            "pipeline_accuracy_std": round(our_accuracy[1], 4),
+            "accuracy_difference": round(our_accuracy[0] - plain_accuracy[0], 4),
+            "plain_roc_auc_mean": round(_mean_std([r["roc_auc"] for r in plain])[0], 4),
+            "pipeline_roc_auc_mean": round(_mean_std([r["roc_auc"] for r in ours])[0], 4),
+            "seeds": len(ours),
+            "paired_accuracy_differences": [
+                round(r["accuracy"] - same_seed[r["seed"]]["accuracy"], 4)
+                for r in ours
+                if r["seed"] in same_seed
+            ],
+        }
+    runs = results["pipeline_runs"]
+    return {
+        "per_architecture": per_architecture,
+        "prepare_seconds_median": round(median(results["prepare_seconds"]), 2),
+        "rerun_share": round(runs["rerun_wall_seconds"] / runs["first_wall_seconds"], 4),
+    }

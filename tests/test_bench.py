@@ -1,0 +1,116 @@
+"""The benchmark harness's arithmetic and its Markdown, on hand-made results."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.harness import pipeline_models, summarise
+from bench.markdown import BEGIN, END, render, write_markdown
+
+
+def _row(architecture, seed, fit_seconds, accuracy, epochs=2):
+    return {
+        "architecture": architecture,
+        "seed": seed,
+        "epochs": epochs,
+        "fit_seconds": fit_seconds,
+        "accuracy": accuracy,
+        "roc_auc": accuracy + 0.05,
+    }
+
+
+RESULTS = {
+    "settings": {
+        "source": "aclImdb.tar.gz",
+        "seeds": 3,
+        "epochs": 2,
+        "max_reviews_per_split": None,
+        "architectures": ["lstm"],
+    },
+    "machine": {
+        "cores": 2,
+        "cpu": "x",
+        "memory_gib": 24,
+        "gpu": "none",
+        "python": "3.11",
+        "tensorflow": "2.21",
+        "keras": "3",
+        "prefect": "3.9",
+    },
+    "plain": [
+        _row("lstm", 42, 40.0, 0.86),
+        _row("lstm", 43, 60.0, 0.84),
+        _row("lstm", 44, 44.0, 0.85),
+    ],
+    "pipeline": [
+        _row("lstm", 42, 18.0, 0.87),
+        _row("lstm", 43, 30.0, 0.85),
+        _row("lstm", 44, 20.0, 0.86),
+    ],
+    "pipeline_runs": {
+        "first_wall_seconds": 200.0,
+        "rerun_wall_seconds": 4.0,
+        "seeds_wall_seconds": 100.0,
+        "command": "imdb-rnn run",
+    },
+    "prepare_seconds": [9.0, 12.0, 8.0],
+    "measured_at": "2026-01-01 00:00 UTC",
+    "invocation": "python -m bench",
+}
+
+
+def test_summary_uses_medians_for_time_and_means_for_accuracy():
+    summary = summarise(RESULTS)
+    lstm = summary["per_architecture"]["lstm"]
+    assert lstm["plain_seconds_per_epoch"] == 22.0  # median of 20, 30, 22
+    assert lstm["pipeline_seconds_per_epoch"] == 10.0  # median of 9, 15, 10
+    assert lstm["ratio"] == pytest.approx(10 / 22, abs=1e-3)
+    assert lstm["plain_accuracy_mean"] == pytest.approx(0.85)
+    assert lstm["pipeline_accuracy_mean"] == pytest.approx(0.86)
+    assert lstm["accuracy_difference"] == pytest.approx(0.01)
+    assert lstm["paired_accuracy_differences"] == [0.01, 0.01, 0.01]
+    assert summary["prepare_seconds_median"] == 9.0
+    assert summary["rerun_share"] == 0.02
+
+
+def test_markdown_marks_each_target_and_keeps_hand_written_text(tmp_path):
+    results = {**RESULTS, "summary": summarise(RESULTS)}
+    text = render({"speed": results})
+    assert "0.455 (met)" in text  # speed ratio
+    assert "+0.0100 (**missed**)" in text  # accuracy outside ±0.005
+    assert "≤ 10 s: met" in text and "≤ 5%: met" in text
+    page = tmp_path / "BENCHMARKS.md"
+    page.write_text(f"# Benchmarks\n\nBefore.\n\n{BEGIN}\nSTALE TABLE\n{END}\n\nAfter.\n", "utf-8")
+    write_markdown({"speed": results}, page)
+    written = page.read_text("utf-8")
+    assert written.startswith("# Benchmarks\n\nBefore.") and written.endswith("After.\n")
+    assert "STALE TABLE" not in written and "0.455 (met)" in written
+
+
+def test_pipeline_rows_leave_out_the_baseline_and_failed_models():
+    metrics = {
+        "models": [
+            {
+                "model": "gru-seed43",
+                "architecture": "gru",
+                "seed": 43,
+                "kind": "rnn",
+                "epochs": 2,
+                "train_seconds": 10.0,
+                "parameters": 5,
+                "metrics": {"accuracy": 0.81234, "roc_auc": 0.9},
+            },
+            {"model": "lstm", "kind": "rnn", "failure": "nan", "metrics": {}},
+            {"model": "tfidf_logreg", "kind": "baseline", "metrics": {}},
+        ]
+    }
+    (row,) = pipeline_models(metrics)
+    assert row == {
+        "architecture": "gru",
+        "seed": 43,
+        "epochs": 2,
+        "fit_seconds": 10.0,
+        "accuracy": 0.8123,
+        "roc_auc": 0.9,
+        "parameters": 5,
+    }

@@ -1,0 +1,114 @@
+"""How models run: the per-epoch input order, even batches, padded prediction, XLA choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imdb_rnn.config import ModelConfig
+from rnn_models import build_model
+from rnn_models.runtime import (
+    even_batch_size,
+    jit_compile_setting,
+    predict_probabilities,
+    steps_per_epoch,
+    training_dataset,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def _epochs(dataset, steps: int) -> list[list[np.ndarray]]:
+    """The dataset's label batches, split into epochs of ``steps`` batches."""
+    batches = [labels.numpy() for _, labels in dataset]
+    return [batches[i : i + steps] for i in range(0, len(batches), steps)]
+
+
+def test_each_epoch_is_a_reshuffled_subset_of_full_batches():
+    rows, batch = 103, 10
+    tokens = np.arange(rows, dtype=np.int32).reshape(rows, 1).repeat(3, axis=1)
+    labels = np.arange(rows, dtype=np.float32)  # a label that names its row
+    steps = steps_per_epoch(rows, batch)
+    assert steps == 10
+    epochs = _epochs(training_dataset(tokens, labels, batch, seed=7, first_epoch=0, epochs=3), 10)
+    assert len(epochs) == 3
+    seen = []
+    for epoch in epochs:
+        assert [len(b) for b in epoch] == [batch] * steps  # one shape: one XLA compilation
+        rows_seen = np.concatenate(epoch)
+        assert len(set(rows_seen)) == steps * batch  # no row twice within an epoch
+        seen.append(rows_seen)
+    assert not np.array_equal(seen[0], seen[1])  # a new order every epoch
+    # tokens travel with their labels
+    first_tokens, first_labels = next(iter(training_dataset(tokens, labels, batch, 7, 0, 1)))
+    assert np.array_equal(first_tokens.numpy()[:, 0], first_labels.numpy().astype(np.int32))
+
+
+def test_a_resumed_run_sees_the_batches_an_uninterrupted_run_would_have_seen():
+    rows, batch = 64, 8
+    tokens = np.zeros((rows, 2), dtype=np.int32)
+    labels = np.arange(rows, dtype=np.float32)
+    whole = _epochs(training_dataset(tokens, labels, batch, seed=3, first_epoch=0, epochs=3), 8)
+    resumed = _epochs(training_dataset(tokens, labels, batch, seed=3, first_epoch=2, epochs=3), 8)
+    assert len(resumed) == 1
+    assert all(np.array_equal(a, b) for a, b in zip(whole[2], resumed[0], strict=True))
+    other_seed = _epochs(training_dataset(tokens, labels, batch, 4, 0, 1), 8)
+    assert not np.array_equal(np.concatenate(whole[0]), np.concatenate(other_seed[0]))
+
+
+def test_fewer_rows_than_a_batch_train_as_one_smaller_batch():
+    tokens = np.zeros((5, 2), dtype=np.int32)
+    labels = np.arange(5, dtype=np.float32)
+    assert steps_per_epoch(5, 64) == 1
+    (batch,) = _epochs(training_dataset(tokens, labels, 64, 0, 0, 1), 1)[0]
+    assert sorted(batch) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [(5000, 1000), (25000, 1000), (300, 300), (1031, 1024), (2048, 1024), (1536, 768)],
+)
+def test_even_batch_size_splits_rows_evenly_when_it_can(rows, expected):
+    assert even_batch_size(rows) == expected
+
+
+def test_padded_prediction_equals_plain_prediction_row_for_row():
+    model = build_model("gru", ModelConfig(embedding_dim=4, units=3), 30, 9)
+    tokens = np.random.default_rng(0).integers(0, 30, size=(37, 9)).astype(np.int32)
+    expected = model.predict(tokens, batch_size=37, verbose=0).reshape(-1)
+    got = predict_probabilities(model, tokens, batch_size=16)  # 16+16+5: the last one padded
+    assert got.shape == (37,)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert predict_probabilities(model, tokens[:0]).shape == (0,)
+
+
+def test_xla_choice_on_a_machine_without_gpu():
+    assert jit_compile_setting("on") is True
+    assert jit_compile_setting("off") is False
+    assert jit_compile_setting("auto") is True
+    # sequence-returning recurrent layers were measured slower under XLA on CPU
+    assert jit_compile_setting("auto", every_step_output=True) is False
+
+
+@pytest.mark.parametrize("pooling", ["max", "mean", "max_mean"])
+def test_pooling_reads_every_position_and_adds_no_parameters_except_wider_output(pooling):
+    last = build_model("bigru", ModelConfig(embedding_dim=4, units=3), 30, 9)
+    pooled = build_model("bigru", ModelConfig(embedding_dim=4, units=3, pooling=pooling), 30, 9)
+    width = 2 * 3 * (2 if pooling == "max_mean" else 1)  # two directions, one or two pools
+    dense = pooled.get_layer("positive_probability")
+    assert dense.kernel.shape == (width, 1)
+    assert pooled.count_params() - last.count_params() == width - 2 * 3
+    tokens = np.zeros((2, 9), dtype=np.int32)
+    tokens[0, 0] = 5  # a token at the start reaches the output through the pooling
+    out = np.asarray(pooled(tokens)).reshape(-1)
+    assert out.shape == (2,)
+    assert out[0] != out[1]
+
+
+def test_embedding_dropout_is_a_layer_without_parameters():
+    plain = build_model("lstm", ModelConfig(embedding_dim=4, units=3), 30, 9)
+    dropped = build_model(
+        "lstm", ModelConfig(embedding_dim=4, units=3, embedding_dropout=0.5), 30, 9
+    )
+    assert "embedding_dropout" in [layer.name for layer in dropped.layers]
+    assert dropped.count_params() == plain.count_params()
