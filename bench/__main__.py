@@ -96,8 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             source=str(source),
             sha256=sha256,
             work_dir=work_dir,
-            seeds=args.seeds,
-            **(quick if args.quick else {}),
+            **({"seeds": args.seeds} | (quick if args.quick else {})),
             log=lambda line: print(line, flush=True),
         )
         key = "best" if args.best else ("quick" if args.quick else "speed")

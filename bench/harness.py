@@ -162,20 +162,21 @@ def run_plain(settings: BenchSettings, processed: Path, architecture: str, seed:
     return row
 
 
-def time_prepare(raw_root: Path, sha256: str, repeats: int, log: Any) -> list[float]:
+def time_prepare(raw_root: Path, settings: BenchSettings, repeats: int) -> list[float]:
     """Seconds of the prepare step (reviews on disk -> padded Parquet), fresh output each time."""
     from imdb_rnn.config import PreprocessConfig
     from tasks.download import RawDataset
     from tasks.prepare import prepare_dataset
 
-    raw = RawDataset(raw_root, sha256, str(raw_root))
+    raw = RawDataset(raw_root, settings.sha256, str(raw_root))
+    config = PreprocessConfig(max_reviews_per_split=settings.max_reviews_per_split)
     seconds = []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory(prefix="bench-prepare-") as scratch:
             started = time.perf_counter()
-            prepare_dataset(raw, PreprocessConfig(), Path(scratch))
+            prepare_dataset(raw, config, Path(scratch))
             seconds.append(round(time.perf_counter() - started, 2))
-        log(f"prepare: {seconds[-1]} s")
+        settings.log(f"prepare: {seconds[-1]} s")
     return seconds
 
 
@@ -187,10 +188,12 @@ def run_speed_suite(settings: BenchSettings) -> dict[str, Any]:
 
     first = run_pipeline(settings, data_dir)
     rerun = run_pipeline(settings, data_dir)
+    forced = run_pipeline(settings, data_dir, "--force")
     seeds = run_pipeline(settings, data_dir, "--seeds", str(settings.seeds))
     results["pipeline_runs"] = {
         "first_wall_seconds": first["wall_seconds"],
         "rerun_wall_seconds": rerun["wall_seconds"],
+        "forced_rerun_wall_seconds": forced["wall_seconds"],
         "seeds_wall_seconds": seeds["wall_seconds"],
         "command": " ".join(first["command"]),
     }
@@ -207,14 +210,19 @@ def run_speed_suite(settings: BenchSettings) -> dict[str, Any]:
         if m["kind"] == "baseline"
     ]
     results["first_run_timings"] = run.get("timings", {})
+    results["forced_rerun_timings"] = forced["metrics"]["run"].get("timings", {})
 
     processed = Path(run["data"]["folder"]) if "folder" in run.get("data", {}) else None
     if processed is None:
         processed = next((data_dir / "processed").glob("*/manifest.json")).parent
-    raw_root = next((data_dir / "raw" / "extracted").iterdir())
+    raw_root = next(
+        folder
+        for folder in (data_dir / "raw" / "extracted").glob("*/*")
+        if (folder / "train").is_dir()
+    )
     results["prepare_seconds"] = [
         json.loads((processed / "manifest.json").read_text("utf-8"))["seconds"],
-        *time_prepare(raw_root, settings.sha256, settings.prepare_repeats - 1, settings.log),
+        *time_prepare(raw_root, settings, settings.prepare_repeats - 1),
     ]
 
     results["plain"] = [

@@ -7,8 +7,10 @@ only here, so whatever scores a review later encodes it exactly as training did.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import logging
+import os
 import re
 import shutil
 import time
@@ -80,15 +82,30 @@ def pad_sequences(
     sequences: Sequence[Sequence[int]], maxlen: int, padding: str = "pre", truncating: str = "pre"
 ) -> np.ndarray:
     """Pad with ``PAD_ID`` or cut every sequence to ``maxlen``, like Keras' ``pad_sequences``."""
-    out = np.full((len(sequences), maxlen), PAD_ID, dtype=np.int32)
-    for row, sequence in enumerate(sequences):
-        kept = sequence[-maxlen:] if truncating == "pre" else sequence[:maxlen]
-        if len(kept) == 0:
-            continue
-        if padding == "pre":
-            out[row, maxlen - len(kept) :] = kept
-        else:
-            out[row, : len(kept)] = kept
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    flat = np.fromiter(
+        itertools.chain.from_iterable(sequences), dtype=np.int32, count=lengths.sum()
+    )
+    return pad_flat(flat, lengths, maxlen, padding, truncating)
+
+
+def pad_flat(
+    ids: np.ndarray, lengths: np.ndarray, maxlen: int, padding: str = "pre", truncating: str = "pre"
+) -> np.ndarray:
+    """``pad_sequences`` for sequences stored end to end in ``ids``, without a Python loop.
+
+    ``lengths[i]`` ids of sequence ``i`` follow those of sequence ``i - 1``.
+    """
+    rows = len(lengths)
+    out = np.full((rows, maxlen), PAD_ID, dtype=np.int32)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    kept = np.minimum(lengths, maxlen)
+    ends = np.cumsum(lengths)
+    source_start = ends - kept if truncating == "pre" else ends - lengths
+    target_start = maxlen - kept if padding == "pre" else np.zeros(rows, dtype=np.int64)
+    row_of = np.repeat(np.arange(rows), kept)
+    offset = np.arange(int(kept.sum())) - np.repeat(np.cumsum(kept) - kept, kept)
+    out[row_of, target_start[row_of] + offset] = ids[source_start[row_of] + offset]
     return out
 
 
@@ -111,9 +128,13 @@ class SequenceEncoder:
 
     def encode_tokens(self, token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
         """Return the padded id matrix and each review's length before padding."""
-        id_lists = [self.ids(tokens) for tokens in token_lists]
-        lengths = np.fromiter((len(ids) for ids in id_lists), dtype=np.int32, count=len(id_lists))
-        return pad_sequences(id_lists, self.maxlen, self.padding, self.truncating), lengths
+        lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
+        flat = list(itertools.chain.from_iterable(token_lists))
+        # One hash lookup per token in pandas' C hash table: 3-4x faster than dict.get in Python.
+        ids = pd.Index(self.vocabulary).get_indexer(flat).astype(np.int32)
+        ids[ids < 0] = OOV_ID
+        padded = pad_flat(ids, lengths, self.maxlen, self.padding, self.truncating)
+        return padded, lengths.astype(np.int32)
 
     def encode_texts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         return self.encode_tokens([tokenize(clean_text(text)) for text in texts])
@@ -215,7 +236,15 @@ def list_review_files(
     for label_name in LABEL_FOLDERS:
         label = 1 if label_name == "pos" else 0
         named: list[tuple[int, str, Path]] = []
-        for path in sorted((root / split / label_name).glob("*.txt")):
+        folder = root / split / label_name
+        # Sorting names, not Path objects: Path comparison is slow for 25,000 files.
+        names = (
+            [e.name for e in os.scandir(folder) if e.name.endswith(".txt")]
+            if folder.is_dir()
+            else []
+        )
+        for name in sorted(names):
+            path = folder / name
             problem = _filename_problem(path.name)
             if problem is not None:
                 _reject(path, problem, invalid_reviews, skipped)

@@ -166,7 +166,7 @@ def _fit_and_save(
         architecture, model_config, prepared.preprocess.vocab_size, prepared.preprocess.maxlen
     )
     model.compile(
-        # Adam that also logs the gradient norm per epoch (exploding gradients, issue 7).
+        # Adam that also logs the gradient norm per epoch, to show exploding gradients.
         optimizer=GradientNormAdam(
             learning_rate=training.learning_rate, clipnorm=training.clipnorm
         ),
