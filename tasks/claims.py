@@ -669,7 +669,7 @@ def measure_seed_claims(
     scored = {e.model: e for e in evaluations if e.kind == "rnn"}
     measured, all_reused = [], True
     for model in _first_per_architecture(trained):
-        evaluation = scored.get(model.architecture)
+        evaluation = scored.get(model.name)  # the architecture, plus the seed when several
         seconds_per_epoch = model.train_seconds / max(1, model.epochs)
         first_norm, max_norm = _norm_stats(model.history)
         if model.failure:

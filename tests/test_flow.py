@@ -107,3 +107,29 @@ def test_flow_rejects_bad_parameters_before_any_work(prefect_harness, tmp_path):
     with pytest.raises(Exception, match="unknown architecture 'cnn'"):
         compare_architectures(training={"architectures": ["cnn"]}, data_dir=str(tmp_path / "d"))
     assert not (tmp_path / "d").exists()
+
+
+def test_several_seeds_train_each_architecture_per_seed_and_report_the_spread(
+    prefect_harness, fake_archive, tmp_path
+):
+    from flows.compare import compare_architectures
+
+    data_dir = tmp_path / "data"
+    result = compare_architectures(
+        source=SourceConfig(source=str(fake_archive.path), sha256=fake_archive.sha256),
+        preprocess=PreprocessConfig(vocab_size=60, maxlen=40),
+        model=ModelConfig(embedding_dim=8, units=8),
+        training=TrainingConfig(architectures=("gru",), epochs=1, batch_size=8, seed=5, seeds=2),
+        baseline=BaselineConfig(enabled=False),
+        claims=ClaimsConfig(enabled=False),
+        data_dir=str(data_dir),
+    )
+
+    assert [row["model"] for row in result.rows] == ["gru-seed5", "gru-seed6"]
+    assert len(list((data_dir / "models").glob("gru-*"))) == 2  # one folder per seed
+    (spread,) = result.seed_rows
+    accuracies = [row["accuracy"] for row in result.rows]
+    assert spread["model"] == "gru" and spread["seeds"] == 2 and spread["seed_values"] == [5, 6]
+    assert spread["accuracy_mean"] == pytest.approx(sum(accuracies) / 2, abs=1e-4)
+    assert json.loads(read_artifact("rnn-seeds").data)[0]["seed_values"] == [5, 6]
+    assert "## Across seeds" in result.markdown
