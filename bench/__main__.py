@@ -30,6 +30,16 @@ def _read_sha256(source: Path) -> str | None:
     return None
 
 
+def _shown_arguments(args: argparse.Namespace) -> list[str]:
+    """The options that change what is measured (not where files go)."""
+    shown = ["--quick"] if args.quick else ["--best"] if args.best else []
+    if args.seeds != 3:
+        shown += ["--seeds", str(args.seeds)]
+    if args.source:
+        shown += ["--source", f"<archive {args.source.name}>"]
+    return shown
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -102,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         key = "best" if args.best else ("quick" if args.quick else "speed")
         results = run_best_profile(settings) if args.best else run_speed_suite(settings)
         results["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        results["invocation"] = "python -m bench " + " ".join(argv or sys.argv[1:])
+        results["invocation"] = " ".join(["python -m bench", *_shown_arguments(args)])
 
         out.mkdir(parents=True, exist_ok=True)
         json_path = out / "benchmarks.json"

@@ -48,6 +48,22 @@ class BenchSettings:
         return args
 
 
+def shown_command(command: list[str], settings: BenchSettings) -> str:
+    """``command`` as the results show it: no paths of the machine it ran on."""
+    shown = []
+    for part in command:
+        if part == settings.source:
+            part = f"<archive {Path(part).name}>"
+        elif part.startswith(str(settings.work_dir)):
+            part = "<work>" + part[len(str(settings.work_dir)) :]
+        elif part.startswith("/") and Path(part).name in ("imdb-rnn", "plain_keras.py"):
+            part = Path(part).name
+        elif part == sys.executable:
+            part = "python"
+        shown.append(part)
+    return " ".join(shown)
+
+
 def machine() -> dict[str, Any]:
     """The hardware and software the numbers were measured with."""
     cpu_model = ""
@@ -195,7 +211,7 @@ def run_speed_suite(settings: BenchSettings) -> dict[str, Any]:
         "rerun_wall_seconds": rerun["wall_seconds"],
         "forced_rerun_wall_seconds": forced["wall_seconds"],
         "seeds_wall_seconds": seeds["wall_seconds"],
-        "command": " ".join(first["command"]),
+        "command": shown_command(first["command"], settings),
     }
     results["pipeline"] = pipeline_models(seeds["metrics"])
     results["pipeline_across_seeds"] = seeds["metrics"].get("across_seeds", [])
@@ -266,7 +282,7 @@ def run_best_profile(settings: BenchSettings) -> dict[str, Any]:
     val_loss = history.get("val_loss", [])
     return {
         "machine": machine(),
-        "command": " ".join(command),
+        "command": shown_command(command, settings),
         "wall_seconds": round(seconds, 1),
         "model": best_rnn["model"],
         "train_seconds": best_rnn["train_seconds"],

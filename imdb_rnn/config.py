@@ -130,8 +130,9 @@ class TrainingConfig(_Frozen):
     )
     xla: Literal["auto", "on", "off"] = Field(
         default="auto",
-        description="XLA-compile the train step: 'auto' = on when TensorFlow sees no GPU "
-        "(2-3x faster recurrent layers on CPU); with a GPU Keras keeps cuDNN kernels instead.",
+        description="XLA-compile the train step: 'auto' = on when TensorFlow sees no GPU and "
+        "the model reads the last state (about 2x faster there); off for models that pool "
+        "over time, which XLA slows down on CPU; with a GPU Keras keeps cuDNN kernels instead.",
     )
     threads: int = Field(
         default=0,

@@ -1,7 +1,7 @@
 """How TensorFlow runs our models: XLA, threads, input pipelines and batched prediction.
 
-Measured on a 2-core CPU (see docs/BENCHMARKS.md), the seed models train 2-3x faster when
-the train step is XLA-compiled, which Keras leaves off on CPU-only machines. XLA compiles
+Measured on a 2-core CPU (see docs/BENCHMARKS.md), the seed models train about 2x faster
+when the train step is XLA-compiled, which Keras leaves off on CPU-only machines. XLA compiles
 once per input shape, so every batch here has the same shape: training drops the last
 partial batch of each (reshuffled) epoch, and prediction pads its last batch.
 
@@ -24,8 +24,8 @@ def jit_compile_setting(xla: XlaMode, every_step_output: bool = False) -> bool |
     """The ``jit_compile`` argument for ``model.compile``.
 
     ``auto`` turns XLA on when TensorFlow sees no GPU, except for models whose recurrent
-    layer returns its output at every step (pooling over time): XLA made those 3-6x
-    *slower* on CPU here, while it made last-state models 2-3x faster. With a GPU, ``auto``
+    layer returns its output at every step (pooling over time): XLA made those about 6x
+    *slower* on CPU here, while it made last-state models about 2x faster. With a GPU, ``auto``
     leaves the choice to Keras, which keeps XLA off for LSTM and GRU so that they run on
     the fused cuDNN kernels.
     """
