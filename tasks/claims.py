@@ -41,11 +41,11 @@ log = logging.getLogger(__name__)
 
 TABLE_ARTIFACT_KEY = "seed-claims"
 # Bump when how a number is measured changes, so cached curves and accuracies are redone.
-CLAIMS_VERSION = 1
+CLAIMS_VERSION = 2
 CURVE_FILE = "claims.json"
 
 # --- Verdict rules. Fixed before any run was measured; never tune them to results. ---
-# The issue defines the span: positions back from the last token while the gradient stays
+# The span counts positions back from the last token while the gradient stays
 # above 1 % of its peak. Below that, a token moves the loss a hundred times less than the
 # token the model reacts to most: for practical purposes it is forgotten.
 SPAN_THRESHOLD = 0.01
