@@ -221,7 +221,8 @@ def _fit_and_save(
         callbacks=callbacks,
     )
     # Wall time of fit, compilation included, so that it compares with a plain script's.
-    train_seconds = resumed_seconds + time.perf_counter() - fit_started
+    # Rounded as training.json stores it, so a reused model reports the very same number.
+    train_seconds = round(resumed_seconds + time.perf_counter() - fit_started, 3)
     history = (
         {
             name: [epoch[name] for epoch in done_epochs]
@@ -250,7 +251,7 @@ def _fit_and_save(
                     "fingerprint": fp,
                     "data_fingerprint": prepared.fingerprint,
                     "parameters": parameters,
-                    "train_seconds": round(train_seconds, 3),
+                    "train_seconds": train_seconds,
                     "epochs": len(history["loss"]),
                     "model": model_config.model_dump(),
                     "training": training.model_dump(exclude=_NOT_IN_FINGERPRINT),
