@@ -120,12 +120,16 @@ def memory_verdict(evaluations: list[ModelEvaluation]) -> dict[str, Any]:
     """
     penalties: dict[str, dict[str, float]] = {}
     for evaluation in evaluations:
+        # With several seeds, the first model of each architecture speaks for it.
+        name = evaluation.architecture or evaluation.model
+        if name in penalties:
+            continue
         short, long_ = _bucket(evaluation, SHORT_BUCKET), _bucket(evaluation, LONG_BUCKET)
         if not short["reviews"] or not long_["reviews"]:
             continue
         a, b = float(short["accuracy"]), float(long_["accuracy"])
         se = math.sqrt(a * (1 - a) / short["reviews"] + b * (1 - b) / long_["reviews"])
-        penalties[evaluation.model] = {"short": a, "long": b, "penalty": a - b, "se": se}
+        penalties[name] = {"short": a, "long": b, "penalty": a - b, "se": se}
 
     gated = [name for name in GATED_ARCHITECTURES if name in penalties]
     if "simple_rnn" not in penalties or not gated:
@@ -164,10 +168,12 @@ def memory_verdict(evaluations: list[ModelEvaluation]) -> dict[str, Any]:
             "Not supported by this run: SimpleRNN does not lose measurably more on long reviews "
             "than the gated models.",
         )
-    best_gated = max(
-        gated, key=lambda name: next(e.metrics["accuracy"] for e in evaluations if e.model == name)
-    )
-    accuracy = {e.model: e.metrics["accuracy"] for e in evaluations}
+    accuracy: dict[str, float] = {}
+    for evaluation in evaluations:
+        accuracy.setdefault(
+            evaluation.architecture or evaluation.model, evaluation.metrics["accuracy"]
+        )
+    best_gated = max(gated, key=lambda name: accuracy[name])
     overall = (
         f" Overall, simple_rnn scores {accuracy['simple_rnn']:.4f} against "
         f"{accuracy[best_gated]:.4f} for {best_gated}."

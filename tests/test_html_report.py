@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -170,3 +171,23 @@ def test_verdict_not_supported_when_penalties_are_within_noise():
 def test_verdict_needs_both_kinds_of_model():
     verdict = memory_verdict([evaluation("lstm", "rnn", 0.86, buckets(0.88, 0.83))])
     assert verdict["supported"] is None and verdict["text"].startswith("Not measured")
+
+
+def test_verdict_with_several_seeds_reads_the_first_model_of_each_architecture():
+    def seeded(architecture, seed, accuracy, short, long):
+        return replace(
+            evaluation(f"{architecture}-seed{seed}", "rnn", accuracy, buckets(short, long)),
+            architecture=architecture,
+            seed=seed,
+        )
+
+    verdict = memory_verdict(
+        [
+            seeded("simple_rnn", 1, 0.7, 0.80, 0.60),
+            seeded("simple_rnn", 2, 0.9, 0.90, 0.90),  # a later seed does not count
+            seeded("lstm", 1, 0.85, 0.86, 0.85),
+        ]
+    )
+    assert verdict["supported"] is True
+    assert "+20.0 points for simple_rnn" in verdict["text"]
+    assert "simple_rnn scores 0.7000 against 0.8500 for lstm" in verdict["text"]
