@@ -126,10 +126,6 @@ class SequenceEncoder:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {word: i for i, word in enumerate(self.vocabulary)})
 
-    def ids(self, tokens: Sequence[str]) -> list[int]:
-        lookup = self._index.get
-        return [lookup(word, OOV_ID) for word in tokens]
-
     def encode_tokens(self, token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
         """Return the padded id matrix and each review's length before padding."""
         lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
