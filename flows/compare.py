@@ -5,25 +5,27 @@
 
 from prefect import flow
 
+from imdb_rnn.cluster import task_runner, tensorflow_threads
 from imdb_rnn.config import (
     BaselineConfig,
     ChampionConfig,
     ClaimsConfig,
     ModelConfig,
     PreprocessConfig,
+    RunnerConfig,
     SourceConfig,
     TrainingConfig,
 )
-from imdb_rnn.paths import DataPaths
+from imdb_rnn.storage import DataStore
 from tasks.baseline import baseline as train_baseline
 from tasks.champion import crown_champion
 from tasks.claims import measure_claims
 from tasks.download import download_archive, unpack_dataset
-from tasks.evaluate import evaluate
+from tasks.evaluate import ModelEvaluation, evaluate, with_local_files
 from tasks.history import record_history
-from tasks.prepare import prepare
-from tasks.report import RunReport, make_run_id, report
-from tasks.train import train
+from tasks.prepare import PreparedData, prepare
+from tasks.report import RunReport, make_run_id, publish_report, report
+from tasks.train import TrainedModel, local_model, train
 
 
 @flow(name="compare-architectures", log_prints=True)
@@ -35,22 +37,21 @@ def compare_architectures(
     baseline: BaselineConfig = BaselineConfig(),  # noqa: B008
     champion: ChampionConfig = ChampionConfig(),  # noqa: B008
     claims: ClaimsConfig = ClaimsConfig(),  # noqa: B008
+    runner: RunnerConfig = RunnerConfig(),  # noqa: B008
     data_dir: str = "data",
 ) -> RunReport:
     """Train every architecture in ``training.architectures`` on IMDb and compare them."""
-    paths = DataPaths.at(data_dir)
+    store = DataStore.open(data_dir)
+    fan_out = train_and_evaluate.with_options(task_runner=task_runner(runner))
+    paths = store.paths()
     run_id = make_run_id()
 
     archive = download_archive(source, paths)
     raw = unpack_dataset(archive, paths)
-    prepared = prepare(raw, preprocess, paths.processed)
+    prepared = prepare(raw, preprocess, store)
 
-    trained = [
-        train(name, prepared, model, training, paths.models, seed)
-        for name in training.architectures
-        for seed in training.seed_values()
-    ]
-    evaluations = [evaluate(model_run, prepared) for model_run in trained]
+    training = training.model_copy(update={"threads": tensorflow_threads(runner, training)})
+    trained, evaluations = fan_out(prepared, model, training, store)
     if baseline.enabled:
         evaluations.append(train_baseline(prepared, baseline, paths))
     seed_claims = measure_claims(trained, evaluations, prepared, model, training, claims, paths)
@@ -63,9 +64,10 @@ def compare_architectures(
         "baseline": baseline,
         "champion": champion,
         "claims": claims,
+        "runner": runner,
     }
     recent_runs = record_history(run_id, evaluations, decision, prepared, configs, paths)
-    return report(
+    run_report = report(
         run_id,
         evaluations,
         prepared,
@@ -76,3 +78,32 @@ def compare_architectures(
         recent_runs,
         seed_claims,
     )
+    publish_report(run_report, store)
+    return run_report
+
+
+@flow(name="train-and-evaluate", log_prints=True)
+def train_and_evaluate(
+    prepared: PreparedData,
+    model: ModelConfig,
+    training: TrainingConfig,
+    store: DataStore,
+) -> tuple[list[TrainedModel], list[ModelEvaluation]]:
+    """One train and one evaluate task per architecture and seed, on this flow's task runner.
+
+    The tasks exchange only paths: each reads the prepared Parquet from the data folder and
+    publishes its model there, so they can run in other processes or on other machines.
+    """
+    trained = [
+        train.submit(name, prepared, model, training, store, seed)
+        for name in training.architectures
+        for seed in training.seed_values()
+    ]
+    scored = [evaluate.submit(future, prepared, store) for future in trained]
+    # The steps after this one run here, so they read this process's copy of each model.
+    local = [local_model(future.result(), store) for future in trained]
+    evaluations = [
+        with_local_files(future.result(), model_run)
+        for future, model_run in zip(scored, local, strict=True)
+    ]
+    return local, evaluations

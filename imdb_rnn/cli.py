@@ -22,6 +22,7 @@ from imdb_rnn.config import (
     ClaimsConfig,
     ModelConfig,
     PreprocessConfig,
+    RunnerConfig,
     SourceConfig,
     TrainingConfig,
 )
@@ -68,7 +69,14 @@ FLAGS: dict[str, dict[str, str]] = {
         "xla": "--xla",
         "threads": "--threads",
         "clipnorm": "--clipnorm",
+        "mirrored": "--mirrored",
         "retrain": "--retrain",
+    },
+    "runner": {
+        "runner": "--runner",
+        "dask_address": "--dask-address",
+        "workers": "--dask-workers",
+        "tasks_per_worker": "--dask-tasks-per-worker",
     },
     "claims": {
         "enabled": "--no-claims",
@@ -85,6 +93,7 @@ CONFIG_TYPES = {
     "training": TrainingConfig,
     "champion": ChampionConfig,
     "claims": ClaimsConfig,
+    "runner": RunnerConfig,
 }
 
 
@@ -117,7 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--sha256", default=None, help="expected sha256 of the archive (needed for other sources)"
     )
     data.add_argument("--timeout", type=float, default=60.0, help="network timeout in seconds")
-    data.add_argument("--data-dir", default="data", help="where caches, models and reports go")
+    data.add_argument(
+        "--data-dir",
+        default="data",
+        help="where caches, models and reports go: a folder (a shared one for a cluster), or "
+        "an fsspec URL such as s3://bucket/imdb, which each process mirrors into its cache "
+        "folder ($IMDB_RNN_CACHE_DIR, default ~/.cache/imdb-rnn)",
+    )
     data.add_argument(
         "--vocab-size", type=int, default=10_000, help="token ids, padding and unknown included"
     )
@@ -207,7 +222,44 @@ def build_parser() -> argparse.ArgumentParser:
         help="clip each gradient to this L2 norm (Keras clipnorm); default: no clipping",
     )
     training.add_argument(
+        "--mirrored",
+        action="store_true",
+        help="train with tf.distribute.MirroredStrategy over every GPU of the machine "
+        "(--batch-size is the global batch)",
+    )
+    training.add_argument(
         "--retrain", action="store_true", help="train even if the same model exists"
+    )
+    cluster = run.add_argument_group(
+        "where training runs (see 'Running on a cluster' in the README)"
+    )
+    cluster.add_argument(
+        "--runner",
+        default=None,
+        choices=("sequential", "dask"),
+        help="sequential: one training at a time in this process; dask: every architecture "
+        "and seed as its own task on a Dask cluster (needs pip install 'imdb-rnn[dask]'). "
+        "Default: dask when --dask-address is given, else sequential",
+    )
+    cluster.add_argument(
+        "--dask-address",
+        default=None,
+        metavar="ADDRESS",
+        help="scheduler of a running Dask cluster, e.g. tcp://scheduler:8786; without it "
+        "--runner dask starts a local cluster",
+    )
+    cluster.add_argument(
+        "--dask-workers",
+        type=int,
+        default=2,
+        help="worker processes of the local cluster; each training gets --threads, or the "
+        "machine's cores divided among the workers",
+    )
+    cluster.add_argument(
+        "--dask-tasks-per-worker",
+        type=int,
+        default=1,
+        help="tasks each local worker runs at once (Dask threads per worker)",
     )
     run.add_argument(
         "--force",
@@ -292,7 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _first_problem(section: str, error: ValidationError) -> str:
     problem = error.errors()[0]
-    field = str(problem["loc"][0]) if problem["loc"] else ""
+    if not problem["loc"]:  # a rule about several fields: its message names them
+        return problem["msg"].removeprefix("Value error, ")
+    field = str(problem["loc"][0])
     flag = FLAGS[section].get(field, field)
     message = problem["msg"].removeprefix("Value error, ")
     return f"{flag}: {message} (got {problem.get('input')!r})"
@@ -334,6 +388,8 @@ def configs_from_args(
     configs: dict[str, Any] = {}
     for section, flags in FLAGS.items():
         values = {field: _flag_value(args, flag) for field, flag in flags.items()}
+        if section == "runner" and values["runner"] is None:
+            values["runner"] = "dask" if values["dask_address"] else "sequential"
         for field, value in profile.settings.get(section, {}).items():
             if explicit_flags is not None and FLAGS[section][field] not in explicit_flags:
                 values[field] = value
@@ -342,6 +398,10 @@ def configs_from_args(
         except ValidationError as error:
             raise ConfigError(_first_problem(section, error)) from None
     configs["baseline"] = BaselineConfig(enabled=not args.no_baseline)
+    if configs["runner"].runner == "dask":
+        from imdb_rnn.cluster import require_dask
+
+        require_dask()
     return configs
 
 
@@ -355,12 +415,14 @@ def _quiet_defaults() -> None:
 
 
 def run_command(args: argparse.Namespace, explicit_flags: set[str] | None = None) -> int:
+    from imdb_rnn.storage import DataStore
+
     configs = configs_from_args(args, explicit_flags)
+    store = DataStore.open(args.data_dir)
     if not args.force and not configs["training"].retrain:
-        from imdb_rnn.paths import DataPaths
         from imdb_rnn.rerun import unchanged_last_run
 
-        reports = DataPaths.at(args.data_dir).reports
+        reports = store.paths().reports
         last = unchanged_last_run(configs, reports)
         if last is not None:
             print(
@@ -383,7 +445,8 @@ def run_command(args: argparse.Namespace, explicit_flags: set[str] | None = None
             baseline=configs["baseline"],
             champion=configs["champion"],
             claims=configs["claims"],
-            data_dir=args.data_dir,
+            runner=configs["runner"],
+            data_dir=store.location,
         )
     except ImdbRnnError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
@@ -427,9 +490,9 @@ def report_command(args: argparse.Namespace) -> int:
     import json
     import webbrowser
 
-    from imdb_rnn.paths import DataPaths
+    from imdb_rnn.storage import DataStore
 
-    reports = DataPaths.at(args.data_dir).reports
+    reports = DataStore.open(args.data_dir).paths().reports
     directory = reports / args.run_id
     metrics_file = directory / "metrics.json"
     if not metrics_file.is_file():
@@ -451,7 +514,6 @@ def report_command(args: argparse.Namespace) -> int:
 
 def predict_command(args: argparse.Namespace) -> int:
     """Label reviews with the champion and print or write the result."""
-    from imdb_rnn.paths import DataPaths
     from imdb_rnn.predict import (
         format_predictions,
         load_champion,
@@ -459,13 +521,14 @@ def predict_command(args: argparse.Namespace) -> int:
         read_review_file,
         write_predictions,
     )
+    from imdb_rnn.storage import DataStore
 
     texts = list(args.texts) + (read_review_file(args.file) if args.file else [])
     if not any(text.strip() for text in texts):
         raise ConfigError("no review text given: pass reviews as arguments or with --file")
     _quiet_defaults()
     try:
-        champion = load_champion(DataPaths.at(args.data_dir).champion)
+        champion = load_champion(DataStore.open(args.data_dir).paths().champion)
     except ImdbRnnError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1

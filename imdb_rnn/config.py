@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rnn_models.registry import ARCHITECTURE_NAMES
 
@@ -145,6 +145,12 @@ class TrainingConfig(_Frozen):
         gt=0.0,
         description="Clip each gradient to this L2 norm (Keras' clipnorm); None = no clipping.",
     )
+    mirrored: bool = Field(
+        default=False,
+        description="Train with tf.distribute.MirroredStrategy: one replica per GPU of the "
+        "machine, each batch split between them (batch_size is the global batch). Without "
+        "GPUs it runs one replica on the CPU.",
+    )
     retrain: bool = Field(
         default=False, description="Train again even when a model with these inputs exists."
     )
@@ -180,6 +186,51 @@ class TrainingConfig(_Frozen):
         if len(set(value)) != len(value):
             raise ValueError(f"architectures repeat a name: {', '.join(value)}")
         return value
+
+
+class RunnerConfig(_Frozen):
+    """Where the train and evaluate tasks run: one after another here, or on a Dask cluster."""
+
+    runner: Literal["sequential", "dask"] = Field(
+        default="sequential",
+        description="'sequential' trains one model at a time in the flow's process; 'dask' "
+        "trains every architecture and seed as its own task on a Dask cluster (needs the "
+        "'dask' extra: pip install 'imdb-rnn[dask]').",
+    )
+    dask_address: str | None = Field(
+        default=None,
+        description="Scheduler of a running Dask cluster, e.g. tcp://scheduler:8786; "
+        "None starts a local cluster for the run.",
+    )
+    workers: int = Field(
+        default=2, ge=1, description="Worker processes of the local cluster (dask, no address)."
+    )
+    tasks_per_worker: int = Field(
+        default=1,
+        ge=1,
+        description="Tasks each local worker runs at once (Dask threads per worker); keep 1 "
+        "for training, which uses every core it is given.",
+    )
+
+    @field_validator("dask_address")
+    @classmethod
+    def _address_has_port(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not re.match(r"^([a-z]+://)?[^\s/:]+:\d+/?$", value):
+            raise ValueError(
+                "give the scheduler's address as tcp://host:port, e.g. tcp://scheduler:8786"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _address_only_for_dask(self) -> RunnerConfig:
+        if self.dask_address and self.runner != "dask":
+            raise ValueError(
+                "--dask-address is for --runner dask; drop --runner sequential or the address"
+            )
+        return self
 
 
 class BaselineConfig(_Frozen):

@@ -23,7 +23,9 @@ from imdb_rnn.files import sha256_file
 PACKAGE = "imdb-rnn"
 # Settings that change how a run goes, not what it computes. The source is compared by the
 # sha256 of its bytes instead of by its location.
-_NOT_COMPARED = {"training": {"retrain", "threads"}}
+# Where and how fast the arithmetic runs does not change the results.
+_NOT_COMPARED = {"training": {"retrain", "threads", "mirrored"}}
+_NOT_COMPARED_SECTIONS = {"source", "runner"}
 
 
 def package_version() -> str:
@@ -82,7 +84,7 @@ def unchanged_last_run(configs: dict[str, Any], reports_dir: Path) -> dict[str, 
     if sha256 is None or run.get("data", {}).get("source_sha256") != sha256:
         return None
     for name, config in configs.items():
-        if name == "source":
+        if name in _NOT_COMPARED_SECTIONS:
             continue
         wanted = _comparable(name, config.model_dump(mode="json"))
         if _comparable(name, run.get(name)) != wanted:

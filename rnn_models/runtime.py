@@ -10,7 +10,9 @@ TensorFlow is imported inside the functions, so importing this module stays inst
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -69,6 +71,29 @@ def configure_tensorflow(seed: int, threads: int = 0) -> None:
             "instead of %d threads",
             threads,
         )
+
+
+@contextlib.contextmanager
+def distribution_scope(mirrored: bool, logger: Any = log) -> Iterator[int]:
+    """Build and compile inside this to train on several devices; yields the replica count.
+
+    With ``mirrored`` the model is built under ``tf.distribute.MirroredStrategy`` over every
+    GPU, or over the CPU's logical devices when there is no GPU (one, unless the process
+    split its CPU in several before TensorFlow started). Otherwise nothing changes.
+    """
+    if not mirrored:
+        yield 1
+        return
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [device.name for device in gpus or tf.config.list_logical_devices("CPU")]
+    strategy = tf.distribute.MirroredStrategy(devices)
+    logger.info(
+        "MirroredStrategy: %d replica(s) on %s", strategy.num_replicas_in_sync, ", ".join(devices)
+    )
+    with strategy.scope():
+        yield strategy.num_replicas_in_sync
 
 
 def steps_per_epoch(rows: int, batch_size: int) -> int:

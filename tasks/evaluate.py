@@ -16,8 +16,9 @@ from prefect import get_run_logger, task
 from sklearn import metrics as skm
 
 from imdb_rnn.files import atomic_path, write_json_atomic
-from tasks.prepare import PreparedData, load_arrays
-from tasks.train import TrainedModel
+from imdb_rnn.storage import DataStore
+from tasks.prepare import PreparedData, load_arrays, local_prepared
+from tasks.train import TrainedModel, local_model
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class ModelEvaluation:
     failure: str = ""  # why this model has no scores; empty when it was scored
     architecture: str = ""  # the registry name; empty for the baseline
     seed: int | None = None
+    trained_on: str = ""  # host/pid of the process that trained the model
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -191,13 +193,18 @@ def failed_evaluation(trained: TrainedModel) -> ModelEvaluation:
         failure=trained.failure,
         architecture=trained.architecture,
         seed=trained.seed,
+        trained_on=trained.worker,
     )
 
 
 def _named_for(evaluation: ModelEvaluation, trained: TrainedModel) -> ModelEvaluation:
     """The evaluation under the name this run gives the model (a seed suffix or none)."""
     return replace(
-        evaluation, model=trained.name, architecture=trained.architecture, seed=trained.seed
+        evaluation,
+        model=trained.name,
+        architecture=trained.architecture,
+        seed=trained.seed,
+        trained_on=trained.worker,
     )
 
 
@@ -269,7 +276,25 @@ def evaluate_trained_model(
     return evaluation
 
 
+def with_local_files(evaluation: ModelEvaluation, trained: TrainedModel) -> ModelEvaluation:
+    """``evaluation`` naming the files of ``trained`` (already in this process's copy)."""
+    if not evaluation.model_path:
+        return evaluation
+    return replace(
+        evaluation,
+        model_path=str(trained.model_path),
+        predictions_path=str(trained.directory / PREDICTIONS_FILE),
+    )
+
+
 @task(name="evaluate", task_run_name="evaluate-{trained.name}")
-def evaluate(trained: TrainedModel, prepared: PreparedData) -> ModelEvaluation:
-    """Score one trained model on the test split."""
-    return evaluate_trained_model(trained, prepared, get_run_logger())
+def evaluate(trained: TrainedModel, prepared: PreparedData, store: DataStore) -> ModelEvaluation:
+    """Score one trained model on the test split, wherever the task runner puts it.
+
+    The scores and predictions are saved beside the model and published with it.
+    """
+    trained = local_model(trained, store)
+    evaluation = evaluate_trained_model(trained, local_prepared(prepared, store), get_run_logger())
+    if not trained.failure:
+        store.publish(trained.directory)
+    return evaluation

@@ -16,7 +16,7 @@ import shutil
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ from imdb_rnn.files import (
     sha256_file,
     sha256_json,
 )
+from imdb_rnn.storage import DataStore
 from tasks.download import LABEL_FOLDERS, RawDataset
 
 log = logging.getLogger(__name__)
@@ -601,7 +602,33 @@ def _build(
     return PreparedData(directory, fp, raw.sha256, config, rows, seconds=round(seconds, 3))
 
 
+def local_prepared(prepared: PreparedData, store: DataStore) -> PreparedData:
+    """``prepared`` in this process's copy of the data folder, fetched from the store if needed.
+
+    Another process (a Dask worker on another machine) has its own local root; prepared
+    folders live at ``processed/<fingerprint>`` everywhere, so only the root changes.
+    """
+    directory = store.paths().processed / prepared.directory.name
+    with build_lock(directory):
+        if not store.fetch(directory):
+            raise DataContractError(
+                f"{store.url_of(directory)} is missing; the prepare step publishes it, "
+                "so run the whole flow rather than this task alone"
+            )
+    return replace(prepared, directory=directory)
+
+
 @task(name="prepare")
-def prepare(raw: RawDataset, config: PreprocessConfig, processed_dir: Path) -> PreparedData:
-    """Tokenize, build the vocabulary, pad and write Parquet (reused when unchanged)."""
-    return prepare_dataset(raw, config, processed_dir, get_run_logger())
+def prepare(raw: RawDataset, config: PreprocessConfig, store: DataStore) -> PreparedData:
+    """Tokenize, build the vocabulary, pad and write Parquet (reused when unchanged).
+
+    The Parquet folder is published to the data folder's store, where every worker reads it.
+    """
+    logger = get_run_logger()
+    processed_dir = store.paths().processed
+    directory = processed_dir / fingerprint(raw.sha256, config)
+    with build_lock(directory, logger):
+        store.fetch(directory)  # prepared on another machine already: no need to redo it
+    prepared = prepare_dataset(raw, config, processed_dir, logger)
+    store.publish(prepared.directory)
+    return prepared

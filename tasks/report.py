@@ -21,6 +21,7 @@ from prefect.artifacts import (
 )
 
 from imdb_rnn.files import write_json_atomic, write_text_atomic
+from imdb_rnn.storage import DataStore
 from tasks.champion import ChampionDecision
 from tasks.claims import ClaimsResult, contradictions, measured_table, notes_table
 from tasks.evaluate import LENGTH_BUCKETS, ModelEvaluation
@@ -383,3 +384,11 @@ def report(
         "Report written to %s (best model: %s)", written.directory, written.best_model
     )
     return written
+
+
+@task(name="publish-report", task_run_name="publish-report", retries=2, retry_delay_seconds=5)
+def publish_report(written: RunReport, store: DataStore) -> None:
+    """Copy the run's report folder to the data folder's store, when that is a remote URL."""
+    if store.is_remote:
+        store.publish(written.directory)
+        get_run_logger().info("Report published to %s", store.url_of(written.directory))

@@ -22,9 +22,11 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
 from imdb_rnn import __version__
+from imdb_rnn.cluster import worker_name
 from imdb_rnn.config import ModelConfig, TrainingConfig
 from imdb_rnn.files import atomic_directory, build_lock, sha256_json, write_json_atomic
-from tasks.prepare import PreparedData, load_arrays
+from imdb_rnn.storage import DataStore
+from tasks.prepare import PreparedData, load_arrays, local_prepared
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,8 @@ EpochHook = Callable[[int, int, dict[str, float]], None]
 """Called after each epoch with (epoch, epochs, logs)."""
 
 # Parameters that do not change the trained weights stay out of the fingerprint.
-_NOT_IN_FINGERPRINT = {"architectures", "retrain", "seeds", "threads"}
+# Threads and replicas change where the arithmetic runs, not what it computes.
+_NOT_IN_FINGERPRINT = {"architectures", "retrain", "seeds", "threads", "mirrored"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class TrainedModel:
     failure: str = ""  # why training failed; empty when it succeeded
     seed: int = 0
     label: str = ""  # the name reports use: the architecture, plus the seed when several
+    worker: str = ""  # host/pid of the process that trained or loaded it
 
     @property
     def name(self) -> str:
@@ -142,6 +146,7 @@ def _fit_and_save(
     from rnn_models.optimizers import GradientNormAdam, LogGradientNorm
     from rnn_models.runtime import (
         configure_tensorflow,
+        distribution_scope,
         even_batch_size,
         jit_compile_setting,
         steps_per_epoch,
@@ -162,18 +167,22 @@ def _fit_and_save(
     configure_tensorflow(training.seed, training.threads)
     x_train, y_train, _ = load_arrays(prepared, "train")
     x_validation, y_validation, _ = load_arrays(prepared, "validation")
-    model = build_model(
-        architecture, model_config, prepared.preprocess.vocab_size, prepared.preprocess.maxlen
-    )
-    model.compile(
-        # Adam that also logs the gradient norm per epoch, to show exploding gradients.
-        optimizer=GradientNormAdam(
-            learning_rate=training.learning_rate, clipnorm=training.clipnorm
-        ),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-        jit_compile=jit_compile_setting(training.xla, model_config.pooling != "last"),
-    )
+    with distribution_scope(training.mirrored, logger) as replicas:
+        model = build_model(
+            architecture, model_config, prepared.preprocess.vocab_size, prepared.preprocess.maxlen
+        )
+        model.compile(
+            # Adam that also logs the gradient norm per epoch, to show exploding gradients.
+            optimizer=GradientNormAdam(
+                learning_rate=training.learning_rate, clipnorm=training.clipnorm
+            ),
+            loss="binary_crossentropy",
+            metrics=["accuracy"],
+            # XLA and MirroredStrategy's cross-replica sums do not combine on CPU replicas.
+            jit_compile=False
+            if training.mirrored
+            else jit_compile_setting(training.xla, model_config.pooling != "last"),
+        )
 
     class _RecordEpoch(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
@@ -256,6 +265,7 @@ def _fit_and_save(
                     "model": model_config.model_dump(),
                     "training": training.model_dump(exclude=_NOT_IN_FINGERPRINT),
                     "keras_version": keras.__version__,
+                    "replicas": replicas,
                 },
             )
         logger.info(
@@ -293,17 +303,43 @@ def _artifact_key(architecture: str) -> str:
     return "train-" + architecture.replace("_", "-").lower()
 
 
+def local_model(trained: TrainedModel, store: DataStore) -> TrainedModel:
+    """``trained`` in this process's copy of the data folder, fetched from the store if needed.
+
+    A model trained by another process (a Dask worker on another machine) names a folder
+    of that process; models live at ``models/<name>`` everywhere, so only the root changes.
+    """
+    directory = store.paths().models / trained.directory.name
+    if not trained.failure:
+        with build_lock(directory):
+            if not store.fetch(directory):
+                raise FileNotFoundError(
+                    f"{trained.name}: {store.url_of(directory)} was not published; "
+                    "its training did not finish"
+                )
+    return dataclasses.replace(trained, directory=directory)
+
+
 @task(name="train", task_run_name="train-{architecture}-seed{seed}")
 def train(
     architecture: str,
     prepared: PreparedData,
     model_config: ModelConfig,
     training: TrainingConfig,
-    models_dir: Path,
+    store: DataStore,
     seed: int,
 ) -> TrainedModel:
-    """Train one architecture with one seed, logging each epoch and updating a progress artifact."""
+    """Train one architecture with one seed, logging each epoch and updating a progress artifact.
+
+    Runs wherever the task runner puts it: it reads the prepared data from, and publishes
+    the model to, the data folder's store.
+    """
     logger = get_run_logger()
+    prepared = local_prepared(prepared, store)
+    models_dir = store.paths().models
+    fp = training_fingerprint(architecture, prepared, model_config, training.for_seed(seed))
+    with build_lock(models_dir / f"{architecture}-{fp}"):
+        store.fetch(models_dir / f"{architecture}-{fp}")  # another machine may have trained it
     label = training.run_label(architecture, seed)
     progress_id = create_progress_artifact(
         0.0, key=_artifact_key(label), description=f"Training {label}: epochs done"
@@ -319,4 +355,6 @@ def train(
     )
     if trained.reused:
         update_progress_artifact(progress_id, 100.0)
-    return dataclasses.replace(trained, label=label)
+    if not trained.failure:
+        store.publish(trained.directory)
+    return dataclasses.replace(trained, label=label, worker=worker_name())

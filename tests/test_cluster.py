@@ -1,0 +1,200 @@
+"""Scale-out: the data folder as an fsspec store, the task runner choice, and Dask workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import fsspec
+import pytest
+
+from imdb_rnn.cli import main
+from imdb_rnn.cluster import require_dask, task_runner, tensorflow_threads
+from imdb_rnn.config import RunnerConfig, TrainingConfig
+from imdb_rnn.errors import ConfigError
+from imdb_rnn.storage import CACHE_ENV, LISTING_NAME, DataStore
+
+
+@pytest.fixture
+def memory_store(monkeypatch, tmp_path):
+    """A fresh ``memory://`` store, and a cache folder per simulated machine."""
+    location = f"memory://imdb-{os.getpid()}-{tmp_path.name}"
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "machine-a"))
+    yield DataStore.open(location)
+    fs = fsspec.filesystem("memory")
+    if fs.exists(location):
+        fs.rm(location, recursive=True)
+
+
+def _folder(root: Path, files: dict[str, bytes]) -> Path:
+    for name, content in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(content)
+    return root
+
+
+# ---------------------------------------------------------------- the store
+
+
+def test_a_path_and_a_file_url_name_the_same_local_folder(tmp_path):
+    as_path = DataStore.open(str(tmp_path / "data"))
+    as_url = DataStore.open(f"file://{tmp_path / 'data'}/")
+    assert not as_path.is_remote and not as_url.is_remote
+    assert as_path.local_root == as_url.local_root == (tmp_path / "data").resolve()
+    # Local folders are shared in place: there is nothing to publish or fetch.
+    as_url.publish(tmp_path / "data" / "models" / "x")
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_remote_store_works_in_a_cache_folder_named_after_the_url(memory_store, tmp_path):
+    assert memory_store.is_remote
+    assert memory_store.local_root.parent == (tmp_path / "machine-a" / "stores").resolve()
+    other = DataStore.open(memory_store.location + "-other")
+    assert other.local_root != memory_store.local_root
+
+
+def test_a_published_folder_is_fetched_whole_on_another_machine(
+    memory_store, monkeypatch, tmp_path
+):
+    files = {"model.keras": b"weights", "history.json": b"{}", "sub/notes.txt": b"n"}
+    folder = _folder(memory_store.paths().models / "gru-abc", files)
+    memory_store.publish(folder)
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "machine-b"))
+    there = memory_store.paths().models / "gru-abc"
+    assert there != folder and not there.exists()
+    assert memory_store.fetch(there)
+    assert {
+        p.relative_to(there).as_posix(): p.read_bytes() for p in there.rglob("*") if p.is_file()
+    } == files
+    listing = json.loads(
+        fsspec.filesystem("memory").cat_file(
+            f"{memory_store.location}/models/gru-abc/{LISTING_NAME}"
+        )
+    )
+    assert sorted(listing) == sorted(files)
+
+
+def test_a_folder_without_its_listing_is_not_trusted(memory_store, monkeypatch, tmp_path):
+    fs = fsspec.filesystem("memory")
+    # An upload cut off before its last file: the data is there, the listing is not.
+    fs.pipe_file(f"{memory_store.location}/processed/f1/train.parquet", b"half")
+    local = memory_store.paths().processed / "f1"
+    assert memory_store.fetch(local) is False
+    assert not local.exists()
+
+
+def test_a_file_changed_in_the_store_fails_the_fetch_and_leaves_nothing(
+    memory_store, monkeypatch, tmp_path
+):
+    folder = _folder(memory_store.paths().processed / "f2", {"test.parquet": b"rows"})
+    memory_store.publish(folder)
+    fsspec.filesystem("memory").pipe_file(
+        f"{memory_store.location}/processed/f2/test.parquet", b"edited"
+    )
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "machine-b"))
+    local = memory_store.paths().processed / "f2"
+    with pytest.raises(OSError, match="does not match its listing"):
+        memory_store.fetch(local)
+    assert not local.exists()
+    assert not list(local.parent.glob(".f2.*"))  # no staging folder left behind
+
+
+def test_publishing_again_sends_only_new_files(memory_store, monkeypatch):
+    folder = _folder(memory_store.paths().models / "lstm-1", {"model.keras": b"w"})
+    memory_store.publish(folder)
+    (folder / "evaluation.json").write_text("{}")
+    fs, _ = memory_store.filesystem()
+    sent = []
+    original = type(fs).put_file
+    monkeypatch.setattr(
+        type(fs),
+        "put_file",
+        lambda self, lpath, rpath, **kw: (
+            sent.append(Path(lpath).name),
+            original(self, lpath, rpath, **kw),
+        ),
+    )
+    memory_store.publish(folder)
+    assert sent == ["evaluation.json"]
+
+
+def test_a_url_whose_filesystem_is_not_installed_names_the_package():
+    with pytest.raises(ConfigError, match="s3fs"):
+        DataStore.open("s3://bucket/imdb")
+
+
+# ---------------------------------------------------------------- runner choice
+
+
+def test_the_default_runner_trains_one_model_at_a_time():
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    runner = task_runner(RunnerConfig())
+    assert isinstance(runner, ThreadPoolTaskRunner) and runner._max_workers == 1
+
+
+def test_dask_runner_starts_a_local_cluster_or_joins_a_scheduler():
+    from prefect_dask import DaskTaskRunner
+
+    local = task_runner(RunnerConfig(runner="dask", workers=3, tasks_per_worker=1))
+    assert isinstance(local, DaskTaskRunner) and local.address is None
+    assert local.cluster_kwargs["n_workers"] == 3
+    assert local.cluster_kwargs["threads_per_worker"] == 1
+    assert local.cluster_kwargs["processes"] is True
+    remote = task_runner(RunnerConfig(runner="dask", dask_address="tcp://10.0.0.5:8786"))
+    assert remote.address == "tcp://10.0.0.5:8786" and not remote.cluster_kwargs
+
+
+def test_each_local_worker_gets_its_share_of_the_cores(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    training = TrainingConfig()
+    assert tensorflow_threads(RunnerConfig(), training) == 0  # sequential: every core
+    assert tensorflow_threads(RunnerConfig(runner="dask", workers=2), training) == 4
+    assert (
+        tensorflow_threads(RunnerConfig(runner="dask", workers=3, tasks_per_worker=2), training)
+        == 1
+    )
+    assert tensorflow_threads(RunnerConfig(runner="dask", workers=16), training) == 1
+    asked = TrainingConfig(threads=3)
+    assert tensorflow_threads(RunnerConfig(runner="dask", workers=2), asked) == 3
+    # Another cluster's machines are not visible from here: the user says, or TF decides.
+    remote = RunnerConfig(runner="dask", dask_address="tcp://h:8786")
+    assert tensorflow_threads(remote, training) == 0
+
+
+@pytest.fixture
+def without_dask(monkeypatch):
+    # A None entry makes `import prefect_dask` raise ImportError, as when it is not installed.
+    monkeypatch.setitem(sys.modules, "prefect_dask", None)
+
+
+def test_dask_without_the_extra_says_how_to_install_it(without_dask):
+    with pytest.raises(ConfigError, match=r"pip install 'imdb-rnn\[dask\]'"):
+        require_dask()
+    with pytest.raises(ConfigError, match="not installed"):
+        task_runner(RunnerConfig(runner="dask"))
+
+
+def test_the_cli_refuses_dask_without_the_extra_before_any_work(without_dask, tmp_path, capsys):
+    code = main(["run", "--runner", "dask", "--data-dir", str(tmp_path / "d")])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "imdb-rnn[dask]" in error and "--runner sequential" in error
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_scheduler_address_alone_picks_the_dask_runner(monkeypatch, tmp_path):
+    from imdb_rnn import cli
+
+    parser = cli.build_parser()
+    argv = ["run", "--dask-address", "tcp://scheduler:8786", "--data-dir", str(tmp_path)]
+    configs = cli.configs_from_args(parser.parse_args(argv), cli.given_flags(parser, argv))
+    assert configs["runner"].runner == "dask"
+    assert configs["runner"].dask_address == "tcp://scheduler:8786"
+    argv = ["run", "--data-dir", str(tmp_path)]
+    assert (
+        cli.configs_from_args(parser.parse_args(argv), set()).get("runner").runner == "sequential"
+    )
