@@ -178,7 +178,8 @@ def _fit_and_save(
             ),
             loss="binary_crossentropy",
             metrics=["accuracy"],
-            # XLA and MirroredStrategy's cross-replica sums do not combine on CPU replicas.
+            # XLA refuses MirroredStrategy's per-replica variables ("Trying to access resource
+            # ... located in device CPU:1 from device CPU:0"), so mirrored training runs without.
             jit_compile=False
             if training.mirrored
             else jit_compile_setting(training.xla, model_config.pooling != "last"),

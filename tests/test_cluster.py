@@ -198,3 +198,173 @@ def test_a_scheduler_address_alone_picks_the_dask_runner(monkeypatch, tmp_path):
     assert (
         cli.configs_from_args(parser.parse_args(argv), set()).get("runner").runner == "sequential"
     )
+
+
+# ---------------------------------------------------------------- whole flows
+
+
+def _read_table_artifact(key: str) -> list[dict]:
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        (found,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )
+    return json.loads(found.data)
+
+
+def _small_run(fake_archive, data_dir: str, **overrides):
+    from imdb_rnn.config import (
+        BaselineConfig,
+        ClaimsConfig,
+        ModelConfig,
+        PreprocessConfig,
+        SourceConfig,
+    )
+
+    return dict(
+        source=SourceConfig(source=str(fake_archive.path), sha256=fake_archive.sha256),
+        preprocess=PreprocessConfig(vocab_size=60, maxlen=40),
+        model=ModelConfig(embedding_dim=8, units=8),
+        training=TrainingConfig(architectures=("simple_rnn", "gru"), epochs=1, batch_size=8),
+        baseline=BaselineConfig(enabled=False),
+        claims=ClaimsConfig(enabled=False),
+        data_dir=data_dir,
+        **overrides,
+    )
+
+
+@pytest.mark.flow
+@pytest.mark.slow
+@pytest.mark.dask
+def test_two_dask_workers_train_two_architectures_in_parallel(
+    prefect_harness, fake_archive, tmp_path
+):
+    from flows.compare import compare_architectures
+
+    data_dir = tmp_path / "shared"
+    result = compare_architectures(
+        **_small_run(
+            fake_archive,
+            f"file://{data_dir}",
+            runner=RunnerConfig(runner="dask", workers=2, tasks_per_worker=1),
+        )
+    )
+
+    models = {row["model"] for row in result.rows}
+    assert models == {"simple_rnn", "gru"}
+    assert {row["model"] for row in _read_table_artifact("rnn-comparison")} == models
+    metrics = json.loads((data_dir / "reports" / result.run_id / "metrics.json").read_text())
+    trained_on = {model["model"]: model["trained_on"] for model in metrics["models"]}
+    hosts_and_pids = [value.rsplit("/", 1) for value in trained_on.values()]
+    pids = {int(pid) for _, pid in hosts_and_pids}
+    assert len(pids) == 2, f"both trainings ran in one process: {trained_on}"
+    assert os.getpid() not in pids  # neither ran in the flow's own process
+    # The workers wrote to the shared folder; the flow read their models from it.
+    assert len(list((data_dir / "models").glob("*-*/model.keras"))) == 2
+    assert metrics["run"]["runner"]["runner"] == "dask"
+    assert metrics["run"]["training"]["threads"] == max(1, (os.cpu_count() or 1) // 2)
+
+
+@pytest.mark.flow
+@pytest.mark.slow
+def test_a_memory_store_holds_the_data_models_and_report_for_another_machine(
+    prefect_harness, fake_archive, memory_store, monkeypatch, tmp_path
+):
+    from flows.compare import compare_architectures
+
+    parameters = _small_run(fake_archive, memory_store.location)
+    result = compare_architectures(**parameters)
+
+    fs, root = memory_store.filesystem()
+    published = {
+        path.removeprefix(root.rstrip("/") + "/")
+        for path in fs.find(root)
+        if path.endswith(LISTING_NAME)
+    }
+    assert {folder.split("/")[0] for folder in published} == {"processed", "models", "reports"}
+    (prepared,) = [p for p in published if p.startswith("processed/")]
+    for split in ("train", "validation", "test"):
+        assert fs.exists(f"{root}/{prepared.rsplit('/', 1)[0]}/{split}.parquet")
+    for model in ("simple_rnn", "gru"):
+        (folder,) = fs.glob(f"{root}/models/{model}-*")
+        assert {Path(p).name for p in fs.ls(folder, detail=False)} >= {
+            "model.keras",
+            "history.json",
+            "training.json",
+            "evaluation.json",
+            "predictions.parquet",
+        }
+    assert fs.exists(f"{root}/reports/{result.run_id}/report.html")
+
+    # Another machine (an empty cache) gets the prepared data and models from the store:
+    # nothing is prepared or trained again, and the scores are the same.
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "machine-b"))
+    again = compare_architectures(**parameters)
+    assert again.rows == result.rows
+    machine_b = DataStore(memory_store.location).paths()
+    for folder in machine_b.models.glob("*-*"):
+        assert json.loads((folder / "training.json").read_text()) == json.loads(
+            fs.cat_file(f"{root}/models/{folder.name}/training.json")
+        )
+    assert [p.name for p in machine_b.processed.iterdir() if not p.name.startswith(".")] == [
+        prepared.split("/")[1]
+    ]
+
+
+# ---------------------------------------------------------------- several devices
+
+_MIRRORED_SCRIPT = """
+import json, sys
+from pathlib import Path
+import tensorflow as tf
+
+# Two logical CPUs stand in for two GPUs: MirroredStrategy puts one replica on each.
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+from imdb_rnn.config import ModelConfig, PreprocessConfig, TrainingConfig
+from tasks.download import RawDataset
+from tasks.prepare import prepare_dataset
+from tasks.train import train_architecture
+from tests.conftest import make_aclimdb
+
+base = Path(sys.argv[1])
+dataset = make_aclimdb(base / "source", per_label=40)
+raw = RawDataset(dataset.root, "c" * 64, "generated")
+prepared = prepare_dataset(raw, PreprocessConfig(vocab_size=60, maxlen=30), base / "processed")
+result = {}
+for mirrored in (True, False):
+    training = TrainingConfig(epochs=2, batch_size=16, mirrored=mirrored)
+    trained = train_architecture(
+        "lstm", prepared, ModelConfig(embedding_dim=8, units=8), training, base / str(mirrored)
+    )
+    record = json.loads((trained.directory / "training.json").read_text())
+    result[str(mirrored)] = {"replicas": record["replicas"], "loss": trained.history["loss"]}
+print(json.dumps(result))
+"""
+
+
+@pytest.mark.slow
+def test_mirrored_training_splits_each_batch_over_two_replicas_with_the_same_result(tmp_path):
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", _MIRRORED_SCRIPT, str(tmp_path)],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["True"]["replicas"] == 2 and result["False"]["replicas"] == 1
+    # Synchronous data parallelism averages the two half-batch gradients, which is the
+    # full batch's gradient: the same losses as on one device, up to float rounding.
+    assert result["True"]["loss"] == pytest.approx(result["False"]["loss"], rel=1e-5)
