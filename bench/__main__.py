@@ -3,6 +3,7 @@
     python -m bench          # full data, 3 seeds -> docs/benchmarks.json and docs/BENCHMARKS.md
     python -m bench --quick  # 2,000 reviews per split and 1 epoch: checks that the harness works
     python -m bench --best   # the `best` profile from scratch: test accuracy, training time
+    python -m bench --scale-out  # seed comparison sequentially vs on 2 local Dask workers
 
 Results of every mode are kept side by side in the JSON file; the Markdown table is
 rewritten from it each time.
@@ -17,7 +18,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.harness import ROOT, BenchSettings, run_best_profile, run_speed_suite
+from bench.harness import ROOT, BenchSettings, run_best_profile, run_scale_out, run_speed_suite
 from bench.markdown import write_markdown
 
 DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "aclImdb_v1_labeled.tar.gz"
@@ -33,6 +34,8 @@ def _read_sha256(source: Path) -> str | None:
 def _shown_arguments(args: argparse.Namespace) -> list[str]:
     """The options that change what is measured (not where files go)."""
     shown = ["--quick"] if args.quick else ["--best"] if args.best else []
+    if args.scale_out:
+        shown += ["--scale-out", *(["--repeats", str(args.repeats)] if args.repeats != 2 else [])]
     if args.seeds != 3:
         shown += ["--seeds", str(args.seeds)]
     if args.source:
@@ -58,6 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--quick", action="store_true", help="2,000 reviews per split, 1 epoch, 2 seeds"
     )
     mode.add_argument("--best", action="store_true", help="measure the best profile instead")
+    parser.add_argument(
+        "--scale-out",
+        action="store_true",
+        help="time the seed comparison sequentially and on a local cluster of 2 Dask workers "
+        "(with --quick: on the quick subset)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="--scale-out: runs of each mode, alternating"
+    )
     parser.add_argument("--seeds", type=int, default=3, help="seeds per architecture")
     parser.add_argument(
         "--out",
@@ -80,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     sha256 = args.sha256 or _read_sha256(source)
     if not sha256:
         parser.error(f"--sha256 is needed: there is no {source.name}.sha256 beside {source}")
+    if args.scale_out and args.best:
+        parser.error("--scale-out and --best measure different things; give one of them")
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1, got {args.seeds}")
 
@@ -109,8 +125,12 @@ def main(argv: list[str] | None = None) -> int:
             **({"seeds": args.seeds} | (quick if args.quick else {})),
             log=lambda line: print(line, flush=True),
         )
-        key = "best" if args.best else ("quick" if args.quick else "speed")
-        results = run_best_profile(settings) if args.best else run_speed_suite(settings)
+        if args.scale_out:
+            key, results = "scale_out", run_scale_out(settings, args.repeats)
+        elif args.best:
+            key, results = "best", run_best_profile(settings)
+        else:
+            key, results = ("quick" if args.quick else "speed"), run_speed_suite(settings)
         results["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         results["invocation"] = " ".join(["python -m bench", *_shown_arguments(args)])
 

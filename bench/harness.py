@@ -7,6 +7,7 @@ notes' script. Results are plain dicts, written as JSON by ``bench.__main__``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -359,4 +360,51 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
         "per_architecture": per_architecture,
         "prepare_seconds_median": round(median(results["prepare_seconds"]), 2),
         "rerun_share": round(runs["rerun_wall_seconds"] / runs["first_wall_seconds"], 4),
+    }
+
+
+def run_scale_out(settings: BenchSettings, repeats: int = 2) -> dict[str, Any]:
+    """The seed comparison run sequentially and on a local Dask cluster, back to back.
+
+    Both read the same prepared data (a warm-up run prepares it), train every model again
+    (``--retrain``) and measure the claims again (their cache is cleared), so the two differ
+    only in where the trainings run. The order alternates to spread the host's noise.
+    """
+    data_dir = settings.work_dir / "data-scale-out"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    warm_up = ("--archs", "simple_rnn", "--epochs", "1", "--no-claims", "--no-baseline")
+    run_pipeline(dataclasses.replace(settings, epochs=1), data_dir, *warm_up, "--no-champion")
+    modes = {
+        "sequential": ("--runner", "sequential"),
+        "dask_2_workers": ("--runner", "dask", "--dask-workers", "2"),
+    }
+    runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
+    for _ in range(repeats):
+        for mode, flags in modes.items():
+            shutil.rmtree(data_dir / "claims", ignore_errors=True)
+            result = run_pipeline(settings, data_dir, "--retrain", "--force", *flags)
+            models = pipeline_models(result["metrics"])
+            timings = result["metrics"]["run"].get("timings", {})
+            runs[mode].append(
+                {
+                    "wall_seconds": result["wall_seconds"],
+                    "train_seconds": {row["architecture"]: row["fit_seconds"] for row in models},
+                    "accuracy": {row["architecture"]: row["accuracy"] for row in models},
+                    "claims_seconds": timings.get("seed claims"),
+                    "trained_on": sorted(
+                        {m.get("trained_on", "") for m in result["metrics"]["models"]} - {""}
+                    ),
+                    "tensorflow_threads": result["metrics"]["run"]["training"]["threads"],
+                    "command": shown_command(result["command"], settings),
+                }
+            )
+            settings.log(f"{mode}: {result['wall_seconds']} s")
+    return {
+        "machine": machine(),
+        "settings": _settings_dict(settings),
+        "runs": runs,
+        "median_wall_seconds": {
+            mode: round(median(run["wall_seconds"] for run in mode_runs), 1)
+            for mode, mode_runs in runs.items()
+        },
     }

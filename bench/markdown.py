@@ -211,12 +211,60 @@ def best_section(best: dict[str, Any]) -> list[str]:
     return parts
 
 
+def scale_out_section(scale: dict[str, Any]) -> list[str]:
+    runs = scale["runs"]
+    architectures = sorted({arch for run in runs["sequential"] for arch in run["train_seconds"]})
+    rows = []
+    for mode, mode_runs in runs.items():
+        for number, run in enumerate(mode_runs, start=1):
+            rows.append(
+                [
+                    f"{mode.replace('_', ' ')} #{number}",
+                    f"{run['wall_seconds']:.1f}",
+                    *(
+                        f"{run['train_seconds'].get(arch, float('nan')):.1f}"
+                        for arch in architectures
+                    ),
+                    f"{run['claims_seconds'] or 0:.1f}",
+                    str(run["tensorflow_threads"] or "all"),
+                    str(len(run["trained_on"])),
+                ]
+            )
+    medians = scale["median_wall_seconds"]
+    ratio = medians["dask_2_workers"] / medians["sequential"]
+    return [
+        "### Scale-out: sequential vs 2 Dask workers, seed settings, full data",
+        "",
+        f"Measured {scale['measured_at']} with `{scale['invocation']}` on "
+        f"{_machine_line(scale['machine'])}. Every run retrains the models and measures the "
+        "claims again on the same prepared data; the modes alternate.",
+        "",
+        _table(
+            [
+                "run",
+                "wall s",
+                *(f"fit `{arch}` s" for arch in architectures),
+                "claims s",
+                "TF threads per training",
+                "processes that trained",
+            ],
+            rows,
+        ),
+        "",
+        f"Median wall time: sequential {medians['sequential']:.1f} s, 2 Dask workers "
+        f"{medians['dask_2_workers']:.1f} s (ratio {ratio:.2f}).",
+        "",
+    ]
+
+
 def render(everything: dict[str, Any]) -> str:
     parts = [BEGIN, ""]
     if "speed" in everything:
         parts += speed_section(everything["speed"], "Seed settings, full data")
     if "best" in everything:
         parts += best_section(everything["best"])
+    if "scale_out" in everything:
+        parts += scale_out_section(everything["scale_out"])
     if "quick" in everything:
         parts += speed_section(everything["quick"], "Quick mode (harness check, not a result)")
     parts.append(END)

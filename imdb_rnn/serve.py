@@ -17,13 +17,13 @@ import threading
 import urllib.error
 import urllib.request
 import zoneinfo
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from imdb_rnn.config import CANONICAL_URL, SourceConfig
 from imdb_rnn.errors import ConfigError, ImdbRnnError
+from imdb_rnn.storage import DataStore
 
 PROG = "imdb-rnn"
 DEPLOYMENT_NAME = "weekly-retrain"
@@ -101,11 +101,12 @@ def served_parameters(args: argparse.Namespace) -> dict[str, Any]:
             f"--timezone: unknown time zone {args.timezone!r}; use an IANA name such as UTC "
             "or Europe/Berlin"
         ) from None
+    store = DataStore.open(args.data_dir)
     parameters: dict[str, Any] = {
         # Scheduled runs train again; the download and the prepared data are reused.
         "training": {"retrain": True},
         # Absolute, so the runs write where the user meant whatever their working directory.
-        "data_dir": str(Path(args.data_dir).resolve()),
+        "data_dir": store.location if store.is_remote else str(store.local_root),
     }
     if changed := source.model_dump(mode="json", exclude_defaults=True):
         parameters["source"] = changed  # otherwise the flow's default: the canonical URL

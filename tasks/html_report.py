@@ -19,6 +19,7 @@ from tasks.claims import contradictions, measured_table, notes_table
 from tasks.evaluate import LENGTH_BUCKETS, ModelEvaluation, load_predictions
 from tasks.summary import (
     COLUMNS,
+    PARAMETER_SECTIONS,
     across_seeds,
     best_values,
     comparison_rows,
@@ -426,8 +427,8 @@ def render_html(
             f"{fmt(split_rows.get('validation'))} validation, {fmt(split_rows.get('test'))} test)",
         ),
     ]
-    for section in ("preprocess", "model", "training", "baseline", "champion", "claims"):
-        if section in run_info:
+    for section in (*PARAMETER_SECTIONS, "trained_on"):
+        if run_info.get(section):
             details.append((section, ", ".join(f"{k}={v}" for k, v in run_info[section].items())))
     software = run_info.get("software", {})
     if software:

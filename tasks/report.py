@@ -29,6 +29,7 @@ from tasks.html_report import load_all_predictions, render_html
 from tasks.prepare import PreparedData
 from tasks.summary import (
     COLUMNS,
+    PARAMETER_SECTIONS,
     across_seeds,
     best_by,
     best_values,
@@ -203,8 +204,8 @@ def render_markdown(
         f"validation, {fmt(split_rows.get('test'))} test reviews)\n"
     )
     parts.append("## Parameters\n")
-    for section in ("preprocess", "model", "training", "baseline", "champion", "claims"):
-        if section in run_info:
+    for section in (*PARAMETER_SECTIONS, "trained_on"):
+        if run_info.get(section):
             rendered = ", ".join(f"{k}={v}" for k, v in run_info[section].items())
             parts.append(f"- **{section}**: {rendered}")
     parts.append("")
@@ -350,6 +351,7 @@ def report(
         timings[f"train {evaluation.model}"] = evaluation.train_seconds
         timings[f"predict {evaluation.model}"] = evaluation.predict_seconds
     run_info = run_info_for(prepared, source, configs, timings)
+    run_info["trained_on"] = {e.model: e.trained_on for e in evaluations if e.trained_on}
     if decision is not None:
         run_info["champion_decision"] = decision.to_dict()
     if recent_runs:

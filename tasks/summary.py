@@ -27,6 +27,9 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
 GATED_ARCHITECTURES = ("lstm", "gru", "bilstm", "bigru")
 SHORT_BUCKET, LONG_BUCKET = "<=100", ">400"
 
+# The config sections a report lists.
+PARAMETER_SECTIONS = ("preprocess", "model", "training", "baseline", "champion", "claims", "runner")
+
 
 def plain(value: Any) -> Any:
     """JSON-safe scalar: NaN becomes None, numpy numbers become Python numbers."""
