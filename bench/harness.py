@@ -391,6 +391,7 @@ def run_scale_out(settings: BenchSettings, repeats: int = 2) -> dict[str, Any]:
                     "train_seconds": {row["architecture"]: row["fit_seconds"] for row in models},
                     "accuracy": {row["architecture"]: row["accuracy"] for row in models},
                     "claims_seconds": timings.get("seed claims"),
+                    "train_and_evaluate_seconds": timings.get("train and evaluate (wall)"),
                     "trained_on": sorted(
                         {m.get("trained_on", "") for m in result["metrics"]["models"]} - {""}
                     ),
@@ -402,9 +403,14 @@ def run_scale_out(settings: BenchSettings, repeats: int = 2) -> dict[str, Any]:
     return {
         "machine": machine(),
         "settings": _settings_dict(settings),
+        "full_data": settings.max_reviews_per_split is None,
         "runs": runs,
         "median_wall_seconds": {
             mode: round(median(run["wall_seconds"] for run in mode_runs), 1)
+            for mode, mode_runs in runs.items()
+        },
+        "median_train_and_evaluate_seconds": {
+            mode: round(median(run["train_and_evaluate_seconds"] for run in mode_runs), 1)
             for mode, mode_runs in runs.items()
         },
     }

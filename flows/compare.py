@@ -3,6 +3,9 @@
 # No ``from __future__ import annotations`` here: `imdb-rnn serve` ships this flow to each run's
 # subprocess with cloudpickle, and string annotations naming the configs would not resolve there.
 
+import time
+from dataclasses import dataclass
+
 from prefect import flow
 
 from imdb_rnn.cluster import task_runner, tensorflow_threads
@@ -51,7 +54,8 @@ def compare_architectures(
     prepared = prepare(raw, preprocess, store)
 
     training = training.model_copy(update={"threads": tensorflow_threads(runner, training)})
-    trained, evaluations = fan_out(prepared, model, training, store)
+    fanned_out = fan_out(prepared, model, training, store)
+    trained, evaluations = fanned_out.trained, fanned_out.evaluations
     if baseline.enabled:
         evaluations.append(train_baseline(prepared, baseline, paths))
     seed_claims = measure_claims(trained, evaluations, prepared, model, training, claims, paths)
@@ -77,9 +81,17 @@ def compare_architectures(
         decision,
         recent_runs,
         seed_claims,
+        {"train and evaluate (wall)": fanned_out.seconds},
     )
     publish_report(run_report, store)
     return run_report
+
+
+@dataclass(frozen=True)
+class TrainedAndScored:
+    trained: list[TrainedModel]
+    evaluations: list[ModelEvaluation]
+    seconds: float  # wall time of all the trainings and evaluations, however parallel
 
 
 @flow(name="train-and-evaluate", log_prints=True)
@@ -88,12 +100,13 @@ def train_and_evaluate(
     model: ModelConfig,
     training: TrainingConfig,
     store: DataStore,
-) -> tuple[list[TrainedModel], list[ModelEvaluation]]:
+) -> TrainedAndScored:
     """One train and one evaluate task per architecture and seed, on this flow's task runner.
 
     The tasks exchange only paths: each reads the prepared Parquet from the data folder and
     publishes its model there, so they can run in other processes or on other machines.
     """
+    started = time.perf_counter()
     trained = [
         train.submit(name, prepared, model, training, store, seed)
         for name in training.architectures
@@ -106,4 +119,4 @@ def train_and_evaluate(
         with_local_files(future.result(), model_run)
         for future, model_run in zip(scored, local, strict=True)
     ]
-    return local, evaluations
+    return TrainedAndScored(local, evaluations, round(time.perf_counter() - started, 3))

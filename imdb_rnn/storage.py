@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,8 +119,9 @@ class DataStore:
         already = self._read_listing(fs, remote) or {}
         for name, digest in listing.items():
             if already.get(name) != digest:
-                fs.makedirs(f"{remote}/{Path(name).parent.as_posix()}".rstrip("/."), exist_ok=True)
-                fs.put_file(str(local_dir / name), f"{remote}/{name}")
+                target = f"{remote}/{name}"
+                fs.makedirs(posixpath.dirname(target), exist_ok=True)  # no-op on object stores
+                fs.put_file(str(local_dir / name), target)
         fs.pipe_file(f"{remote}/{LISTING_NAME}", json.dumps(listing, indent=1).encode())
 
     def fetch(self, local_dir: Path) -> bool:

@@ -344,9 +344,10 @@ def report(
     decision: ChampionDecision | None = None,
     recent_runs: list[dict[str, Any]] | None = None,
     claims: ClaimsResult | None = None,
+    stage_seconds: dict[str, float] | None = None,
 ) -> RunReport:
     """Publish the comparison as Prefect artifacts and as files under ``reports/<run-id>/``."""
-    timings = {"prepare": prepared.seconds}
+    timings = {"prepare": prepared.seconds, **(stage_seconds or {})}
     for evaluation in evaluations:
         timings[f"train {evaluation.model}"] = evaluation.train_seconds
         timings[f"predict {evaluation.model}"] = evaluation.predict_seconds

@@ -114,3 +114,44 @@ def test_pipeline_rows_leave_out_the_baseline_and_failed_models():
         "roc_auc": 0.9,
         "parameters": 5,
     }
+
+
+def test_scale_out_section_shows_every_run_and_the_median_ratio():
+    def run(wall, fits, processes, threads):
+        return {
+            "wall_seconds": wall,
+            "train_seconds": dict(zip(("gru", "lstm"), fits, strict=True)),
+            "accuracy": {},
+            "claims_seconds": 100.0,
+            "train_and_evaluate_seconds": wall - 150.0,
+            "trained_on": [f"host/{pid}" for pid in range(processes)],
+            "tensorflow_threads": threads,
+            "command": "imdb-rnn run",
+        }
+
+    scale = {
+        "machine": {
+            "cores": 2,
+            "cpu": "x",
+            "gpu": "none",
+            "python": "3.11",
+            "tensorflow": "2",
+            "keras": "3",
+            "prefect": "3",
+        },
+        "measured_at": "2026-01-01 00:00 UTC",
+        "invocation": "python -m bench --scale-out",
+        "runs": {
+            "sequential": [run(300.0, (20.0, 30.0), 1, 0), run(320.0, (21.0, 31.0), 1, 0)],
+            "dask_2_workers": [run(280.0, (35.0, 50.0), 2, 1), run(300.0, (36.0, 52.0), 2, 1)],
+        },
+        "median_wall_seconds": {"sequential": 310.0, "dask_2_workers": 290.0},
+        "median_train_and_evaluate_seconds": {"sequential": 160.0, "dask_2_workers": 140.0},
+    }
+    page = render({"scale_out": scale})
+    assert "| sequential #2 | 320.0 | 170.0 | 21.0 | 31.0 | 100.0 | all | 1 |" in page
+    assert "| dask 2 workers #1 | 280.0 | 130.0 | 35.0 | 50.0 | 100.0 | 1 | 2 |" in page
+    # 290 / 310 = 0.935..., 140 / 160 = 0.875
+    assert "sequential 310.0 s, 2 Dask workers 290.0 s (ratio 0.94)" in page
+    assert "160.0 s and 140.0 s (ratio 0.88)" in page
+    assert "seed settings, full data" in page
