@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
+import threading
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -71,6 +73,32 @@ def configure_tensorflow(seed: int, threads: int = 0) -> None:
             "instead of %d threads",
             threads,
         )
+
+
+_CONSTRUCTION_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def seeded_construction(seed: int) -> Iterator[None]:
+    """Build a model inside this so that its initial weights depend on ``seed`` alone.
+
+    Keras gives every initializer and dropout layer built without a seed one drawn from
+    Python's global ``random``. Other threads of the process draw from it too (Prefect's
+    and Dask's clients jitter their retries with it), so on a Dask worker the same seed gave
+    different initial weights from one run to the next. Inside this block Keras draws from a
+    private generator seeded as ``keras.utils.set_random_seed(seed)`` seeds the global one:
+    the same weights as an undisturbed run, whatever else the process does. Builds take
+    turns, since the generator is swapped for the whole process.
+    """
+    from keras.src.random import seed_generator
+
+    with _CONSTRUCTION_LOCK:
+        shared = seed_generator.python_random
+        seed_generator.python_random = random.Random(seed)
+        try:
+            yield
+        finally:
+            seed_generator.python_random = shared
 
 
 @contextlib.contextmanager

@@ -180,6 +180,7 @@ def synthetic_accuracy(
         configure_tensorflow,
         jit_compile_setting,
         predict_probabilities,
+        seeded_construction,
         steps_per_epoch,
         training_dataset,
     )
@@ -192,7 +193,8 @@ def synthetic_accuracy(
     x_test, y_test = synthetic_task(
         claims.synthetic_test, length, distance, claims.synthetic_vocab, seed + 1
     )
-    model = build_model(architecture, model_config, claims.synthetic_vocab, length)
+    with seeded_construction(seed):
+        model = build_model(architecture, model_config, claims.synthetic_vocab, length)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=claims.synthetic_learning_rate),
         loss="binary_crossentropy",

@@ -149,6 +149,7 @@ def _fit_and_save(
         distribution_scope,
         even_batch_size,
         jit_compile_setting,
+        seeded_construction,
         steps_per_epoch,
         training_dataset,
     )
@@ -167,7 +168,10 @@ def _fit_and_save(
     configure_tensorflow(training.seed, training.threads)
     x_train, y_train, _ = load_arrays(prepared, "train")
     x_validation, y_validation, _ = load_arrays(prepared, "validation")
-    with distribution_scope(training.mirrored, logger) as replicas:
+    with (
+        distribution_scope(training.mirrored, logger) as replicas,
+        seeded_construction(training.seed),
+    ):
         model = build_model(
             architecture, model_config, prepared.preprocess.vocab_size, prepared.preprocess.maxlen
         )

@@ -112,3 +112,33 @@ def test_embedding_dropout_is_a_layer_without_parameters():
     )
     assert "embedding_dropout" in [layer.name for layer in dropped.layers]
     assert dropped.count_params() == plain.count_params()
+
+
+def test_initial_weights_depend_on_the_seed_alone_whatever_else_draws_from_random():
+    import random
+
+    import keras
+
+    from rnn_models.runtime import configure_tensorflow, seeded_construction
+
+    def weights(disturb: bool, seeded: bool) -> list:
+        configure_tensorflow(7)
+        if disturb:
+            random.random()  # what another thread (a client's retry jitter) may do meanwhile
+        if seeded:
+            with seeded_construction(7):
+                model = build_model("gru", ModelConfig(embedding_dim=4, units=3), 30, 9)
+        else:
+            model = build_model("gru", ModelConfig(embedding_dim=4, units=3), 30, 9)
+        return [w.copy() for w in model.get_weights()]
+
+    def same(a: list, b: list) -> bool:
+        return all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+    undisturbed = weights(disturb=False, seeded=False)
+    # Without the private generator a single draw elsewhere changes every initial weight...
+    assert not same(weights(disturb=True, seeded=False), undisturbed)
+    # ...with it, the weights are those of the undisturbed build, bit for bit.
+    assert same(weights(disturb=True, seeded=True), undisturbed)
+    assert same(weights(disturb=False, seeded=True), undisturbed)
+    keras.backend.clear_session()
