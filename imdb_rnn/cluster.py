@@ -6,6 +6,7 @@ names the install command when it is missing.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from typing import Any
@@ -14,6 +15,8 @@ from imdb_rnn.config import RunnerConfig, TrainingConfig
 from imdb_rnn.errors import ConfigError
 
 DASK_INSTALL = "pip install 'imdb-rnn[dask]'"
+
+log = logging.getLogger(__name__)
 
 
 def require_dask() -> None:
@@ -38,7 +41,17 @@ def task_runner(config: RunnerConfig) -> Any:
     require_dask()
     from prefect_dask import DaskTaskRunner
 
+    api_url = _flow_api_url()
     if config.dask_address:
+        if _temporary_server():
+            log.warning(
+                "This run reports to a temporary Prefect server (%s) that the workers of "
+                "%s cannot know of, so their task runs will not show beside this flow run. "
+                "Start a Prefect server and set PREFECT_API_URL here and on every worker "
+                "(README: Running on a cluster).",
+                api_url,
+                config.dask_address,
+            )
         return DaskTaskRunner(address=config.dask_address)
     return DaskTaskRunner(
         cluster_class="distributed.LocalCluster",
@@ -47,8 +60,28 @@ def task_runner(config: RunnerConfig) -> Any:
             "threads_per_worker": config.tasks_per_worker,
             "processes": True,  # TensorFlow holds the GIL in places; threads would serialise
             "dashboard_address": ":0",
+            # Without it each worker would start a temporary Prefect server of its own, and
+            # the task runs would be recorded there instead of beside this flow run.
+            "env": {"PREFECT_API_URL": api_url} if api_url else {},
         },
     )
+
+
+def _flow_api_url() -> str | None:
+    """The Prefect API the running flow reports to (a temporary server's too); else None."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    if context is None or context.client is None:
+        return None
+    return str(context.client.api_url).rstrip("/")
+
+
+def _temporary_server() -> bool:
+    """True when no PREFECT_API_URL is set, so Prefect started a server for this process."""
+    from prefect.settings import get_current_settings
+
+    return not get_current_settings().api.url
 
 
 def tensorflow_threads(config: RunnerConfig, training: TrainingConfig) -> int:

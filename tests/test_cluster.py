@@ -217,6 +217,28 @@ def _read_table_artifact(key: str) -> list[dict]:
     return json.loads(found.data)
 
 
+def _task_runs_of_latest(flow_name: str) -> dict[str, str]:
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterId,
+    )
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        (latest,) = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+            sort=FlowRunSort.START_TIME_DESC,
+            limit=1,
+        )
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[latest.id]))
+        )
+    return {run.name: run.state_type.value for run in task_runs}
+
+
 def _small_run(fake_archive, data_dir: str, **overrides):
     from imdb_rnn.config import (
         BaselineConfig,
@@ -267,6 +289,14 @@ def test_two_dask_workers_train_two_architectures_in_parallel(
     # The workers wrote to the shared folder; the flow read their models from it.
     assert len(list((data_dir / "models").glob("*-*/model.keras"))) == 2
     assert metrics["run"]["runner"]["runner"] == "dask"
+    # The workers reported their task runs to this flow's Prefect API, not to servers of
+    # their own: the fan-out subflow lists every train and evaluate task, all completed.
+    assert _task_runs_of_latest("train-and-evaluate") == {
+        "train-simple_rnn-seed42": "COMPLETED",
+        "train-gru-seed42": "COMPLETED",
+        "evaluate-simple_rnn": "COMPLETED",
+        "evaluate-gru": "COMPLETED",
+    }
     assert metrics["run"]["training"]["threads"] == max(1, (os.cpu_count() or 1) // 2)
 
 
@@ -368,3 +398,58 @@ def test_mirrored_training_splits_each_batch_over_two_replicas_with_the_same_res
     # Synchronous data parallelism averages the two half-batch gradients, which is the
     # full batch's gradient: the same losses as on one device, up to float rounding.
     assert result["True"]["loss"] == pytest.approx(result["False"]["loss"], rel=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.dask
+def test_the_cli_on_a_local_cluster_records_every_task_in_its_one_temporary_server(
+    fake_archive, tmp_path
+):
+    import subprocess
+
+    env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    command = [
+        sys.executable,
+        "-m",
+        "imdb_rnn.cli",
+        "run",
+        "--source",
+        str(fake_archive.path),
+        "--sha256",
+        fake_archive.sha256,
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--vocab-size",
+        "60",
+        "--maxlen",
+        "40",
+        "--embedding-dim",
+        "8",
+        "--units",
+        "8",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--archs",
+        "simple_rnn,gru",
+        "--no-claims",
+        "--no-baseline",
+        "--runner",
+        "dask",
+    ]
+    done = subprocess.run(
+        command,
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    # One server, the flow's: the workers were told its address instead of starting their own.
+    assert output.count("Starting temporary server") == 1, output[-3000:]
+    metrics = json.loads((tmp_path / "data" / "reports" / "latest" / "metrics.json").read_text())
+    assert len({model["trained_on"] for model in metrics["models"]}) == 2
