@@ -117,11 +117,14 @@ class DataStore:
         fs, remote = self._remote_path(local_dir)
         listing = _listing(local_dir)
         already = self._read_listing(fs, remote) or {}
-        for name, digest in listing.items():
-            if already.get(name) != digest:
-                target = f"{remote}/{name}"
-                fs.makedirs(posixpath.dirname(target), exist_ok=True)  # no-op on object stores
-                fs.put_file(str(local_dir / name), target)
+        changed = [name for name, digest in listing.items() if already.get(name) != digest]
+        if any(name in already for name in changed):
+            # The old listing would vouch for files that are being replaced: withdraw it.
+            fs.rm_file(f"{remote}/{LISTING_NAME}")
+        for name in changed:
+            target = f"{remote}/{name}"
+            fs.makedirs(posixpath.dirname(target), exist_ok=True)  # no-op on object stores
+            fs.put_file(str(local_dir / name), target)
         fs.pipe_file(f"{remote}/{LISTING_NAME}", json.dumps(listing, indent=1).encode())
 
     def fetch(self, local_dir: Path) -> bool:

@@ -453,3 +453,28 @@ def test_the_cli_on_a_local_cluster_records_every_task_in_its_one_temporary_serv
     assert output.count("Starting temporary server") == 1, output[-3000:]
     metrics = json.loads((tmp_path / "data" / "reports" / "latest" / "metrics.json").read_text())
     assert len({model["trained_on"] for model in metrics["models"]}) == 2
+
+
+def test_replacing_a_published_file_withdraws_the_listing_until_the_upload_is_done(
+    memory_store, monkeypatch
+):
+    folder = _folder(memory_store.paths().models / "gru-2", {"model.keras": b"old"})
+    memory_store.publish(folder)
+    (folder / "model.keras").write_bytes(b"retrained")
+    fs, root = memory_store.filesystem()
+    listing_path = f"{root}/models/gru-2/{LISTING_NAME}"
+    seen_during_upload = []
+    original = type(fs).put_file
+
+    def put_file(self, lpath, rpath, **kwargs):
+        seen_during_upload.append(fs.exists(listing_path))
+        return original(self, lpath, rpath, **kwargs)
+
+    monkeypatch.setattr(type(fs), "put_file", put_file)
+    memory_store.publish(folder)
+    assert seen_during_upload == [False]  # no reader could pair the old listing with new bytes
+    assert fs.cat_file(f"{root}/models/gru-2/model.keras") == b"retrained"
+    import hashlib
+
+    expected = hashlib.sha256(b"retrained").hexdigest()
+    assert json.loads(fs.cat_file(listing_path)) == {"model.keras": expected}
