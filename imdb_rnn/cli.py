@@ -52,6 +52,7 @@ FLAGS: dict[str, dict[str, str]] = {
         "dropout": "--dropout",
         "embedding_dropout": "--embedding-dropout",
         "pooling": "--pooling",
+        "bigram_buckets": "--bigram-buckets",
     },
     "champion": {
         "enabled": "--no-champion",
@@ -182,6 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="last",
         choices=("last", "max", "mean", "max_mean"),
         help="classify the last state, or the outputs at every position pooled over time",
+    )
+    model.add_argument(
+        "--bigram-buckets",
+        type=int,
+        default=0,
+        help="also embed each pair of neighbouring words, hashed into this many buckets "
+        "(0 = words only)",
     )
     training = run.add_argument_group("training")
     training.add_argument("--epochs", type=int, default=2, help="passes over train")

@@ -105,6 +105,20 @@ class ModelConfig(_Frozen):
         description="What the classifier reads: the recurrent layer's last state ('last'), "
         "or its outputs at every position pooled over time (max, mean, or both concatenated).",
     )
+    bigram_buckets: int = Field(
+        default=0,
+        ge=0,
+        description="Hash each pair of neighbouring token ids into this many buckets and add "
+        "the pair's own embedding to the second token's (fastText-style word bigrams, so "
+        "'not good' gets a vector of its own); 0 = unigrams only.",
+    )
+
+    @field_validator("bigram_buckets")
+    @classmethod
+    def _zero_or_room_for_pairs(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("bigram_buckets must be 0 (off) or at least 2: bucket 0 is padding")
+        return value
 
 
 class TrainingConfig(_Frozen):

@@ -101,5 +101,7 @@ class LogGradientNorm(keras.callbacks.Callback):
 
 
 def load_model(path: str | Path) -> Any:
-    """``keras.models.load_model`` that knows ``GradientNormAdam`` (this module registers it)."""
+    """``keras.models.load_model`` that knows ``GradientNormAdam`` and the bigram layers."""
+    import rnn_models.bigrams  # noqa: F401  (registers the layers a bigram model is saved with)
+
     return keras.models.load_model(path)

@@ -73,9 +73,13 @@ ARCHITECTURE_NAMES: tuple[str, ...] = tuple(_RECURRENT_BLOCKS)
 def build_model(name: str, config: ModelConfig, vocab_size: int, maxlen: int) -> Any:
     """Build an uncompiled ``Embedding -> recurrent block [-> pooling] -> Dense(1, sigmoid)``.
 
+    With ``config.bigram_buckets`` the embedding also adds a hashed embedding of each pair
+    of neighbouring tokens (``rnn_models.bigrams``); the recurrent block is the same.
+
     Args:
         name: An entry of ``ARCHITECTURE_NAMES``.
-        config: Embedding width, recurrent units, pooling over time and dropout.
+        config: Embedding width, bigram buckets, recurrent units, pooling over time and
+            dropout.
         vocab_size: Number of token ids, padding and unknown included.
         maxlen: Length of every input sequence.
 
@@ -90,7 +94,15 @@ def build_model(name: str, config: ModelConfig, vocab_size: int, maxlen: int) ->
 
     layers = keras.layers
     tokens = keras.Input(shape=(maxlen,), dtype="int32", name="tokens")
-    hidden = layers.Embedding(vocab_size, config.embedding_dim, name="embedding")(tokens)
+    if config.bigram_buckets:
+        from rnn_models.bigrams import BigramEmbedding
+
+        embedding = BigramEmbedding(
+            vocab_size, config.embedding_dim, config.bigram_buckets, name="embedding"
+        )
+    else:
+        embedding = layers.Embedding(vocab_size, config.embedding_dim, name="embedding")
+    hidden = embedding(tokens)
     if config.embedding_dropout > 0:
         hidden = layers.SpatialDropout1D(config.embedding_dropout, name="embedding_dropout")(hidden)
     hidden = _RECURRENT_BLOCKS[name](layers, config)(hidden)

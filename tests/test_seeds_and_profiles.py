@@ -84,8 +84,12 @@ def test_best_profile_sets_its_values_and_flags_given_override_them():
     assert configs["preprocess"].vocab_size == best["preprocess"]["vocab_size"]
     assert configs["training"].architectures == best["training"]["architectures"]
     assert configs["model"].pooling == best["model"]["pooling"]
+    assert configs["model"].bigram_buckets == best["model"]["bigram_buckets"] > 0
+    words_only = _configs(["run", "--profile", "best", "--bigram-buckets", "0"])
+    assert words_only["model"].bigram_buckets == 0
     seed = _configs(["run", "--epochs", "1"])
     assert seed["preprocess"].vocab_size == 10_000 and seed["model"].pooling == "last"
+    assert seed["model"].bigram_buckets == 0
 
 
 @pytest.mark.parametrize(
