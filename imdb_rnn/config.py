@@ -103,7 +103,8 @@ class ModelConfig(_Frozen):
     pooling: Literal["last", "max", "mean", "max_mean"] = Field(
         default="last",
         description="What the classifier reads: the recurrent layer's last state ('last'), "
-        "or its outputs at every position pooled over time (max, mean, or both concatenated).",
+        "or its outputs at every position pooled over time (max, mean, or both concatenated), "
+        "over the review's own positions: padding is left out.",
     )
     bigram_buckets: int = Field(
         default=0,

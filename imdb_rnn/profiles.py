@@ -23,9 +23,9 @@ PROFILES: dict[str, Profile] = {
     "seed": Profile("the seed notes' setup (the defaults)"),
     "best": Profile(
         "bidirectional GRU over word embeddings plus hashed word-bigram embeddings (200,000 "
-        "buckets), max and mean pooling over time, maxlen 600, vocabulary 20,000, embedding "
-        "64, spatial and output dropout, batch 128 at learning rate 0.002, early stopping on "
-        "validation loss",
+        "buckets), max and mean pooling over the review's own positions, maxlen 600, "
+        "vocabulary 20,000, embedding 64, spatial and output dropout, batch 128 at learning "
+        "rate 0.002, early stopping on validation loss",
         {
             "preprocess": {"vocab_size": 20_000, "maxlen": 600},
             "model": {

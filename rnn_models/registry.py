@@ -22,19 +22,6 @@ def _every_step(config: ModelConfig) -> bool:
     return config.pooling != "last"
 
 
-def _pool_over_time(layers: Any, pooling: str, sequence: Any) -> Any:
-    if pooling == "max":
-        return layers.GlobalMaxPooling1D(name="max_over_time")(sequence)
-    if pooling == "mean":
-        return layers.GlobalAveragePooling1D(name="mean_over_time")(sequence)
-    return layers.Concatenate(name="max_and_mean_over_time")(
-        [
-            layers.GlobalMaxPooling1D(name="max_over_time")(sequence),
-            layers.GlobalAveragePooling1D(name="mean_over_time")(sequence),
-        ]
-    )
-
-
 def _simple_rnn(layers: Any, config: ModelConfig) -> Any:
     return layers.SimpleRNN(config.units, return_sequences=_every_step(config), name="simple_rnn")
 
@@ -69,12 +56,18 @@ _RECURRENT_BLOCKS: dict[str, Callable[[Any, ModelConfig], Any]] = {
 
 ARCHITECTURE_NAMES: tuple[str, ...] = tuple(_RECURRENT_BLOCKS)
 
+# Part of every training fingerprint: raise it when ``build_model`` starts building a
+# different model for the same config, so that models saved by the older code are retrained
+# rather than reused. 2: pooling over time leaves padding out.
+BUILD_REVISION = 2
+
 
 def build_model(name: str, config: ModelConfig, vocab_size: int, maxlen: int) -> Any:
     """Build an uncompiled ``Embedding -> recurrent block [-> pooling] -> Dense(1, sigmoid)``.
 
     With ``config.bigram_buckets`` the embedding also adds a hashed embedding of each pair
-    of neighbouring tokens (``rnn_models.bigrams``); the recurrent block is the same.
+    of neighbouring tokens (``rnn_models.bigrams``); the recurrent block is the same. Pooling
+    over time reads the token ids too, to leave padding out (``rnn_models.pooling``).
 
     Args:
         name: An entry of ``ARCHITECTURE_NAMES``.
@@ -107,7 +100,9 @@ def build_model(name: str, config: ModelConfig, vocab_size: int, maxlen: int) ->
         hidden = layers.SpatialDropout1D(config.embedding_dropout, name="embedding_dropout")(hidden)
     hidden = _RECURRENT_BLOCKS[name](layers, config)(hidden)
     if config.pooling != "last":
-        hidden = _pool_over_time(layers, config.pooling, hidden)
+        from rnn_models.pooling import PoolOverTime
+
+        hidden = PoolOverTime(config.pooling, name=f"{config.pooling}_over_time")(hidden, tokens)
     if config.dropout > 0:
         hidden = layers.Dropout(config.dropout, name="dropout")(hidden)
     output = layers.Dense(1, activation="sigmoid", name="positive_probability")(hidden)

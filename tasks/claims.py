@@ -96,8 +96,8 @@ def gradient_by_position(
 
     The model is split at its ``Embedding`` layer: the embedding output is computed, watched
     by a ``GradientTape``, and the rest of the graph (a functional model from the embedding
-    output to the model's output, so pooling branches work too) is applied to it in
-    inference mode. Each review's loss is summed, not averaged, so every review's gradient
+    output and the token ids to the model's output, so pooling branches work too) is applied
+    to it in inference mode. Each review's loss is summed, not averaged, so every review's gradient
     is its own.
     """
     import keras
@@ -108,15 +108,18 @@ def gradient_by_position(
     )
     if embedding is None:
         raise ValueError(f"model {model.name!r} has no Embedding layer to measure gradients at")
-    after_embedding = keras.Model(embedding.output, model.outputs[0])
+    # The token ids stay an input: pooling over time reads them to leave padding out.
+    tokens_input = model.inputs[0]
+    after_embedding = keras.Model([tokens_input, embedding.output], model.outputs[0])
     tokens = np.asarray(tokens)
     labels = np.asarray(labels, dtype=np.float32).reshape(-1, 1)
     total = np.zeros(tokens.shape[1], dtype=np.float64)
     for start in range(0, len(tokens), batch_size):
-        embedded = embedding(tf.convert_to_tensor(tokens[start : start + batch_size]))
+        token_batch = tf.convert_to_tensor(tokens[start : start + batch_size])
+        embedded = embedding(token_batch)
         with tf.GradientTape() as tape:
             tape.watch(embedded)
-            output = after_embedding(embedded, training=False)
+            output = after_embedding([token_batch, embedded], training=False)
             target = tf.convert_to_tensor(labels[start : start + batch_size])
             loss = tf.reduce_sum(keras.losses.binary_crossentropy(target, output))
         gradient = tape.gradient(loss, embedded)
