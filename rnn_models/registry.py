@@ -56,11 +56,6 @@ _RECURRENT_BLOCKS: dict[str, Callable[[Any, ModelConfig], Any]] = {
 
 ARCHITECTURE_NAMES: tuple[str, ...] = tuple(_RECURRENT_BLOCKS)
 
-# Part of every training fingerprint: raise it when ``build_model`` starts building a
-# different model for the same config, so that models saved by the older code are retrained
-# rather than reused. 2: pooling over time leaves padding out.
-BUILD_REVISION = 2
-
 
 def build_model(name: str, config: ModelConfig, vocab_size: int, maxlen: int) -> Any:
     """Build an uncompiled ``Embedding -> recurrent block [-> pooling] -> Dense(1, sigmoid)``.

@@ -26,7 +26,6 @@ from imdb_rnn.cluster import worker_name
 from imdb_rnn.config import ModelConfig, TrainingConfig
 from imdb_rnn.files import atomic_directory, build_lock, sha256_json, write_json_atomic
 from imdb_rnn.storage import DataStore
-from rnn_models.registry import BUILD_REVISION
 from tasks.prepare import PreparedData, load_arrays, local_prepared
 
 log = logging.getLogger(__name__)
@@ -71,7 +70,6 @@ def training_fingerprint(
     return sha256_json(
         {
             "version": __version__,
-            "build": BUILD_REVISION,
             "architecture": architecture,
             "data": prepared.fingerprint,
             "model": model.model_dump(),
