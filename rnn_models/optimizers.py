@@ -103,7 +103,7 @@ class LogGradientNorm(keras.callbacks.Callback):
 def load_model(path: str | Path) -> Any:
     """``keras.models.load_model`` that knows ``GradientNormAdam`` and our own layers."""
     # Imported for their registration of the custom layers a model may be saved with.
-    import rnn_models.bigrams  # noqa: F401
+    import rnn_models.bigrams
     import rnn_models.pooling  # noqa: F401
 
     return keras.models.load_model(path)

@@ -97,8 +97,8 @@ def gradient_by_position(
     The model is split at its ``Embedding`` layer: the embedding output is computed, watched
     by a ``GradientTape``, and the rest of the graph (a functional model from the embedding
     output and the token ids to the model's output, so pooling branches work too) is applied
-    to it in inference mode. Each review's loss is summed, not averaged, so every review's gradient
-    is its own.
+    to it in inference mode. Each review's loss is summed, not averaged, so every review's
+    gradient is its own.
     """
     import keras
     import tensorflow as tf
