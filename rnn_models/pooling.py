@@ -43,16 +43,16 @@ class PoolOverTime(keras.layers.Layer):
 
     def call(self, sequence: Any, tokens: Any) -> Any:
         present = ops.expand_dims(ops.not_equal(tokens, 0), -1)
-        weights = ops.cast(present, sequence.dtype)
-        any_token = ops.cast(ops.any(present, axis=1), sequence.dtype)
         pooled = []
         if self.mode in ("max", "max_mean"):
             lowest = ops.min(sequence, axis=1, keepdims=True)
             # Padding takes the sequence's own minimum, so it never wins the max; the where
             # keeps the gradient of padded positions at exactly zero.
             maximum = ops.max(ops.where(present, sequence, lowest), axis=1)
+            any_token = ops.cast(ops.any(present, axis=1), sequence.dtype)
             pooled.append(maximum * any_token)
         if self.mode in ("mean", "max_mean"):
+            weights = ops.cast(present, sequence.dtype)
             count = ops.maximum(ops.sum(weights, axis=1), 1.0)
             pooled.append(ops.sum(sequence * weights, axis=1) / count)
         return pooled[0] if len(pooled) == 1 else ops.concatenate(pooled, axis=-1)
