@@ -24,7 +24,9 @@ from tasks.baseline import baseline as train_baseline
 from tasks.champion import crown_champion
 from tasks.claims import measure_claims
 from tasks.download import download_archive, unpack_dataset
+from tasks.ensemble import ensemble
 from tasks.evaluate import ModelEvaluation, evaluate, with_local_files
+from tasks.folds import Fold
 from tasks.history import record_history
 from tasks.prepare import PreparedData, prepare
 from tasks.report import RunReport, make_run_id, publish_report, report
@@ -103,15 +105,33 @@ def train_and_evaluate(
 ) -> TrainedAndScored:
     """One train and one evaluate task per architecture and seed, on this flow's task runner.
 
+    With ``training.ensemble_folds`` = K > 1, each of those trainings is K fold members and
+    an ensemble task that combines them; the ensemble is what gets evaluated.
+
     The tasks exchange only paths: each reads the prepared Parquet from the data folder and
     publishes its model there, so they can run in other processes or on other machines.
     """
     started = time.perf_counter()
-    trained = [
-        train.submit(name, prepared, model, training, store, seed)
-        for name in training.architectures
-        for seed in training.seed_values()
-    ]
+    if training.ensemble_folds > 1:
+        trained = [
+            ensemble.submit(
+                [
+                    train.submit(name, prepared, model, training, store, seed, fold)
+                    for fold in Fold.all(training.ensemble_folds)
+                ],
+                prepared,
+                store,
+                training.run_label(name, seed),
+            )
+            for name in training.architectures
+            for seed in training.seed_values()
+        ]
+    else:
+        trained = [
+            train.submit(name, prepared, model, training, store, seed)
+            for name in training.architectures
+            for seed in training.seed_values()
+        ]
     scored = [evaluate.submit(future, prepared, store) for future in trained]
     # The steps after this one run here, so they read this process's copy of each model.
     local = [local_model(future.result(), store) for future in trained]

@@ -66,6 +66,7 @@ FLAGS: dict[str, dict[str, str]] = {
         "learning_rate": "--learning-rate",
         "seed": "--seed",
         "seeds": "--seeds",
+        "ensemble_folds": "--ensemble-folds",
         "early_stopping_patience": "--early-stopping",
         "xla": "--xla",
         "threads": "--threads",
@@ -202,6 +203,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="train each architecture with this many seeds (seed, seed+1, ...) and report "
         "mean ± standard deviation",
+    )
+    training.add_argument(
+        "--ensemble-folds",
+        type=int,
+        default=1,
+        metavar="K",
+        help="cross-validated ensemble: pool train and validation, cut them into K folds, "
+        "train K members per architecture (member k without fold k, validated on it) and "
+        "score the average of their probabilities as one model; 1 = one model",
     )
     training.add_argument(
         "--early-stopping",

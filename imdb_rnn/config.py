@@ -137,6 +137,17 @@ class TrainingConfig(_Frozen):
         description="Train each architecture this many times, with seeds seed, seed+1, ..., "
         "and report mean and standard deviation.",
     )
+    ensemble_folds: int = Field(
+        default=1,
+        ge=1,
+        le=20,
+        description="Cross-validated ensemble: with K > 1, pool the train and validation "
+        "splits, cut them into K stratified folds, and train K members per architecture "
+        "(and seed), member k on every fold but k and validated on fold k. The ensemble, one "
+        "model that averages the members' probabilities, is what gets scored and can become "
+        "the champion; its validation figures are out-of-fold, each review predicted by the "
+        "member that never trained on it. 1 = one model trained on train.",
+    )
     early_stopping_patience: int | None = Field(
         default=None,
         ge=1,
@@ -186,8 +197,12 @@ class TrainingConfig(_Frozen):
         return self.model_copy(update={"seed": seed, "seeds": 1})
 
     def run_label(self, architecture: str, seed: int) -> str:
-        """How reports name one trained model: the architecture, plus its seed when several."""
-        return architecture if self.seeds == 1 else f"{architecture}-seed{seed}"
+        """How reports name one scored model: the architecture, ``-ensemble<K>`` for a
+        cross-validated ensemble, and the seed when there are several."""
+        label = architecture
+        if self.ensemble_folds > 1:
+            label += f"-ensemble{self.ensemble_folds}"
+        return label if self.seeds == 1 else f"{label}-seed{seed}"
 
     @field_validator("architectures")
     @classmethod

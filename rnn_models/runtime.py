@@ -207,10 +207,13 @@ def predict_probabilities(model: Any, tokens: np.ndarray, batch_size: int = 1024
 
 
 def _layers(model: Any) -> list[Any]:
-    """Every layer of ``model``, the ones inside wrappers such as ``Bidirectional`` included."""
+    """Every layer of ``model``, the ones inside wrappers such as ``Bidirectional`` and inside
+    nested models (an ensemble's members) included."""
     found = []
     for layer in model.layers:
         found.append(layer)
+        if hasattr(layer, "layers"):
+            found.extend(_layers(layer))
         for inner in ("forward_layer", "backward_layer", "layer"):
             if hasattr(layer, inner):
                 found.append(getattr(layer, inner))

@@ -26,7 +26,8 @@ from imdb_rnn.cluster import worker_name
 from imdb_rnn.config import ModelConfig, TrainingConfig
 from imdb_rnn.files import atomic_directory, build_lock, sha256_json, write_json_atomic
 from imdb_rnn.storage import DataStore
-from tasks.prepare import PreparedData, load_arrays, local_prepared
+from tasks.folds import Fold, training_rows
+from tasks.prepare import PreparedData, local_prepared
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +66,22 @@ class TrainedModel:
 
 
 def training_fingerprint(
-    architecture: str, prepared: PreparedData, model: ModelConfig, training: TrainingConfig
+    architecture: str,
+    prepared: PreparedData,
+    model: ModelConfig,
+    training: TrainingConfig,
+    fold: Fold | None = None,
 ) -> str:
-    return sha256_json(
-        {
-            "version": __version__,
-            "architecture": architecture,
-            "data": prepared.fingerprint,
-            "model": model.model_dump(),
-            "training": training.model_dump(exclude=_NOT_IN_FINGERPRINT),
-        }
-    )[:16]
+    inputs = {
+        "version": __version__,
+        "architecture": architecture,
+        "data": prepared.fingerprint,
+        "model": model.model_dump(),
+        "training": training.model_dump(exclude=_NOT_IN_FINGERPRINT),
+    }
+    if fold is not None:
+        inputs["fold"] = [fold.index, fold.count]
+    return sha256_json(inputs)[:16]
 
 
 def _load_trained(directory: Path, architecture: str, fp: str) -> TrainedModel:
@@ -104,8 +110,12 @@ def train_architecture(
     models_dir: Path,
     on_epoch_end: EpochHook | None = None,
     logger: logging.Logger | logging.LoggerAdapter = log,
+    fold: Fold | None = None,
 ) -> TrainedModel:
     """Fit one architecture on train, validate on validation, save model and history.
+
+    With ``fold``, fit the pooled train and validation rows outside the fold and validate
+    on the fold instead: one member of a cross-validated ensemble.
 
     Returns the saved model's record. An existing folder for the same inputs is reused
     unless ``training.retrain`` is set. Runs that want the same model take turns through
@@ -113,7 +123,7 @@ def train_architecture(
     killed resumes from its last finished epoch. A loss that becomes NaN stops training
     and comes back as a failed model, with nothing saved.
     """
-    fp = training_fingerprint(architecture, prepared, model_config, training)
+    fp = training_fingerprint(architecture, prepared, model_config, training, fold)
     directory = models_dir / f"{architecture}-{fp}"
     with build_lock(directory, logger):
         if directory.is_dir() and not training.retrain:
@@ -126,7 +136,15 @@ def train_architecture(
                     "Training %s again: %s is incomplete (%s)", architecture, directory, problem
                 )
         return _fit_and_save(
-            architecture, fp, prepared, model_config, training, directory, on_epoch_end, logger
+            architecture,
+            fp,
+            prepared,
+            model_config,
+            training,
+            directory,
+            on_epoch_end,
+            logger,
+            fold,
         )
 
 
@@ -139,6 +157,7 @@ def _fit_and_save(
     directory: Path,
     on_epoch_end: EpochHook | None,
     logger: logging.Logger | logging.LoggerAdapter,
+    fold: Fold | None,
 ) -> TrainedModel:
     import keras
 
@@ -165,12 +184,14 @@ def _fit_and_save(
             "Resuming %s after epoch %d of %d", architecture, len(done_epochs), training.epochs
         )
 
-    configure_tensorflow(training.seed, training.threads)
-    x_train, y_train, _ = load_arrays(prepared, "train")
-    x_validation, y_validation, _ = load_arrays(prepared, "validation")
+    seed = fold.member_seed(training.seed) if fold else training.seed
+    configure_tensorflow(seed, training.threads)
+    rows = training_rows(prepared, fold)
+    x_train, y_train = rows.fit_tokens, rows.fit_labels
+    x_validation, y_validation = rows.holdout_tokens, rows.holdout_labels
     with (
         distribution_scope(training.mirrored, logger) as replicas,
-        seeded_construction(training.seed),
+        seeded_construction(seed),
     ):
         model = build_model(
             architecture, model_config, prepared.preprocess.vocab_size, prepared.preprocess.maxlen
@@ -222,7 +243,7 @@ def _fit_and_save(
             x_train,
             y_train,
             training.batch_size,
-            training.seed,
+            seed,
             first_epoch=len(done_epochs),
             epochs=training.epochs,
         ),
@@ -271,6 +292,8 @@ def _fit_and_save(
                     "training": training.model_dump(exclude=_NOT_IN_FINGERPRINT),
                     "keras_version": keras.__version__,
                     "replicas": replicas,
+                    "fold": [fold.index, fold.count] if fold else None,
+                    "rows": {"fit": len(x_train), "validation": len(x_validation)},
                 },
             )
         logger.info(
@@ -325,7 +348,17 @@ def local_model(trained: TrainedModel, store: DataStore) -> TrainedModel:
     return dataclasses.replace(trained, directory=directory)
 
 
-@task(name="train", task_run_name="train-{architecture}-seed{seed}")
+def _train_run_name() -> str:
+    """``train-<architecture>-seed<seed>``, and the fold for an ensemble member."""
+    from prefect.runtime import task_run
+
+    parameters = task_run.parameters
+    fold = parameters.get("fold")
+    name = f"train-{parameters['architecture']}-seed{parameters['seed']}"
+    return f"{name}-{fold.label}" if fold is not None else name
+
+
+@task(name="train", task_run_name=_train_run_name)
 def train(
     architecture: str,
     prepared: PreparedData,
@@ -333,8 +366,10 @@ def train(
     training: TrainingConfig,
     store: DataStore,
     seed: int,
+    fold: Fold | None = None,
 ) -> TrainedModel:
-    """Train one architecture with one seed, logging each epoch and updating a progress artifact.
+    """Train one architecture with one seed (and, for an ensemble member, on one fold),
+    logging each epoch and updating a progress artifact.
 
     Runs wherever the task runner puts it: it reads the prepared data from, and publishes
     the model to, the data folder's store.
@@ -342,10 +377,13 @@ def train(
     logger = get_run_logger()
     prepared = local_prepared(prepared, store)
     models_dir = store.paths().models
-    fp = training_fingerprint(architecture, prepared, model_config, training.for_seed(seed))
+    one_seed = training.for_seed(seed)
+    fp = training_fingerprint(architecture, prepared, model_config, one_seed, fold)
     with build_lock(models_dir / f"{architecture}-{fp}"):
         store.fetch(models_dir / f"{architecture}-{fp}")  # another machine may have trained it
     label = training.run_label(architecture, seed)
+    if fold is not None:
+        label += f"-{fold.label}"
     progress_id = create_progress_artifact(
         0.0, key=_artifact_key(label), description=f"Training {label}: epochs done"
     )
@@ -356,7 +394,7 @@ def train(
         update_progress_artifact(progress_id, 100.0 * epoch / epochs)
 
     trained = train_architecture(
-        architecture, prepared, model_config, training.for_seed(seed), models_dir, report, logger
+        architecture, prepared, model_config, one_seed, models_dir, report, logger, fold
     )
     if trained.reused:
         update_progress_artifact(progress_id, 100.0)

@@ -96,6 +96,7 @@ def test_best_profile_sets_its_values_and_flags_given_override_them():
     ("argv", "message"),
     [
         (["--seeds", "0"], "--seeds"),
+        (["--ensemble-folds", "0"], "--ensemble-folds"),
         (["--profile", "fastest"], "invalid choice"),
         (["--xla", "maybe"], "invalid choice"),
         (["--early-stopping", "0"], "--early-stopping"),

@@ -1,0 +1,175 @@
+"""Combine the members of a cross-validated ensemble into one model.
+
+The ensemble is a Keras model that feeds the tokens to every member and averages their
+probabilities, saved as ``model.keras`` like any other model: evaluation, the champion,
+``imdb-rnn predict`` and ``serve`` use it unchanged. Its validation figures are out-of-fold:
+each pooled training review is scored by the one member that did not train on it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from prefect import get_run_logger, task
+
+from imdb_rnn import __version__
+from imdb_rnn.cluster import worker_name
+from imdb_rnn.files import atomic_directory, build_lock, sha256_json, write_json_atomic
+from imdb_rnn.storage import DataStore
+from tasks.evaluate import PREDICT_BATCH_SIZE, classification_metrics
+from tasks.folds import Fold, fold_indices, pooled_rows
+from tasks.prepare import PreparedData, local_prepared
+from tasks.train import TrainedModel, local_model
+
+log = logging.getLogger(__name__)
+
+
+def ensemble_fingerprint(members: list[TrainedModel]) -> str:
+    return sha256_json(
+        {"version": __version__, "members": [member.fingerprint for member in members]}
+    )[:16]
+
+
+def average_of(members: list[Any], maxlen: int, name: str) -> Any:
+    """One Keras model whose output is the mean of ``members``' outputs for the same tokens."""
+    import keras
+
+    tokens = keras.Input(shape=(maxlen,), dtype="int32", name="tokens")
+    # Re-wrapped under distinct names: loaded members all carry the name they were built with.
+    outputs = [
+        keras.Model(member.inputs[0], member.outputs[0], name=f"member_{number}")(tokens)
+        for number, member in enumerate(members, start=1)
+    ]
+    return keras.Model(tokens, keras.layers.Average(name="mean_probability")(outputs), name=name)
+
+
+def ensemble_directory(models_dir: Path, members: list[TrainedModel]) -> Path:
+    architecture = members[0].architecture
+    return models_dir / f"{architecture}-ensemble{len(members)}-{ensemble_fingerprint(members)}"
+
+
+def combine_members(
+    architecture: str,
+    members: list[TrainedModel],
+    prepared: PreparedData,
+    models_dir: Path,
+    logger: logging.Logger | logging.LoggerAdapter = log,
+) -> TrainedModel:
+    """Save the ensemble of ``members`` (member k trained without fold k, in fold order).
+
+    Reuses an existing ensemble of the very same members. Fails, saving nothing, when a
+    member failed.
+    """
+    count = len(members)
+    fp = ensemble_fingerprint(members)
+    directory = ensemble_directory(models_dir, members)
+    summary = {
+        "parameters": sum(member.parameters for member in members),
+        "train_seconds": round(sum(member.train_seconds for member in members), 3),
+        "epochs": max(member.epochs for member in members),
+    }
+    failed = [member for member in members if member.failure]
+    if failed:
+        reasons = "; ".join(f"{member.name}: {member.failure}" for member in failed)
+        return TrainedModel(
+            architecture,
+            directory,
+            fp,
+            history={"loss": [float("nan")]},
+            failure=f"{len(failed)} of {count} ensemble members failed ({reasons})",
+            seed=members[0].seed,
+            **summary,
+        )
+    with build_lock(directory, logger):
+        record_path = directory / "training.json"
+        complete = record_path.is_file() and (directory / "model.keras").is_file()
+        if complete and all(member.reused for member in members):
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+            logger.info("Reusing the ensemble %s", directory.name)
+            return TrainedModel(
+                architecture,
+                directory,
+                fp,
+                history=record["history"],
+                reused=True,
+                seed=members[0].seed,
+                **summary,
+            )
+        return _build(architecture, members, prepared, directory, fp, summary, logger)
+
+
+def _build(
+    architecture: str,
+    members: list[TrainedModel],
+    prepared: PreparedData,
+    directory: Path,
+    fp: str,
+    summary: dict[str, Any],
+    logger: logging.Logger | logging.LoggerAdapter,
+) -> TrainedModel:
+    from rnn_models.optimizers import load_model
+    from rnn_models.runtime import predict_probabilities
+
+    tokens, labels = pooled_rows(prepared)
+    out_of_fold = np.full(len(labels), np.nan)
+    loaded = []
+    for index, member in enumerate(members):
+        model = load_model(member.model_path)
+        _, holdout = fold_indices(labels, Fold(index, len(members)), prepared.preprocess.split_seed)
+        out_of_fold[holdout] = predict_probabilities(model, tokens[holdout], PREDICT_BATCH_SIZE)
+        loaded.append(model)
+    oof_metrics, _ = classification_metrics(labels, out_of_fold)
+    # One "epoch" of validation figures, so that reports read the ensemble like any model;
+    # there is no training loss of its own, so no learning curve is drawn for it.
+    history = {"val_accuracy": [oof_metrics["accuracy"]], "val_loss": [oof_metrics["log_loss"]]}
+    ensemble = average_of(loaded, prepared.preprocess.maxlen, f"{architecture}_ensemble")
+    with atomic_directory(directory, replace=True) as staging:
+        ensemble.save(staging / "model.keras")
+        write_json_atomic(staging / "history.json", history)
+        write_json_atomic(
+            staging / "training.json",
+            {
+                "architecture": architecture,
+                "fingerprint": fp,
+                "data_fingerprint": prepared.fingerprint,
+                "members": [member.directory.name for member in members],
+                "out_of_fold": oof_metrics,
+                "history": history,
+                **summary,
+            },
+        )
+    logger.info(
+        "Combined %d %s members: out-of-fold accuracy %.4f over %s reviews -> %s",
+        len(members),
+        architecture,
+        oof_metrics["accuracy"],
+        f"{len(labels):,}",
+        directory,
+    )
+    return TrainedModel(
+        architecture, directory, fp, history=history, seed=members[0].seed, **summary
+    )
+
+
+@task(name="ensemble", task_run_name="ensemble-{label}")
+def ensemble(
+    members: list[TrainedModel], prepared: PreparedData, store: DataStore, label: str
+) -> TrainedModel:
+    """Combine one architecture's fold members, wherever the task runner puts it."""
+    prepared = local_prepared(prepared, store)
+    local_members = [local_model(member, store) for member in members]
+    models_dir = store.paths().models
+    directory = ensemble_directory(models_dir, local_members)
+    with build_lock(directory):
+        store.fetch(directory)  # another machine may have combined them
+    combined = combine_members(
+        members[0].architecture, local_members, prepared, models_dir, get_run_logger()
+    )
+    if not combined.failure:
+        store.publish(combined.directory)
+    return dataclasses.replace(combined, label=label, worker=worker_name())

@@ -1,0 +1,87 @@
+"""The rows one model fits and validates on: the prepared splits, or one cross-validation fold.
+
+A cross-validated ensemble (``TrainingConfig.ensemble_folds`` > 1) pools the train and
+validation splits and cuts them into K stratified folds. Member k fits every fold but k and
+validates on fold k, so together the members learn from every labelled training review, and
+each review is held out from exactly one member: the one whose prediction counts as its
+out-of-fold score. The test split is never part of a fold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+from imdb_rnn.errors import DatasetLayoutError
+from tasks.prepare import PreparedData, load_arrays
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Fold ``index`` (0-based) of ``count``."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if self.count < 2 or not 0 <= self.index < self.count:
+            raise ValueError(f"fold {self.index} of {self.count} does not exist")
+
+    @classmethod
+    def all(cls, count: int) -> list[Fold]:
+        return [cls(index, count) for index in range(count)]
+
+    @property
+    def label(self) -> str:
+        return f"fold{self.index + 1}of{self.count}"
+
+    def member_seed(self, seed: int) -> int:
+        """Seed of this fold's member: distinct per fold, so members start from different
+        weights as well as different rows, and distinct from the plain seeds 0..999."""
+        return ((seed + 1) * 1000 + self.index) % 2**31
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    fit_tokens: np.ndarray
+    fit_labels: np.ndarray
+    holdout_tokens: np.ndarray
+    holdout_labels: np.ndarray
+
+
+def fold_indices(labels: np.ndarray, fold: Fold, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of (fit, holdout) for ``fold``: stratified by label, fixed by ``seed``."""
+    labels = np.asarray(labels)
+    smallest_class = int(np.bincount(labels.astype(int), minlength=2).min())
+    if smallest_class < fold.count:
+        raise DatasetLayoutError(
+            f"{fold.count} folds need at least {fold.count} reviews of each label, but the "
+            f"training reviews hold only {smallest_class} of one; lower --ensemble-folds or "
+            "use more reviews"
+        )
+    splitter = StratifiedKFold(n_splits=fold.count, shuffle=True, random_state=seed)
+    fit_idx, holdout_idx = list(splitter.split(np.zeros(len(labels)), labels))[fold.index]
+    return fit_idx, holdout_idx
+
+
+def pooled_rows(prepared: PreparedData) -> tuple[np.ndarray, np.ndarray]:
+    """Tokens and labels of the train split followed by the validation split."""
+    train_tokens, train_labels, _ = load_arrays(prepared, "train")
+    validation_tokens, validation_labels, _ = load_arrays(prepared, "validation")
+    return (
+        np.concatenate([train_tokens, validation_tokens]),
+        np.concatenate([train_labels, validation_labels]),
+    )
+
+
+def training_rows(prepared: PreparedData, fold: Fold | None) -> TrainingRows:
+    """What one model fits and validates on: train and validation, or ``fold`` of both pooled."""
+    if fold is None:
+        train_tokens, train_labels, _ = load_arrays(prepared, "train")
+        validation_tokens, validation_labels, _ = load_arrays(prepared, "validation")
+        return TrainingRows(train_tokens, train_labels, validation_tokens, validation_labels)
+    tokens, labels = pooled_rows(prepared)
+    fit_idx, holdout_idx = fold_indices(labels, fold, prepared.preprocess.split_seed)
+    return TrainingRows(tokens[fit_idx], labels[fit_idx], tokens[holdout_idx], labels[holdout_idx])

@@ -1,0 +1,130 @@
+"""Cross-validated ensembles: the folds, the averaging model, and the flow that builds them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from imdb_rnn.config import (
+    BaselineConfig,
+    ClaimsConfig,
+    ModelConfig,
+    PreprocessConfig,
+    SourceConfig,
+    TrainingConfig,
+)
+from imdb_rnn.errors import DatasetLayoutError
+from tasks.folds import Fold, fold_indices
+
+
+def test_folds_are_stratified_disjoint_and_cover_every_row_once():
+    labels = np.array([0] * 30 + [1] * 18)
+    holdouts = []
+    for fold in Fold.all(3):
+        fit, holdout = fold_indices(labels, fold, seed=7)
+        assert set(fit).isdisjoint(holdout) and len(fit) + len(holdout) == 48
+        assert sorted(np.bincount(labels[holdout]).tolist()) == [6, 10]  # a third of each label
+        holdouts.append(holdout)
+    assert sorted(np.concatenate(holdouts).tolist()) == list(range(48))
+    again = fold_indices(labels, Fold(1, 3), seed=7)[1]
+    assert again.tolist() == holdouts[1].tolist()
+    assert fold_indices(labels, Fold(1, 3), seed=8)[1].tolist() != holdouts[1].tolist()
+
+
+def test_more_folds_than_reviews_of_a_label_is_a_clear_error():
+    with pytest.raises(DatasetLayoutError, match="lower --ensemble-folds"):
+        fold_indices(np.array([0] * 10 + [1] * 3), Fold(0, 4), seed=0)
+
+
+def test_members_start_from_different_seeds():
+    seeds = {Fold(index, 8).member_seed(seed) for index in range(8) for seed in (42, 43)}
+    assert len(seeds) == 16 and not seeds & {42, 43}
+    with pytest.raises(ValueError, match="fold 3 of 3"):
+        Fold(3, 3)
+
+
+def test_run_label_names_the_ensemble_and_the_seed():
+    assert TrainingConfig(ensemble_folds=4).run_label("gru", 42) == "gru-ensemble4"
+    assert TrainingConfig(ensemble_folds=4, seeds=2).run_label("gru", 43) == "gru-ensemble4-seed43"
+    assert TrainingConfig().run_label("gru", 42) == "gru"
+
+
+@pytest.mark.slow
+def test_ensemble_model_outputs_the_mean_of_its_members_and_survives_a_reload(tmp_path):
+    import keras
+
+    from rnn_models import build_model
+    from rnn_models.optimizers import load_model
+    from tasks.ensemble import average_of
+
+    config = ModelConfig(embedding_dim=4, units=3, pooling="max_mean", bigram_buckets=11)
+    members = []
+    for seed in (1, 2, 3):
+        keras.utils.set_random_seed(seed)
+        members.append(build_model("bigru", config, vocab_size=20, maxlen=9))
+    tokens = np.random.default_rng(0).integers(0, 20, size=(5, 9)).astype("int32")
+    tokens[0] = 0  # an empty review
+    expected = np.mean([m.predict(tokens, verbose=0).reshape(-1) for m in members], axis=0)
+    assert np.ptp([m.predict(tokens, verbose=0)[1, 0] for m in members]) > 1e-4
+
+    ensemble = average_of(members, maxlen=9, name="bigru_ensemble")
+    ensemble.save(tmp_path / "model.keras")
+    reloaded = load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(reloaded.predict(tokens, verbose=0).reshape(-1), expected, atol=1e-6)
+
+
+@pytest.mark.flow
+@pytest.mark.slow
+def test_flow_trains_fold_members_and_scores_their_ensemble(
+    prefect_harness, fake_archive, tmp_path
+):
+    from flows.compare import compare_architectures
+    from imdb_rnn.predict import load_champion, predict_reviews
+
+    data_dir = tmp_path / "data"
+    result = compare_architectures(
+        source=SourceConfig(source=str(fake_archive.path), sha256=fake_archive.sha256),
+        preprocess=PreprocessConfig(vocab_size=60, maxlen=40),
+        model=ModelConfig(embedding_dim=8, units=8, pooling="mean"),
+        training=TrainingConfig(
+            architectures=("gru",), epochs=1, batch_size=8, seed=5, ensemble_folds=3
+        ),
+        baseline=BaselineConfig(enabled=False),
+        claims=ClaimsConfig(enabled=False),
+        data_dir=str(data_dir),
+    )
+
+    assert [row["model"] for row in result.rows] == ["gru-ensemble3"]
+    models = data_dir / "models"
+    members = [json.loads(p.read_text()) for p in models.glob("gru-*/training.json")]
+    members = sorted((m for m in members if "fold" in m), key=lambda m: m["fold"])
+    assert [m["fold"] for m in members] == [[0, 3], [1, 3], [2, 3]]
+    pooled = 24  # 12 reviews per label in the generated train split: train + validation
+    assert all(m["rows"]["fit"] + m["rows"]["validation"] == pooled for m in members)
+    assert sorted(m["rows"]["validation"] for m in members) == [8, 8, 8]
+
+    (ensemble_dir,) = models.glob("gru-ensemble3-*")
+    record = json.loads((ensemble_dir / "training.json").read_text())
+    # Out-of-fold accuracy: each member's own validation accuracy (Keras' metric, at the
+    # end of its one epoch) weighted by its fold's size.
+    expected = (
+        sum(
+            m["rows"]["validation"]
+            * json.loads((models / name / "history.json").read_text())["val_accuracy"][-1]
+            for m, name in zip(members, _member_folders(models, members), strict=True)
+        )
+        / pooled
+    )
+    assert record["out_of_fold"]["accuracy"] == pytest.approx(expected, abs=1e-6)
+    assert record["parameters"] == sum(m["parameters"] for m in members)
+
+    # The ensemble is an ordinary saved model: it becomes the champion and serves predictions.
+    champion = load_champion(data_dir / "models" / "champion")
+    predictions = predict_reviews(["a review", "another one"], champion)
+    assert len(predictions) == 2 and predictions["probability"].between(0, 1).all()
+
+
+def _member_folders(models, members):
+    return [m["architecture"] + "-" + m["fingerprint"] for m in members]
