@@ -103,6 +103,8 @@ def gradient_by_position(
     import keras
     import tensorflow as tf
 
+    # An ensemble averages members of one architecture: its first member speaks for them.
+    model = next((layer for layer in model.layers if isinstance(layer, keras.Model)), model)
     embedding = next(
         (layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)), None
     )

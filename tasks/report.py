@@ -156,6 +156,10 @@ def render_markdown(
         )
         parts.append(_markdown_table(*seed_table(seed_rows)) + "\n")
 
+    folds = run_info.get("training", {}).get("ensemble_folds", 1)
+    if folds > 1:
+        parts.append(ensembles_markdown(evaluations, folds))
+
     maxlen = run_info.get("preprocess", {}).get("maxlen")
     parts.append(
         "## Accuracy by review length\n\n"
@@ -222,6 +226,32 @@ def render_markdown(
     if versions:
         parts.append("## Software\n\n" + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n")
     return "\n".join(parts)
+
+
+def ensembles_markdown(evaluations: list[ModelEvaluation], folds: int) -> str:
+    """How the ensembles were built, and their out-of-fold validation beside their test score."""
+    body = [
+        [
+            f"`{e.model}`",
+            fmt(e.history.get("val_accuracy", [None])[-1]),
+            fmt(e.history.get("val_loss", [None])[-1]),
+            fmt(e.metrics["accuracy"]),
+        ]
+        for e in evaluations
+        if e.kind == "rnn"
+    ]
+    return (
+        "## Cross-validated ensembles\n\n"
+        f"Each model averages the probabilities of {folds} members. The train and validation "
+        f"reviews were pooled and cut into {folds} stratified folds; member k trained on every "
+        "fold but k and was validated on fold k. Out-of-fold figures score every pooled "
+        "review with the one member that never trained on it, so they are honest validation "
+        "figures for the ensemble.\n\n"
+        + _markdown_table(
+            ["model", "out-of-fold accuracy", "out-of-fold log loss", "test accuracy"], body
+        )
+        + "\n"
+    )
 
 
 def claims_markdown(section: dict[str, Any], real_data: str) -> str:

@@ -82,6 +82,7 @@ def test_flow_trains_fold_members_and_scores_their_ensemble(
 ):
     from flows.compare import compare_architectures
     from imdb_rnn.predict import load_champion, predict_reviews
+    from tests.test_flow import read_artifact
 
     data_dir = tmp_path / "data"
     result = compare_architectures(
@@ -92,11 +93,21 @@ def test_flow_trains_fold_members_and_scores_their_ensemble(
             architectures=("gru",), epochs=1, batch_size=8, seed=5, ensemble_folds=3
         ),
         baseline=BaselineConfig(enabled=False),
-        claims=ClaimsConfig(enabled=False),
+        claims=ClaimsConfig(
+            sample_reviews=8,
+            distances=(2, 6),
+            synthetic_train=32,
+            synthetic_test=16,
+            synthetic_epochs=1,
+            synthetic_vocab=8,
+        ),
         data_dir=str(data_dir),
     )
 
     assert [row["model"] for row in result.rows] == ["gru-ensemble3"]
+    # The claims step measures gradients inside the ensemble's first member.
+    (claims_row,) = json.loads(read_artifact("seed-claims").data)
+    assert claims_row["model"] == "gru" and claims_row["memory_span"] is not None
     models = data_dir / "models"
     members = [json.loads(p.read_text()) for p in models.glob("gru-*/training.json")]
     members = sorted((m for m in members if "fold" in m), key=lambda m: m["fold"])
@@ -119,6 +130,8 @@ def test_flow_trains_fold_members_and_scores_their_ensemble(
     )
     assert record["out_of_fold"]["accuracy"] == pytest.approx(expected, abs=1e-6)
     assert record["parameters"] == sum(m["parameters"] for m in members)
+    assert "## Cross-validated ensembles" in result.markdown
+    assert f"| `gru-ensemble3` | {record['out_of_fold']['accuracy']:.4f} |" in result.markdown
 
     # The ensemble is an ordinary saved model: it becomes the champion and serves predictions.
     champion = load_champion(data_dir / "models" / "champion")
