@@ -279,6 +279,7 @@ def run_best_profile(settings: BenchSettings) -> dict[str, Any]:
     baseline = next((m for m in metrics["models"] if m["kind"] == "baseline"), None)
     history = best_rnn.get("history", {})
     val_loss = history.get("val_loss", [])
+    members = metrics["run"].get("training", {}).get("ensemble_folds", 1)
     return {
         "machine": machine(),
         "command": shown_command(command, settings),
@@ -289,6 +290,7 @@ def run_best_profile(settings: BenchSettings) -> dict[str, Any]:
         "best_epoch": (val_loss.index(min(val_loss)) + 1) if val_loss else None,
         "val_accuracy": history.get("val_accuracy", []),
         "val_loss": val_loss,
+        "ensemble_members": members,
         "test_accuracy": best_rnn["metrics"]["accuracy"],
         "test_roc_auc": best_rnn["metrics"]["roc_auc"],
         "parameters": best_rnn["parameters"],

@@ -170,6 +170,7 @@ def best_section(best: dict[str, Any]) -> list[str]:
     )
     time_ok = best["train_seconds"] <= BEST_TRAINING_SECONDS
     val = ", ".join(f"{v:.4f}" for v in best.get("val_accuracy", []))
+    members = best.get("ensemble_members", 1)
     parts = [
         "### The `best` profile",
         "",
@@ -193,16 +194,25 @@ def best_section(best: dict[str, Any]) -> list[str]:
                 ],
                 ["test ROC-AUC", f"{best['test_roc_auc']:.4f}", ""],
                 [
-                    "training time (fit, all epochs)",
+                    "training time (fit, all epochs"
+                    + (f", all {members} members)" if members > 1 else ")"),
                     f"{best['train_seconds']:.0f} s",
                     f"≤ {BEST_TRAINING_SECONDS} s: {_met(time_ok)}",
                 ],
-                [
+                ["epochs per member (at most)", str(best["epochs_run"]), ""]
+                if members > 1
+                else [
                     "epochs run / best epoch on validation loss",
                     f"{best['epochs_run']} / {best['best_epoch']}",
                     "",
                 ],
-                ["validation accuracy per epoch", val, ""],
+                [
+                    "out-of-fold validation accuracy"
+                    if members > 1
+                    else "validation accuracy per epoch",
+                    val,
+                    "",
+                ],
                 ["parameters", f"{best['parameters']:,}", ""],
             ],
         ),

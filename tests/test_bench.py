@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.harness import pipeline_models, summarise
-from bench.markdown import BEGIN, END, render, write_markdown
+from bench.markdown import BEGIN, END, best_section, render, write_markdown
 
 
 def _row(architecture, seed, fit_seconds, accuracy, epochs=2):
@@ -155,3 +155,48 @@ def test_scale_out_section_shows_every_run_and_the_median_ratio():
     assert "sequential 310.0 s, 2 Dask workers 290.0 s (ratio 0.94)" in page
     assert "160.0 s and 140.0 s (ratio 0.88)" in page
     assert "seed settings, full data" in page
+
+
+def _best(**changes):
+    return {
+        "measured_at": "2026-01-01 00:00 UTC",
+        "invocation": "make bench ARGS=--best",
+        "command": "imdb-rnn run --profile best",
+        "machine": RESULTS["machine"],
+        "model": "bigru",
+        "train_seconds": 420.0,
+        "epochs_run": 2,
+        "best_epoch": 1,
+        "val_accuracy": [0.913, 0.901],
+        "test_accuracy": 0.898,
+        "test_roc_auc": 0.96,
+        "parameters": 1000,
+        "baseline_accuracy": 0.907,
+        **changes,
+    }
+
+
+def test_best_section_reads_an_ensemble_as_members_and_out_of_fold_validation():
+    single = "\n".join(best_section(_best()))
+    assert "| validation accuracy per epoch | 0.9130, 0.9010 |" in single
+    assert "| epochs run / best epoch on validation loss | 2 / 1 |" in single
+    assert "0.8980 | ≥ 0.905: **missed**" in single and "above it: **missed**" in single
+
+    ensemble = "\n".join(
+        best_section(
+            _best(
+                model="bigru-ensemble8",
+                ensemble_members=8,
+                train_seconds=901.0,
+                epochs_run=1,
+                val_accuracy=[0.9071],
+                test_accuracy=0.9081,
+            )
+        )
+    )
+    assert "| out-of-fold validation accuracy | 0.9071 |" in ensemble
+    assert "| epochs per member (at most) | 1 |" in ensemble
+    assert (
+        "training time (fit, all epochs, all 8 members) | 901 s | ≤ 900 s: **missed**" in ensemble
+    )
+    assert "0.9081 | ≥ 0.905: met" in ensemble and "above it: met" in ensemble
