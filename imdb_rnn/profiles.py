@@ -22,10 +22,11 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "seed": Profile("the seed notes' setup (the defaults)"),
     "best": Profile(
-        "bidirectional GRU over word embeddings plus hashed word-bigram embeddings (200,000 "
-        "buckets), max and mean pooling over the review's own positions, maxlen 600, "
-        "vocabulary 20,000, embedding 64, spatial and output dropout, batch 128 at learning "
-        "rate 0.002, early stopping on validation loss",
+        "a cross-validated ensemble of 8 bidirectional GRUs, each trained for one epoch on "
+        "7/8 of the pooled train and validation reviews, over word embeddings plus hashed "
+        "word-bigram embeddings (200,000 buckets), max and mean pooling over the review's "
+        "own positions, maxlen 600, vocabulary 20,000, embedding 64, spatial and output "
+        "dropout, batch 128 at learning rate 0.002",
         {
             "preprocess": {"vocab_size": 20_000, "maxlen": 600},
             "model": {
@@ -38,8 +39,9 @@ PROFILES: dict[str, Profile] = {
             },
             "training": {
                 "architectures": ("bigru",),
-                "epochs": 3,
-                "early_stopping_patience": 1,
+                # Every single model scored best on validation after its first epoch.
+                "epochs": 1,
+                "ensemble_folds": 8,
                 "batch_size": 128,
                 "learning_rate": 2e-3,
             },

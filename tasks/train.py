@@ -35,8 +35,16 @@ EpochHook = Callable[[int, int, dict[str, float]], None]
 """Called after each epoch with (epoch, epochs, logs)."""
 
 # Parameters that do not change the trained weights stay out of the fingerprint.
-# Threads and replicas change where the arithmetic runs, not what it computes.
-_NOT_IN_FINGERPRINT = {"architectures", "retrain", "seeds", "threads", "mirrored"}
+# Threads and replicas change where the arithmetic runs, not what it computes; an ensemble
+# member's fingerprint names its fold (and the fold count) by itself.
+_NOT_IN_FINGERPRINT = {
+    "architectures",
+    "retrain",
+    "seeds",
+    "threads",
+    "mirrored",
+    "ensemble_folds",
+}
 
 
 @dataclass(frozen=True)

@@ -78,15 +78,20 @@ def _configs(argv: list[str]) -> dict:
 
 def test_best_profile_sets_its_values_and_flags_given_override_them():
     best = PROFILES["best"].settings
-    configs = _configs(["run", "--profile", "best", "--epochs", "1", "--maxlen", "300"])
-    assert configs["training"].epochs == 1  # given on the command line
+    configs = _configs(["run", "--profile", "best", "--epochs", "3", "--maxlen", "300"])
+    assert (
+        configs["training"].epochs == 3 != best["training"]["epochs"]
+    )  # given on the command line
     assert configs["preprocess"].maxlen == 300  # given on the command line
     assert configs["preprocess"].vocab_size == best["preprocess"]["vocab_size"]
     assert configs["training"].architectures == best["training"]["architectures"]
     assert configs["model"].pooling == best["model"]["pooling"]
     assert configs["model"].bigram_buckets == best["model"]["bigram_buckets"] > 0
+    assert configs["training"].ensemble_folds == best["training"]["ensemble_folds"] > 1
     words_only = _configs(["run", "--profile", "best", "--bigram-buckets", "0"])
     assert words_only["model"].bigram_buckets == 0
+    one_model = _configs(["run", "--profile", "best", "--ensemble-folds", "1"])
+    assert one_model["training"].ensemble_folds == 1
     seed = _configs(["run", "--epochs", "1"])
     assert seed["preprocess"].vocab_size == 10_000 and seed["model"].pooling == "last"
     assert seed["model"].bigram_buckets == 0
