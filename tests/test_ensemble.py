@@ -51,6 +51,20 @@ def test_run_label_names_the_ensemble_and_the_seed():
     assert TrainingConfig().run_label("gru", 42) == "gru"
 
 
+def test_a_failed_member_fails_the_ensemble_and_nothing_is_saved(tmp_path):
+    from tasks.ensemble import combine_members
+    from tasks.train import TrainedModel
+
+    healthy = TrainedModel("gru", tmp_path / "a", "fa", 10, 1.0, 1, {"loss": [0.5]})
+    diverged = TrainedModel(
+        "gru", tmp_path / "b", "fb", 10, 2.0, 1, {"loss": [float("nan")]}, failure="loss became nan"
+    )
+    result = combine_members("gru", [healthy, diverged], None, tmp_path / "models")
+    assert result.failure == "1 of 2 ensemble members failed (gru: loss became nan)"
+    assert result.parameters == 20 and result.train_seconds == 3.0
+    assert not (tmp_path / "models").exists()
+
+
 @pytest.mark.slow
 def test_ensemble_model_outputs_the_mean_of_its_members_and_survives_a_reload(tmp_path):
     import keras
