@@ -281,6 +281,7 @@ def run_best_profile(settings: BenchSettings) -> dict[str, Any]:
     val_loss = history.get("val_loss", [])
     members = metrics["run"].get("training", {}).get("ensemble_folds", 1)
     return {
+        "member_fit_seconds": member_fit_seconds(data_dir / "models", best_rnn),
         "machine": machine(),
         "command": shown_command(command, settings),
         "wall_seconds": round(seconds, 1),
@@ -298,6 +299,18 @@ def run_best_profile(settings: BenchSettings) -> dict[str, Any]:
         "settings": run_settings(metrics["run"]),
         "models": sorted(m["model"] for m in metrics["models"]),
     }
+
+
+def member_fit_seconds(models_dir: Path, ensemble: dict[str, Any]) -> list[float]:
+    """Each member's own fit time, for an ensemble (empty for a single model)."""
+    record_path = Path(ensemble.get("model_path", "")).parent / "training.json"
+    if not ensemble.get("model_path") or not record_path.is_file():
+        return []
+    members = json.loads(record_path.read_text("utf-8")).get("members", [])
+    return [
+        json.loads((models_dir / name / "training.json").read_text("utf-8"))["train_seconds"]
+        for name in members
+    ]
 
 
 def run_settings(run: dict[str, Any]) -> dict[str, Any]:

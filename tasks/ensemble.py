@@ -48,6 +48,21 @@ def average_of(members: list[Any], maxlen: int, name: str) -> Any:
     return keras.Model(tokens, keras.layers.Average(name="mean_probability")(outputs), name=name)
 
 
+def training_span(members: list[TrainedModel]) -> float:
+    """Seconds from the first member's start to the last member's end.
+
+    Members trained at once (on several workers) overlap, so this is less than the sum of
+    their fits; members trained one after another take about the sum. Members of different
+    runs, or without recorded times, count as one after another: the sum.
+    """
+    total = sum(member.train_seconds for member in members)
+    if any(member.finished_at <= 0 for member in members):
+        return round(total, 3)
+    first_start = min(member.finished_at - member.train_seconds for member in members)
+    last_end = max(member.finished_at for member in members)
+    return round(min(last_end - first_start, total), 3)
+
+
 def ensemble_directory(models_dir: Path, members: list[TrainedModel]) -> Path:
     architecture = members[0].architecture
     return models_dir / f"{architecture}-ensemble{len(members)}-{ensemble_fingerprint(members)}"
@@ -70,7 +85,7 @@ def combine_members(
     directory = ensemble_directory(models_dir, members)
     summary = {
         "parameters": sum(member.parameters for member in members),
-        "train_seconds": round(sum(member.train_seconds for member in members), 3),
+        "train_seconds": training_span(members),
         "epochs": max(member.epochs for member in members),
     }
     failed = [member for member in members if member.failure]

@@ -63,6 +63,7 @@ class TrainedModel:
     seed: int = 0
     label: str = ""  # the name reports use: the architecture, plus the seed when several
     worker: str = ""  # host/pid of the process that trained or loaded it
+    finished_at: float = 0.0  # Unix time the fit ended; 0 when not recorded
 
     @property
     def name(self) -> str:
@@ -107,6 +108,7 @@ def _load_trained(directory: Path, architecture: str, fp: str) -> TrainedModel:
         history,
         reused=True,
         seed=record.get("training", {}).get("seed", 0),
+        finished_at=record.get("finished_at", 0.0),
     )
 
 
@@ -266,6 +268,7 @@ def _fit_and_save(
     # Wall time of fit, compilation included, so that it compares with a plain script's.
     # Rounded as training.json stores it, so a reused model reports the very same number.
     train_seconds = round(resumed_seconds + time.perf_counter() - fit_started, 3)
+    finished_at = round(time.time(), 3)
     history = (
         {
             name: [epoch[name] for epoch in done_epochs]
@@ -302,6 +305,7 @@ def _fit_and_save(
                     "replicas": replicas,
                     "fold": [fold.index, fold.count] if fold else None,
                     "rows": {"fit": len(x_train), "validation": len(x_validation)},
+                    "finished_at": finished_at,
                 },
             )
         logger.info(
@@ -321,6 +325,7 @@ def _fit_and_save(
         history,
         failure=failure,
         seed=training.seed,
+        finished_at=finished_at,
     )
 
 

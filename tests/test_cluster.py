@@ -478,3 +478,35 @@ def test_replacing_a_published_file_withdraws_the_listing_until_the_upload_is_do
 
     expected = hashlib.sha256(b"retrained").hexdigest()
     assert json.loads(fs.cat_file(listing_path)) == {"model.keras": expected}
+
+
+@pytest.mark.flow
+@pytest.mark.slow
+@pytest.mark.dask
+def test_two_dask_workers_train_ensemble_members_at_once(prefect_harness, fake_archive, tmp_path):
+    from flows.compare import compare_architectures
+
+    data_dir = tmp_path / "shared"
+    run = _small_run(
+        fake_archive,
+        f"file://{data_dir}",
+        runner=RunnerConfig(runner="dask", workers=2, tasks_per_worker=1),
+    )
+    run["training"] = TrainingConfig(
+        architectures=("gru",), epochs=1, batch_size=8, ensemble_folds=2
+    )
+    result = compare_architectures(**run)
+
+    assert [row["model"] for row in result.rows] == ["gru-ensemble2"]
+    members = [
+        json.loads(path.read_text())
+        for path in (data_dir / "models").glob("gru-*/training.json")
+        if "fold" in json.loads(path.read_text())
+    ]
+    assert sorted(member["fold"] for member in members) == [[0, 2], [1, 2]]
+    assert _task_runs_of_latest("train-and-evaluate") == {
+        "train-gru-seed42-fold1of2": "COMPLETED",
+        "train-gru-seed42-fold2of2": "COMPLETED",
+        "ensemble-gru-ensemble2": "COMPLETED",
+        "evaluate-gru-ensemble2": "COMPLETED",
+    }

@@ -65,6 +65,21 @@ def test_a_failed_member_fails_the_ensemble_and_nothing_is_saved(tmp_path):
     assert not (tmp_path / "models").exists()
 
 
+def test_training_span_counts_overlapping_members_once(tmp_path):
+    from tasks.ensemble import training_span
+    from tasks.train import TrainedModel
+
+    def member(seconds, finished_at):
+        return TrainedModel("gru", tmp_path, "f", 1, seconds, 1, {}, finished_at=finished_at)
+
+    # Two at once from t=100, then a third: 100..250 on the wall, 330 s of fits.
+    at_once = [member(100.0, 200.0), member(110.0, 210.0), member(120.0, 250.0)]
+    assert training_span(at_once) == pytest.approx(150.0)
+    one_after_another = [member(100.0, 200.0), member(100.0, 305.0)]  # 5 s between them
+    assert training_span(one_after_another) == pytest.approx(200.0)  # the fits, not the gap
+    assert training_span([member(100.0, 200.0), member(50.0, 0.0)]) == pytest.approx(150.0)
+
+
 @pytest.mark.slow
 def test_ensemble_model_outputs_the_mean_of_its_members_and_survives_a_reload(tmp_path):
     import keras
