@@ -23,22 +23,31 @@ NORM_MEAN_KEY = "gradient_norm_mean"
 NORM_MAX_KEY = "gradient_norm_max"
 
 
-def global_gradient_norm(grads: list[Any]) -> Any:
+def global_gradient_norm(grads: list[Any], sparse: bool = False) -> Any:
     """The L2 norm of all gradients together, as one float32 scalar tensor.
 
-    Embedding gradients come as ``tf.IndexedSlices`` with one row per token occurrence;
-    densifying sums repeated tokens first, so the norm is that of the true dense gradient.
+    Embedding gradients come as ``tf.IndexedSlices`` with one row per token occurrence.
+    Repeated tokens are summed first, so the norm is that of the true dense gradient. By
+    default that builds the dense table, which XLA can compile. ``sparse`` sums only the
+    rows that occur (``tf.unique``, which XLA cannot compile): with a 200,000-bucket bigram
+    table, densifying took about a sixth of each training step on this CPU.
     """
     squares = []
     for grad in grads:
         if grad is None:
             continue
         if isinstance(grad, tf.IndexedSlices):
-            grad = tf.convert_to_tensor(grad)
+            grad = _summed_rows(grad) if sparse else tf.convert_to_tensor(grad)
         squares.append(tf.reduce_sum(tf.square(tf.cast(grad, tf.float32))))
     if not squares:
         return tf.constant(0.0, tf.float32)
     return tf.sqrt(tf.add_n(squares))
+
+
+def _summed_rows(grad: Any) -> Any:
+    """The rows of an ``IndexedSlices`` gradient that occur, repeated indices summed."""
+    unique, positions = tf.unique(grad.indices)
+    return tf.math.unsorted_segment_sum(grad.values, positions, tf.size(unique))
 
 
 @keras.saving.register_keras_serializable(package="imdb_rnn")
@@ -50,6 +59,14 @@ class GradientNormAdam(keras.optimizers.Adam):
     rest of the optimizer state (``BackupAndRestore`` included).
     """
 
+    def __init__(self, *args: Any, sparse_norm: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # True only for train steps that are not XLA-compiled; see global_gradient_norm.
+        self.sparse_norm = sparse_norm
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "sparse_norm": self.sparse_norm}
+
     def build(self, variables: list[Any]) -> None:
         if self.built:
             return
@@ -60,7 +77,7 @@ class GradientNormAdam(keras.optimizers.Adam):
 
     def apply(self, grads: list[Any], trainable_variables: list[Any] | None = None) -> None:
         # Measured before Adam clips, so a clipped run still shows how large gradients got.
-        norm = global_gradient_norm(list(grads))
+        norm = global_gradient_norm(list(grads), self.sparse_norm)
         super().apply(grads, trainable_variables)  # builds the variables on the first call
         self.gradient_norm_sum.assign_add(norm)
         self.gradient_norm_steps.assign_add(1.0)

@@ -206,18 +206,23 @@ def _fit_and_save(
         model = build_model(
             architecture, model_config, prepared.preprocess.vocab_size, prepared.preprocess.maxlen
         )
+        # XLA refuses MirroredStrategy's per-replica variables ("Trying to access resource
+        # ... located in device CPU:1 from device CPU:0"), so mirrored training runs without.
+        jit_compile = (
+            False
+            if training.mirrored
+            else jit_compile_setting(training.xla, model_config.pooling != "last")
+        )
         model.compile(
             # Adam that also logs the gradient norm per epoch, to show exploding gradients.
             optimizer=GradientNormAdam(
-                learning_rate=training.learning_rate, clipnorm=training.clipnorm
+                learning_rate=training.learning_rate,
+                clipnorm=training.clipnorm,
+                sparse_norm=jit_compile is False,
             ),
             loss="binary_crossentropy",
             metrics=["accuracy"],
-            # XLA refuses MirroredStrategy's per-replica variables ("Trying to access resource
-            # ... located in device CPU:1 from device CPU:0"), so mirrored training runs without.
-            jit_compile=False
-            if training.mirrored
-            else jit_compile_setting(training.xla, model_config.pooling != "last"),
+            jit_compile=jit_compile,
         )
 
     class _RecordEpoch(keras.callbacks.Callback):

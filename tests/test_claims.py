@@ -250,6 +250,24 @@ def test_gradient_norm_is_measured_before_clipping_and_clipnorm_is_applied():
     assert moved < 1e-3
 
 
+def test_sparse_gradient_norm_sums_repeated_rows_like_the_dense_one():
+    import tensorflow as tf
+
+    from rnn_models.optimizers import global_gradient_norm
+
+    # Rows 2, 0, 2 of a 5-row table: row 2 gets [1, 2] + [3, 4] = [4, 6], row 0 gets [0, 3].
+    rows = tf.IndexedSlices(
+        tf.constant([[1.0, 2.0], [0.0, 3.0], [3.0, 4.0]]),
+        tf.constant([2, 0, 2]),
+        tf.constant([5, 2]),
+    )
+    dense = tf.constant([1.0, 2.0])
+    expected = np.sqrt(4**2 + 6**2 + 3**2 + 1**2 + 2**2)
+    for sparse in (False, True):
+        norm = float(global_gradient_norm([rows, dense, None], sparse=sparse))
+        assert norm == pytest.approx(expected, rel=1e-6)
+
+
 @pytest.mark.slow
 def test_training_logs_the_gradient_norm_and_saves_clipnorm(tmp_path):
     from rnn_models.optimizers import load_model
@@ -275,6 +293,7 @@ def test_training_logs_the_gradient_norm_and_saves_clipnorm(tmp_path):
     )
     model = load_model(trained.model_path)
     assert model.optimizer.clipnorm == 0.5
+    assert model.optimizer.sparse_norm is False  # simple_rnn's last state: XLA on, on CPU
     unclipped = TrainingConfig(epochs=2, batch_size=8)
     assert (
         train_architecture(

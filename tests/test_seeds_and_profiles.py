@@ -90,12 +90,8 @@ def test_best_profile_sets_its_values_and_flags_given_override_them():
     assert configs["training"].ensemble_folds == best["training"]["ensemble_folds"] > 1
     words_only = _configs(["run", "--profile", "best", "--bigram-buckets", "0"])
     assert words_only["model"].bigram_buckets == 0
-    assert configs["runner"].runner == "dask" and configs["runner"].workers == 2
-    one_model = _configs(
-        ["run", "--profile", "best", "--ensemble-folds", "1", "--runner", "sequential"]
-    )
+    one_model = _configs(["run", "--profile", "best", "--ensemble-folds", "1"])
     assert one_model["training"].ensemble_folds == 1
-    assert one_model["runner"].runner == "sequential"
     seed = _configs(["run", "--epochs", "1"])
     assert seed["preprocess"].vocab_size == 10_000 and seed["model"].pooling == "last"
     assert seed["model"].bigram_buckets == 0
