@@ -23,6 +23,8 @@ from tasks.summary import (
     across_seeds,
     best_values,
     comparison_rows,
+    ensemble_note,
+    ensemble_table,
     fmt,
     memory_verdict,
     seed_table,
@@ -369,6 +371,16 @@ def render_html(
         )
         seed_headings, seed_body = seed_table(seed_rows)
         parts.append(_table(seed_headings, [[_esc(cell) for cell in row] for row in seed_body]))
+    folds = run_info.get("training", {}).get("ensemble_folds", 1)
+    if folds > 1:
+        parts.append(f"<h2>Cross-validated ensembles</h2><p>{_esc(ensemble_note(folds))}</p>")
+        ensemble_headings, ensemble_body = ensemble_table(evaluations)
+        parts.append(
+            _table(
+                ensemble_headings,
+                [[f"<code>{_esc(row[0])}</code>", *row[1:]] for row in ensemble_body],
+            )
+        )
 
     if predictions:
         parts.append("<h2>ROC and precision-recall curves</h2><div class='charts'>")

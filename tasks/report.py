@@ -34,6 +34,8 @@ from tasks.summary import (
     best_by,
     best_values,
     comparison_rows,
+    ensemble_note,
+    ensemble_table,
     fmt,
     memory_verdict,
     plain,
@@ -230,26 +232,11 @@ def render_markdown(
 
 def ensembles_markdown(evaluations: list[ModelEvaluation], folds: int) -> str:
     """How the ensembles were built, and their out-of-fold validation beside their test score."""
-    body = [
-        [
-            f"`{e.model}`",
-            fmt(e.history.get("val_accuracy", [None])[-1]),
-            fmt(e.history.get("val_loss", [None])[-1]),
-            fmt(e.metrics["accuracy"]),
-        ]
-        for e in evaluations
-        if e.kind == "rnn"
-    ]
+    headings, body = ensemble_table(evaluations)
+    body = [[f"`{row[0]}`", *row[1:]] for row in body]
     return (
-        "## Cross-validated ensembles\n\n"
-        f"Each model averages the probabilities of {folds} members. The train and validation "
-        f"reviews were pooled and cut into {folds} stratified folds; member k trained on every "
-        "fold but k and was validated on fold k. Out-of-fold figures score every pooled "
-        "review with the one member that never trained on it, so they are honest validation "
-        "figures for the ensemble.\n\n"
-        + _markdown_table(
-            ["model", "out-of-fold accuracy", "out-of-fold log loss", "test accuracy"], body
-        )
+        f"## Cross-validated ensembles\n\n{ensemble_note(folds)}\n\n"
+        + _markdown_table(headings, body)
         + "\n"
     )
 

@@ -295,3 +295,30 @@ def _aligned(headings: list[str], lines_cells: list[list[str]]) -> str:
     return "\n".join(
         [line(headings), line(["-" * w for w in widths])] + [line(c) for c in lines_cells]
     )
+
+
+def ensemble_note(folds: int) -> str:
+    """How a run's cross-validated ensembles were built, in two sentences for the reports."""
+    return (
+        f"Each model averages the probabilities of {folds} members. The train and validation "
+        f"reviews were pooled and cut into {folds} stratified folds; member k trained on every "
+        "fold but k and was validated on fold k. Out-of-fold figures score every pooled "
+        "review with the one member that never trained on it, so they are honest validation "
+        "figures for the ensemble."
+    )
+
+
+def ensemble_table(evaluations: list[ModelEvaluation]) -> tuple[list[str], list[list[str]]]:
+    """Out-of-fold validation beside test accuracy, per ensemble (model names unformatted)."""
+    headings = ["model", "out-of-fold accuracy", "out-of-fold log loss", "test accuracy"]
+    body = [
+        [
+            e.model,
+            fmt(e.history.get("val_accuracy", [None])[-1]),
+            fmt(e.history.get("val_loss", [None])[-1]),
+            fmt(e.metrics["accuracy"]),
+        ]
+        for e in evaluations
+        if e.kind == "rnn"
+    ]
+    return headings, body

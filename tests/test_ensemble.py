@@ -160,6 +160,8 @@ def test_flow_trains_fold_members_and_scores_their_ensemble(
     assert record["out_of_fold"]["accuracy"] == pytest.approx(expected, abs=1e-6)
     assert record["parameters"] == sum(m["parameters"] for m in members)
     assert "## Cross-validated ensembles" in result.markdown
+    page = (data_dir / "reports" / result.run_id / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Cross-validated ensembles</h2>" in page and "<code>gru-ensemble3</code>" in page
     assert f"| `gru-ensemble3` | {record['out_of_fold']['accuracy']:.4f} |" in result.markdown
 
     # The ensemble is an ordinary saved model: it becomes the champion and serves predictions.
