@@ -19,12 +19,12 @@ from prefect import get_run_logger, task
 
 from imdb_rnn import __version__
 from imdb_rnn.cluster import worker_name
-from imdb_rnn.files import atomic_directory, build_lock, sha256_json, write_json_atomic
+from imdb_rnn.files import build_lock, sha256_json
 from imdb_rnn.storage import DataStore
 from tasks.evaluate import PREDICT_BATCH_SIZE, classification_metrics
 from tasks.folds import Fold, fold_indices, pooled_rows
 from tasks.prepare import PreparedData, local_prepared
-from tasks.train import TrainedModel, local_model
+from tasks.train import TrainedModel, local_model, save_model_folder
 
 log = logging.getLogger(__name__)
 
@@ -143,21 +143,20 @@ def _build(
     # there is no training loss of its own, so no learning curve is drawn for it.
     history = {"val_accuracy": [oof_metrics["accuracy"]], "val_loss": [oof_metrics["log_loss"]]}
     ensemble = average_of(loaded, prepared.preprocess.maxlen, f"{architecture}_ensemble")
-    with atomic_directory(directory, replace=True) as staging:
-        ensemble.save(staging / "model.keras")
-        write_json_atomic(staging / "history.json", history)
-        write_json_atomic(
-            staging / "training.json",
-            {
-                "architecture": architecture,
-                "fingerprint": fp,
-                "data_fingerprint": prepared.fingerprint,
-                "members": [member.directory.name for member in members],
-                "out_of_fold": oof_metrics,
-                "history": history,
-                **summary,
-            },
-        )
+    save_model_folder(
+        directory,
+        ensemble,
+        history,
+        {
+            "architecture": architecture,
+            "fingerprint": fp,
+            "data_fingerprint": prepared.fingerprint,
+            "members": [member.directory.name for member in members],
+            "out_of_fold": oof_metrics,
+            "history": history,
+            **summary,
+        },
+    )
     logger.info(
         "Combined %d %s members: out-of-fold accuracy %.4f over %s reviews -> %s",
         len(members),

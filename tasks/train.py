@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
@@ -292,27 +293,26 @@ def _fit_and_save(
     if failure:
         logger.error("%s failed: %s", architecture, failure)
     else:
-        with atomic_directory(directory, replace=True) as staging:
-            model.save(staging / "model.keras")
-            write_json_atomic(staging / "history.json", history)
-            write_json_atomic(
-                staging / "training.json",
-                {
-                    "architecture": architecture,
-                    "fingerprint": fp,
-                    "data_fingerprint": prepared.fingerprint,
-                    "parameters": parameters,
-                    "train_seconds": train_seconds,
-                    "epochs": len(history["loss"]),
-                    "model": model_config.model_dump(),
-                    "training": training.model_dump(exclude=_NOT_IN_FINGERPRINT),
-                    "keras_version": keras.__version__,
-                    "replicas": replicas,
-                    "fold": [fold.index, fold.count] if fold else None,
-                    "rows": {"fit": len(x_train), "validation": len(x_validation)},
-                    "finished_at": finished_at,
-                },
-            )
+        save_model_folder(
+            directory,
+            model,
+            history,
+            {
+                "architecture": architecture,
+                "fingerprint": fp,
+                "data_fingerprint": prepared.fingerprint,
+                "parameters": parameters,
+                "train_seconds": train_seconds,
+                "epochs": len(history["loss"]),
+                "model": model_config.model_dump(),
+                "training": training.model_dump(exclude=_NOT_IN_FINGERPRINT),
+                "keras_version": keras.__version__,
+                "replicas": replicas,
+                "fold": [fold.index, fold.count] if fold else None,
+                "rows": {"fit": len(x_train), "validation": len(x_validation)},
+                "finished_at": finished_at,
+            },
+        )
         logger.info(
             "Trained %s in %.1f s (%s parameters) -> %s",
             architecture,
@@ -332,6 +332,16 @@ def _fit_and_save(
         seed=training.seed,
         finished_at=finished_at,
     )
+
+
+def save_model_folder(
+    directory: Path, model: Any, history: dict[str, list[float]], record: dict[str, Any]
+) -> None:
+    """Write ``model.keras``, ``history.json`` and ``training.json`` as one folder, at once."""
+    with atomic_directory(directory, replace=True) as staging:
+        model.save(staging / "model.keras")
+        write_json_atomic(staging / "history.json", history)
+        write_json_atomic(staging / "training.json", record)
 
 
 def _divergence(losses: list[float], learning_rate: float) -> str:
