@@ -113,18 +113,25 @@ def train_and_evaluate(
     """
     started = time.perf_counter()
     if training.ensemble_folds > 1:
+        members = {
+            (name, seed): [
+                train.submit(name, prepared, model, training, store, seed, fold)
+                for fold in Fold.all(training.ensemble_folds)
+            ]
+            for name in training.architectures
+            for seed in training.seed_values()
+        }
+        # Every member is submitted before any is awaited, so they all run as the runner
+        # allows; awaiting them here raises a member's own error instead of leaving its
+        # ensemble pending for ever.
         trained = [
             ensemble.submit(
-                [
-                    train.submit(name, prepared, model, training, store, seed, fold)
-                    for fold in Fold.all(training.ensemble_folds)
-                ],
+                [future.result() for future in futures],
                 prepared,
                 store,
                 training.run_label(name, seed),
             )
-            for name in training.architectures
-            for seed in training.seed_values()
+            for (name, seed), futures in members.items()
         ]
     else:
         trained = [

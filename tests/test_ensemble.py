@@ -172,3 +172,22 @@ def test_flow_trains_fold_members_and_scores_their_ensemble(
 
 def _member_folders(models, members):
     return [m["architecture"] + "-" + m["fingerprint"] for m in members]
+
+
+@pytest.mark.flow
+@pytest.mark.slow
+def test_too_many_folds_stop_the_flow_with_the_members_error(
+    prefect_harness, fake_archive, tmp_path
+):
+    from flows.compare import compare_architectures
+
+    with pytest.raises(DatasetLayoutError, match="13 folds need at least 13 reviews of each"):
+        compare_architectures(
+            source=SourceConfig(source=str(fake_archive.path), sha256=fake_archive.sha256),
+            preprocess=PreprocessConfig(vocab_size=60, maxlen=40),
+            model=ModelConfig(embedding_dim=8, units=8),
+            training=TrainingConfig(architectures=("gru",), epochs=1, ensemble_folds=13),
+            baseline=BaselineConfig(enabled=False),
+            claims=ClaimsConfig(enabled=False),
+            data_dir=str(tmp_path / "data"),
+        )
