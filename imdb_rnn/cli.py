@@ -53,6 +53,7 @@ FLAGS: dict[str, dict[str, str]] = {
         "embedding_dropout": "--embedding-dropout",
         "pooling": "--pooling",
         "bigram_buckets": "--bigram-buckets",
+        "skip_padding": "--skip-padding",
     },
     "champion": {
         "enabled": "--no-champion",
@@ -191,6 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="also embed each pair of neighbouring words, hashed into this many buckets "
         "(0 = words only)",
+    )
+    model.add_argument(
+        "--skip-padding",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="mask padding in the recurrent layer, and train and predict on batches of "
+        "similar length cut to their longest review (much faster at a large --maxlen; "
+        "use --padding post on a GPU)",
     )
     training = run.add_argument_group("training")
     training.add_argument("--epochs", type=int, default=2, help="passes over train")

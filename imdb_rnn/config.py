@@ -114,6 +114,15 @@ class ModelConfig(_Frozen):
         "'not good' gets a vector of its own); 0 = unigrams only.",
     )
 
+    skip_padding: bool = Field(
+        default=False,
+        description="Mask padding in the recurrent layer, so that it steps over it and a "
+        "review's output does not depend on its padding. Training then groups reviews of "
+        "similar length into batches and cuts each batch to its longest review, and "
+        "prediction does the same: at maxlen 600 about 2.6x fewer recurrent steps. With a "
+        "GPU, pair it with padding 'post': cuDNN kernels take right-padded masks only.",
+    )
+
     @field_validator("bigram_buckets")
     @classmethod
     def _zero_or_room_for_pairs(cls, value: int) -> int:

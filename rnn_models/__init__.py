@@ -1,5 +1,5 @@
 """Recurrent sentiment models, built by name from one registry."""
 
-from rnn_models.registry import ARCHITECTURE_NAMES, build_model
+from rnn_models.registry import ARCHITECTURE_NAMES, build_model, reads_any_length
 
-__all__ = ["ARCHITECTURE_NAMES", "build_model"]
+__all__ = ["ARCHITECTURE_NAMES", "build_model", "reads_any_length"]

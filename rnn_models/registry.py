@@ -57,6 +57,11 @@ _RECURRENT_BLOCKS: dict[str, Callable[[Any, ModelConfig], Any]] = {
 ARCHITECTURE_NAMES: tuple[str, ...] = tuple(_RECURRENT_BLOCKS)
 
 
+def reads_any_length(model: Any) -> bool:
+    """Whether ``model`` skips padding, and so may be fed batches cut to their longest review."""
+    return model.inputs[0].shape[1] is None
+
+
 def build_model(name: str, config: ModelConfig, vocab_size: int, maxlen: int) -> Any:
     """Build an uncompiled ``Embedding -> recurrent block [-> pooling] -> Dense(1, sigmoid)``.
 
@@ -64,12 +69,17 @@ def build_model(name: str, config: ModelConfig, vocab_size: int, maxlen: int) ->
     of neighbouring tokens (``rnn_models.bigrams``); the recurrent block is the same. Pooling
     over time reads the token ids too, to leave padding out (``rnn_models.pooling``).
 
+    With ``config.skip_padding`` the recurrent block gets a mask from the token ids and steps
+    over padding, so a review's output does not depend on how much padding surrounds it. Such
+    a model takes sequences of any length (``reads_any_length``), which lets training and
+    prediction cut each batch to its longest review (``rnn_models.runtime``).
+
     Args:
         name: An entry of ``ARCHITECTURE_NAMES``.
         config: Embedding width, bigram buckets, recurrent units, pooling over time and
             dropout.
         vocab_size: Number of token ids, padding and unknown included.
-        maxlen: Length of every input sequence.
+        maxlen: Length of every input sequence; any length with ``config.skip_padding``.
 
     Raises:
         KeyError: ``name`` is not a registered architecture.
@@ -81,7 +91,8 @@ def build_model(name: str, config: ModelConfig, vocab_size: int, maxlen: int) ->
     import keras
 
     layers = keras.layers
-    tokens = keras.Input(shape=(maxlen,), dtype="int32", name="tokens")
+    length = None if config.skip_padding else maxlen
+    tokens = keras.Input(shape=(length,), dtype="int32", name="tokens")
     if config.bigram_buckets:
         from rnn_models.bigrams import BigramEmbedding
 
@@ -93,7 +104,13 @@ def build_model(name: str, config: ModelConfig, vocab_size: int, maxlen: int) ->
     hidden = embedding(tokens)
     if config.embedding_dropout > 0:
         hidden = layers.SpatialDropout1D(config.embedding_dropout, name="embedding_dropout")(hidden)
-    hidden = _RECURRENT_BLOCKS[name](layers, config)(hidden)
+    recurrent = _RECURRENT_BLOCKS[name](layers, config)
+    if config.skip_padding:
+        # An explicit mask rather than Embedding(mask_zero=True): the bigram embedding and
+        # spatial dropout need not carry it, and the pooling reads the token ids anyway.
+        hidden = recurrent(hidden, mask=keras.ops.not_equal(tokens, 0))
+    else:
+        hidden = recurrent(hidden)
     if config.pooling != "last":
         from rnn_models.pooling import PoolOverTime
 

@@ -15,6 +15,7 @@ import logging
 import random
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -171,6 +172,131 @@ def training_dataset(
     )
 
 
+def width_step(maxlen: int, few_shapes: bool) -> int:
+    """Batches cut to their longest review get a width that is a multiple of this.
+
+    Every width is a new input shape: cheap to trace, but one XLA compilation each, so an
+    XLA-compiled model gets at most 4 widths and any other one a width in steps of 16.
+    """
+    return max(1, -(-maxlen // 4)) if few_shapes else min(16, maxlen)
+
+
+@dataclass(frozen=True)
+class TokenSpans:
+    """Where each row's tokens lie: columns ``start[i]`` up to ``end[i]``, padding around."""
+
+    start: np.ndarray
+    end: np.ndarray
+    width: int
+
+    @classmethod
+    def of(cls, tokens: np.ndarray) -> TokenSpans:
+        present = tokens != 0
+        width = tokens.shape[1]
+        has_tokens = present.any(axis=1)
+        # A row without tokens (an empty review, or a padding row) gets start > end, so it
+        # never widens a batch's cut.
+        start = np.where(has_tokens, present.argmax(axis=1), width)
+        end = np.where(has_tokens, width - present[:, ::-1].argmax(axis=1), 0)
+        return cls(start, end, width)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.maximum(self.end - self.start, 0)
+
+    def batch_cuts(self, batches: np.ndarray, step: int) -> np.ndarray:
+        """``(start, stop)`` columns for each row of ``batches`` (row indices): the fewest
+        columns, in a multiple of ``step`` (or all of them), that hold every token of the batch."""
+        first = self.start[batches].min(axis=1)
+        last = self.end[batches].max(axis=1)
+        first = np.where(last > first, first, 0)
+        needed = np.maximum(last - first, 1)
+        widths = np.minimum(-(-needed // step) * step, self.width)
+        starts = np.minimum(first, self.width - widths)
+        return np.stack([starts, starts + widths], axis=1)
+
+
+def length_grouped_batches(
+    lengths: np.ndarray, batch_size: int, seed: int, epoch: int, group: int = 50
+) -> np.ndarray:
+    """One epoch's batches as row indices ``(steps, batch)``, each of reviews of similar length.
+
+    The rows are shuffled, cut into groups of ``group`` batches, each group sorted by length
+    and cut into batches, and the batches shuffled again: batches are short or long as
+    their reviews are, yet every epoch sees new companions and a new order. The last partial
+    batch is dropped, as in ``training_dataset``. The order depends only on
+    ``(seed, epoch)``, so a resumed run sees the batches an uninterrupted one would have.
+    """
+    rows = len(lengths)
+    batch = min(batch_size, rows)
+    steps = steps_per_epoch(rows, batch)
+    generator = np.random.default_rng([seed, epoch])
+    order = generator.permutation(rows)[: steps * batch]
+    batches = []
+    for first in range(0, steps * batch, group * batch):
+        part = order[first : first + group * batch]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches.extend(part.reshape(-1, batch))
+    return np.stack(batches)[generator.permutation(steps)]
+
+
+def length_grouped_dataset(
+    tokens: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    seed: int,
+    first_epoch: int,
+    epochs: int,
+    step: int,
+) -> Any:
+    """``training_dataset`` for a model that skips padding: batches of similar length, each
+    cut to the columns that hold its tokens (``length_grouped_batches``)."""
+    import tensorflow as tf
+
+    spans = TokenSpans.of(tokens)
+    batches = np.concatenate(
+        [
+            length_grouped_batches(spans.lengths, batch_size, seed, epoch)
+            for epoch in range(first_epoch, epochs)
+        ]
+    )
+    cuts = spans.batch_cuts(batches, step)
+    all_tokens = tf.constant(tokens, dtype=tf.int32)
+    all_labels = tf.constant(labels, dtype=tf.float32)
+
+    def gather(indices: Any, cut: Any) -> tuple[Any, Any]:
+        return tf.gather(all_tokens, indices)[:, cut[0] : cut[1]], tf.gather(all_labels, indices)
+
+    return (
+        tf.data.Dataset.from_tensor_slices((batches, cuts))
+        .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def length_sorted_dataset(
+    tokens: np.ndarray, labels: np.ndarray, batch_size: int, step: int
+) -> Any:
+    """Validation data for a model that skips padding: every row once, in order of length,
+    each batch cut to the columns that hold its tokens."""
+    import tensorflow as tf
+
+    spans = TokenSpans.of(tokens)
+    order = np.argsort(spans.lengths, kind="stable")
+    batches = [order[first : first + batch_size] for first in range(0, len(order), batch_size)]
+    cuts = [spans.batch_cuts(rows[None, :], step)[0] for rows in batches]
+    return tf.data.Dataset.from_generator(
+        lambda: (
+            (tokens[rows, start:stop].astype(np.int32), labels[rows].astype(np.float32))
+            for rows, (start, stop) in zip(batches, cuts, strict=True)
+        ),
+        output_signature=(
+            tf.TensorSpec((None, None), tf.int32),
+            tf.TensorSpec((None,), tf.float32),
+        ),
+    ).apply(tf.data.experimental.assert_cardinality(len(batches)))
+
+
 def even_batch_size(rows: int, largest: int = 1024) -> int:
     """A batch size that splits ``rows`` into equal batches when one close to ``largest`` does.
 
@@ -190,8 +316,12 @@ def predict_probabilities(model: Any, tokens: np.ndarray, batch_size: int = 1024
 
     The last batch is padded with empty sequences and the padding's outputs dropped, so
     every batch has one shape; the model is XLA-compiled for it when XLA is on (see
-    ``jit_compile_setting``).
+    ``jit_compile_setting``). A model that skips padding (``reads_any_length``) is fed the
+    rows in order of length instead, each batch cut to the columns that hold its tokens: the
+    same outputs for much less work when most reviews are far shorter than ``maxlen``.
     """
+    from rnn_models.registry import reads_any_length
+
     rows = len(tokens)
     if rows == 0:
         return np.zeros(0, dtype=np.float32)
@@ -201,9 +331,27 @@ def predict_probabilities(model: Any, tokens: np.ndarray, batch_size: int = 1024
         padding = np.zeros((padded_rows - rows, *tokens.shape[1:]), dtype=tokens.dtype)
         tokens = np.concatenate([tokens, padding])
     every_step_output = any(getattr(layer, "return_sequences", False) for layer in _layers(model))
-    if jit_compile_setting("auto", every_step_output) is True and not model.jit_compile:
+    xla = jit_compile_setting("auto", every_step_output) is True
+    if xla and not model.jit_compile:
         model.jit_compile = True  # a loaded model resolves "auto" to off on CPU
-    return model.predict(tokens, batch_size=batch, verbose=0).reshape(-1)[:rows]
+    if not reads_any_length(model):
+        return model.predict(tokens, batch_size=batch, verbose=0).reshape(-1)[:rows]
+    import tensorflow as tf
+
+    spans = TokenSpans.of(tokens)
+    order = np.argsort(spans.lengths, kind="stable")
+    batches = order.reshape(-1, batch)
+    cuts = spans.batch_cuts(batches, width_step(tokens.shape[1], few_shapes=xla))
+    dataset = tf.data.Dataset.from_generator(
+        lambda: (
+            tokens[indices, start:stop]
+            for indices, (start, stop) in zip(batches, cuts, strict=True)
+        ),
+        output_signature=tf.TensorSpec((batch, None), tf.as_dtype(tokens.dtype)),
+    ).apply(tf.data.experimental.assert_cardinality(len(batches)))
+    probabilities = np.empty(padded_rows, dtype=np.float32)
+    probabilities[order] = model.predict(dataset, verbose=0).reshape(-1)
+    return probabilities[:rows]
 
 
 def _layers(model: Any) -> list[Any]:

@@ -27,7 +27,7 @@ from imdb_rnn.cluster import worker_name
 from imdb_rnn.config import ModelConfig, TrainingConfig
 from imdb_rnn.files import atomic_directory, build_lock, sha256_json, write_json_atomic
 from imdb_rnn.storage import DataStore
-from tasks.folds import Fold, training_rows
+from tasks.folds import Fold, TrainingRows, training_rows
 from tasks.prepare import PreparedData, local_prepared
 
 log = logging.getLogger(__name__)
@@ -177,11 +177,9 @@ def _fit_and_save(
     from rnn_models.runtime import (
         configure_tensorflow,
         distribution_scope,
-        even_batch_size,
         jit_compile_setting,
         seeded_construction,
-        steps_per_epoch,
-        training_dataset,
+        width_step,
     )
 
     # Survives a killed run: Keras' backup of weights and optimizer, and our epoch log.
@@ -198,8 +196,6 @@ def _fit_and_save(
     seed = fold.member_seed(training.seed) if fold else training.seed
     configure_tensorflow(seed, training.threads)
     rows = training_rows(prepared, fold)
-    x_train, y_train = rows.fit_tokens, rows.fit_labels
-    x_validation, y_validation = rows.holdout_tokens, rows.holdout_labels
     with (
         distribution_scope(training.mirrored, logger) as replicas,
         seeded_construction(seed),
@@ -255,17 +251,14 @@ def _fit_and_save(
     resumed_seconds = sum(epoch.get("seconds", 0.0) for epoch in done_epochs)
     fit_started = time.perf_counter()
     model.fit(
-        training_dataset(
-            x_train,
-            y_train,
-            training.batch_size,
+        **_fit_inputs(
+            rows,
+            training,
             seed,
             first_epoch=len(done_epochs),
-            epochs=training.epochs,
+            skip_padding=model_config.skip_padding,
+            step=width_step(prepared.preprocess.maxlen, few_shapes=jit_compile is True),
         ),
-        steps_per_epoch=steps_per_epoch(len(x_train), training.batch_size),
-        validation_data=(x_validation, y_validation.astype("float32")),
-        validation_batch_size=even_batch_size(len(x_validation)),
         epochs=training.epochs,
         shuffle=False,  # the dataset shuffles itself, a new order every epoch
         verbose=0,
@@ -309,7 +302,7 @@ def _fit_and_save(
                 "keras_version": keras.__version__,
                 "replicas": replicas,
                 "fold": [fold.index, fold.count] if fold else None,
-                "rows": {"fit": len(x_train), "validation": len(x_validation)},
+                "rows": {"fit": len(rows.fit_tokens), "validation": len(rows.holdout_tokens)},
                 "finished_at": finished_at,
             },
         )
@@ -332,6 +325,45 @@ def _fit_and_save(
         seed=training.seed,
         finished_at=finished_at,
     )
+
+
+def _fit_inputs(
+    rows: TrainingRows,
+    training: TrainingConfig,
+    seed: int,
+    first_epoch: int,
+    skip_padding: bool,
+    step: int,
+) -> dict[str, Any]:
+    """``model.fit``'s data arguments: the rows in full width, or, for a model that skips
+    padding, in batches of similar length cut to their longest review (``step`` apart)."""
+    from rnn_models.runtime import (
+        even_batch_size,
+        length_grouped_dataset,
+        length_sorted_dataset,
+        steps_per_epoch,
+        training_dataset,
+    )
+
+    x_train, y_train = rows.fit_tokens, rows.fit_labels
+    x_validation, y_validation = rows.holdout_tokens, rows.holdout_labels
+    batches = dict(batch_size=training.batch_size, seed=seed, first_epoch=first_epoch)
+    if skip_padding:
+        return {
+            "x": length_grouped_dataset(
+                x_train, y_train, **batches, epochs=training.epochs, step=step
+            ),
+            "validation_data": length_sorted_dataset(
+                x_validation, y_validation, even_batch_size(len(x_validation)), step
+            ),
+            "steps_per_epoch": steps_per_epoch(len(x_train), training.batch_size),
+        }
+    return {
+        "x": training_dataset(x_train, y_train, **batches, epochs=training.epochs),
+        "validation_data": (x_validation, y_validation.astype("float32")),
+        "validation_batch_size": even_batch_size(len(x_validation)),
+        "steps_per_epoch": steps_per_epoch(len(x_train), training.batch_size),
+    }
 
 
 def save_model_folder(

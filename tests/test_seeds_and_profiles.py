@@ -92,9 +92,13 @@ def test_best_profile_sets_its_values_and_flags_given_override_them():
     assert words_only["model"].bigram_buckets == 0
     one_model = _configs(["run", "--profile", "best", "--ensemble-folds", "1"])
     assert one_model["training"].ensemble_folds == 1
+    assert configs["model"].skip_padding is True and configs["preprocess"].padding == "post"
+    full_width = _configs(["run", "--profile", "best", "--no-skip-padding"])
+    assert full_width["model"].skip_padding is False
     seed = _configs(["run", "--epochs", "1"])
     assert seed["preprocess"].vocab_size == 10_000 and seed["model"].pooling == "last"
-    assert seed["model"].bigram_buckets == 0
+    assert seed["model"].bigram_buckets == 0 and seed["model"].skip_padding is False
+    assert _configs(["run", "--skip-padding"])["model"].skip_padding is True
 
 
 @pytest.mark.parametrize(
