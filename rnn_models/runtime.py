@@ -3,7 +3,10 @@
 Measured on a 2-core CPU (see docs/BENCHMARKS.md), the seed models train about 2x faster
 when the train step is XLA-compiled, which Keras leaves off on CPU-only machines. XLA compiles
 once per input shape, so every batch here has the same shape: training drops the last
-partial batch of each (reshuffled) epoch, and prediction pads its last batch.
+partial batch of each (reshuffled) epoch, and prediction pads its last batch. Models that
+skip padding (``ModelConfig.skip_padding``) are the exception: their batches are grouped by
+review length and cut to their longest review, which saves far more than a compilation
+costs, in a few widths only.
 
 TensorFlow is imported inside the functions, so importing this module stays instant.
 """
@@ -274,27 +277,41 @@ def length_grouped_dataset(
     )
 
 
+def length_sorted_batches(
+    spans: TokenSpans, batch_size: int, step: int
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """Every row once, in order of length: ``(order, batches of row indices, cuts)``."""
+    order = np.argsort(spans.lengths, kind="stable")
+    batches = [order[first : first + batch_size] for first in range(0, len(order), batch_size)]
+    cuts = np.array([spans.batch_cuts(rows[None, :], step)[0] for rows in batches])
+    return order, batches, cuts
+
+
+def cut_batches_dataset(
+    tokens: np.ndarray, batches: list[np.ndarray], cuts: np.ndarray, labels: np.ndarray | None
+) -> Any:
+    """``tokens[rows, start:stop]`` for each batch of rows and its cut, with the labels if given."""
+    import tensorflow as tf
+
+    def batch_of(rows: np.ndarray, cut: np.ndarray) -> Any:
+        batch_tokens = tokens[rows, cut[0] : cut[1]].astype(np.int32)
+        return batch_tokens if labels is None else (batch_tokens, labels[rows].astype(np.float32))
+
+    token_spec = tf.TensorSpec((None, None), tf.int32)
+    spec = token_spec if labels is None else (token_spec, tf.TensorSpec((None,), tf.float32))
+    return tf.data.Dataset.from_generator(
+        lambda: (batch_of(rows, cut) for rows, cut in zip(batches, cuts, strict=True)),
+        output_signature=spec,
+    ).apply(tf.data.experimental.assert_cardinality(len(batches)))
+
+
 def length_sorted_dataset(
     tokens: np.ndarray, labels: np.ndarray, batch_size: int, step: int
 ) -> Any:
     """Validation data for a model that skips padding: every row once, in order of length,
     each batch cut to the columns that hold its tokens."""
-    import tensorflow as tf
-
-    spans = TokenSpans.of(tokens)
-    order = np.argsort(spans.lengths, kind="stable")
-    batches = [order[first : first + batch_size] for first in range(0, len(order), batch_size)]
-    cuts = [spans.batch_cuts(rows[None, :], step)[0] for rows in batches]
-    return tf.data.Dataset.from_generator(
-        lambda: (
-            (tokens[rows, start:stop].astype(np.int32), labels[rows].astype(np.float32))
-            for rows, (start, stop) in zip(batches, cuts, strict=True)
-        ),
-        output_signature=(
-            tf.TensorSpec((None, None), tf.int32),
-            tf.TensorSpec((None,), tf.float32),
-        ),
-    ).apply(tf.data.experimental.assert_cardinality(len(batches)))
+    _, batches, cuts = length_sorted_batches(TokenSpans.of(tokens), batch_size, step)
+    return cut_batches_dataset(tokens, batches, cuts, labels)
 
 
 def even_batch_size(rows: int, largest: int = 1024) -> int:
@@ -336,19 +353,9 @@ def predict_probabilities(model: Any, tokens: np.ndarray, batch_size: int = 1024
         model.jit_compile = True  # a loaded model resolves "auto" to off on CPU
     if not reads_any_length(model):
         return model.predict(tokens, batch_size=batch, verbose=0).reshape(-1)[:rows]
-    import tensorflow as tf
-
-    spans = TokenSpans.of(tokens)
-    order = np.argsort(spans.lengths, kind="stable")
-    batches = order.reshape(-1, batch)
-    cuts = spans.batch_cuts(batches, width_step(tokens.shape[1], few_shapes=xla))
-    dataset = tf.data.Dataset.from_generator(
-        lambda: (
-            tokens[indices, start:stop]
-            for indices, (start, stop) in zip(batches, cuts, strict=True)
-        ),
-        output_signature=tf.TensorSpec((batch, None), tf.as_dtype(tokens.dtype)),
-    ).apply(tf.data.experimental.assert_cardinality(len(batches)))
+    step = width_step(tokens.shape[1], few_shapes=xla)
+    order, batches, cuts = length_sorted_batches(TokenSpans.of(tokens), batch, step)
+    dataset = cut_batches_dataset(tokens, batches, cuts, labels=None)
     probabilities = np.empty(padded_rows, dtype=np.float32)
     probabilities[order] = model.predict(dataset, verbose=0).reshape(-1)
     return probabilities[:rows]
