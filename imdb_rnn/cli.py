@@ -71,6 +71,7 @@ FLAGS: dict[str, dict[str, str]] = {
         "early_stopping_patience": "--early-stopping",
         "xla": "--xla",
         "threads": "--threads",
+        "lazy_embeddings": "--lazy-embeddings",
         "clipnorm": "--clipnorm",
         "mirrored": "--mirrored",
         "retrain": "--retrain",
@@ -247,6 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="clip each gradient to this L2 norm (Keras clipnorm); default: no clipping",
+    )
+    training.add_argument(
+        "--lazy-embeddings",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="adam updates only the embedding rows each batch uses (much faster with "
+        "--bigram-buckets; trains without XLA)",
     )
     training.add_argument(
         "--mirrored",

@@ -175,6 +175,13 @@ class TrainingConfig(_Frozen):
         description="TensorFlow CPU threads per process (0 = one per core). Lower it when "
         "several trainings share a machine.",
     )
+    lazy_embeddings: bool = Field(
+        default=False,
+        description="Adam updates only the embedding rows a batch uses, and only their "
+        "moments (lazy Adam, as TensorFlow's LazyAdamOptimizer and PyTorch's SparseAdam), "
+        "instead of every row of the table at every step. Much faster with large tables "
+        "(hashed bigrams); other weights get plain Adam. Trains without XLA.",
+    )
     clipnorm: float | None = Field(
         default=None,
         gt=0.0,
@@ -225,6 +232,15 @@ class TrainingConfig(_Frozen):
         if len(set(value)) != len(value):
             raise ValueError(f"architectures repeat a name: {', '.join(value)}")
         return value
+
+    @model_validator(mode="after")
+    def _lazy_updates_without_xla(self) -> TrainingConfig:
+        if self.lazy_embeddings and self.xla == "on":
+            raise ValueError(
+                "--lazy-embeddings trains without XLA (XLA cannot compile the lookup of "
+                "the rows a batch uses); drop --xla on or --lazy-embeddings"
+            )
+        return self
 
 
 class RunnerConfig(_Frozen):

@@ -204,10 +204,11 @@ def _fit_and_save(
             architecture, model_config, prepared.preprocess.vocab_size, prepared.preprocess.maxlen
         )
         # XLA refuses MirroredStrategy's per-replica variables ("Trying to access resource
-        # ... located in device CPU:1 from device CPU:0"), so mirrored training runs without.
+        # ... located in device CPU:1 from device CPU:0"), and cannot compile the lazy
+        # update's tf.unique.
         jit_compile = (
             False
-            if training.mirrored
+            if training.mirrored or training.lazy_embeddings
             else jit_compile_setting(training.xla, model_config.pooling != "last")
         )
         model.compile(
@@ -216,6 +217,7 @@ def _fit_and_save(
                 learning_rate=training.learning_rate,
                 clipnorm=training.clipnorm,
                 sparse_norm=jit_compile is False,
+                lazy_embeddings=training.lazy_embeddings,
             ),
             loss="binary_crossentropy",
             metrics=["accuracy"],

@@ -87,6 +87,15 @@ def test_invalid_values_fail_with_one_line_naming_the_flag(tmp_path, capsys, arg
     assert not data_dir.exists()
 
 
+def test_lazy_embedding_updates_with_xla_on_are_refused_naming_both_flags(tmp_path, capsys):
+    data_dir = tmp_path / "data"
+    assert main(["run", "--data-dir", str(data_dir), "--lazy-embeddings", "--xla", "on"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("imdb-rnn: error: --lazy-embeddings trains without XLA")
+    assert "drop --xla on or --lazy-embeddings" in error and error.count("\n") == 1
+    assert not data_dir.exists()
+
+
 def test_padding_side_must_be_pre_or_post(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["run", "--padding", "middle"])

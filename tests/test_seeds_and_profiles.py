@@ -93,6 +93,9 @@ def test_best_profile_sets_its_values_and_flags_given_override_them():
     one_model = _configs(["run", "--profile", "best", "--ensemble-folds", "1"])
     assert one_model["training"].ensemble_folds == 1
     assert configs["model"].skip_padding is True and configs["preprocess"].padding == "post"
+    lazy = _configs(["run", "--profile", "best", "--lazy-embeddings"])
+    assert lazy["training"].lazy_embeddings is True
+    assert configs["training"].lazy_embeddings is False
     full_width = _configs(["run", "--profile", "best", "--no-skip-padding"])
     assert full_width["model"].skip_padding is False
     seed = _configs(["run", "--epochs", "1"])
