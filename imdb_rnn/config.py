@@ -119,7 +119,7 @@ class ModelConfig(_Frozen):
         description="Mask padding in the recurrent layer, so that it steps over it and a "
         "review's output does not depend on its padding. Training then groups reviews of "
         "similar length into batches and cuts each batch to its longest review, and "
-        "prediction does the same: at maxlen 600 about 2.6x fewer recurrent steps. With a "
+        "prediction does the same: at maxlen 600 up to 2.6x fewer recurrent steps. With a "
         "GPU, pair it with padding 'post': cuDNN kernels take right-padded masks only.",
     )
 
@@ -179,8 +179,8 @@ class TrainingConfig(_Frozen):
         default=False,
         description="Adam updates only the embedding rows a batch uses, and only their "
         "moments (lazy Adam, as TensorFlow's LazyAdamOptimizer and PyTorch's SparseAdam), "
-        "instead of every row of the table at every step. Much faster with large tables "
-        "(hashed bigrams); other weights get plain Adam. Trains without XLA.",
+        "instead of every row of the table at every step: a third off each step with the "
+        "best profile's bigram table. Other weights get plain Adam. Trains without XLA.",
     )
     clipnorm: float | None = Field(
         default=None,

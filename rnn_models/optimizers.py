@@ -68,15 +68,17 @@ class GradientNormAdam(keras.optimizers.Adam):
     table's) updates only the rows that occur in the batch, and only their moments: Adam
     as TensorFlow's ``LazyAdamOptimizer`` and PyTorch's ``SparseAdam`` do it. Plain Adam
     decays and applies the moments of every row at every step; with the ``best`` profile's
-    220,000 x 64 tables that was about 40 % of a training step on this CPU. Other
-    variables get plain Adam. It needs a train step that is not XLA-compiled
-    (``tf.unique``).
+    220,000 x 64 tables, lazy updates took a third off each training step on a 2-core CPU
+    (docs/BENCHMARKS.md). Other variables get plain Adam. It needs a train step that is not
+    XLA-compiled (``tf.unique``).
     """
 
     def __init__(
         self, *args: Any, sparse_norm: bool = False, lazy_embeddings: bool = False, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
+        if lazy_embeddings and self.amsgrad:
+            raise ValueError("lazy_embeddings updates follow Adam without amsgrad")
         # True only for train steps that are not XLA-compiled; see global_gradient_norm.
         self.sparse_norm = sparse_norm
         self.lazy_embeddings = lazy_embeddings

@@ -350,6 +350,7 @@ def _fit_inputs(
     x_train, y_train = rows.fit_tokens, rows.fit_labels
     x_validation, y_validation = rows.holdout_tokens, rows.holdout_labels
     batches = dict(batch_size=training.batch_size, seed=seed, first_epoch=first_epoch)
+    steps = {"steps_per_epoch": steps_per_epoch(len(x_train), training.batch_size)}
     if skip_padding:
         return {
             "x": length_grouped_dataset(
@@ -358,13 +359,13 @@ def _fit_inputs(
             "validation_data": length_sorted_dataset(
                 x_validation, y_validation, even_batch_size(len(x_validation)), step
             ),
-            "steps_per_epoch": steps_per_epoch(len(x_train), training.batch_size),
+            **steps,
         }
     return {
         "x": training_dataset(x_train, y_train, **batches, epochs=training.epochs),
         "validation_data": (x_validation, y_validation.astype("float32")),
         "validation_batch_size": even_batch_size(len(x_validation)),
-        "steps_per_epoch": steps_per_epoch(len(x_train), training.batch_size),
+        **steps,
     }
 
 

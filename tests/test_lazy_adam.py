@@ -109,3 +109,10 @@ def test_training_with_lazy_updates_runs_without_xla_and_saves_the_choice(tmp_pa
     other = train_architecture("gru", prepared, model_config, dense, tmp_path / "m")
     assert other.fingerprint != trained.fingerprint
     assert load_model(other.model_path).optimizer.sparse_norm is False
+
+
+def test_lazy_updates_refuse_amsgrad_which_they_do_not_follow():
+    from rnn_models.optimizers import GradientNormAdam
+
+    with pytest.raises(ValueError, match="without amsgrad"):
+        GradientNormAdam(lazy_embeddings=True, amsgrad=True)
