@@ -39,6 +39,16 @@ from tasks.claims import (
     synthetic_task,
 )
 
+# Claims measured in seconds: a few reviews, two distances, a tiny synthetic task.
+SMALL_CLAIMS = ClaimsConfig(
+    sample_reviews=8,
+    distances=(2, 6),
+    synthetic_train=32,
+    synthetic_test=16,
+    synthetic_epochs=1,
+    synthetic_vocab=8,
+)
+
 # --------------------------------------------------------------------- effective span
 
 
@@ -323,14 +333,7 @@ def test_flow_publishes_the_seed_claims_table_and_reuses_it(
         training=TrainingConfig(epochs=1, batch_size=8),
         baseline=BaselineConfig(enabled=False),
         champion=ChampionConfig(enabled=False),
-        claims=ClaimsConfig(
-            sample_reviews=8,
-            distances=(2, 6),
-            synthetic_train=32,
-            synthetic_test=16,
-            synthetic_epochs=1,
-            synthetic_vocab=8,
-        ),
+        claims=SMALL_CLAIMS,
         data_dir=str(data_dir),
     )
     result = compare_architectures(**parameters)

@@ -112,6 +112,7 @@ def test_flow_trains_fold_members_and_scores_their_ensemble(
     from flows.compare import compare_architectures
     from imdb_rnn.predict import load_champion, predict_reviews
     from rnn_models import reads_any_length
+    from tests.test_claims import SMALL_CLAIMS
     from tests.test_flow import read_artifact
 
     data_dir = tmp_path / "data"
@@ -125,14 +126,7 @@ def test_flow_trains_fold_members_and_scores_their_ensemble(
             architectures=("gru",), epochs=1, batch_size=8, seed=5, ensemble_folds=3
         ),
         baseline=BaselineConfig(enabled=False),
-        claims=ClaimsConfig(
-            sample_reviews=8,
-            distances=(2, 6),
-            synthetic_train=32,
-            synthetic_test=16,
-            synthetic_epochs=1,
-            synthetic_vocab=8,
-        ),
+        claims=SMALL_CLAIMS,
         data_dir=str(data_dir),
     )
 
