@@ -37,16 +37,11 @@ def global_gradient_norm(grads: list[Any], sparse: bool = False) -> Any:
         if grad is None:
             continue
         if isinstance(grad, tf.IndexedSlices):
-            grad = _summed_rows(grad) if sparse else tf.convert_to_tensor(grad)
+            grad = summed_slices(grad).values if sparse else tf.convert_to_tensor(grad)
         squares.append(tf.reduce_sum(tf.square(tf.cast(grad, tf.float32))))
     if not squares:
         return tf.constant(0.0, tf.float32)
     return tf.sqrt(tf.add_n(squares))
-
-
-def _summed_rows(grad: Any) -> Any:
-    """The rows of an ``IndexedSlices`` gradient that occur, repeated indices summed."""
-    return summed_slices(grad).values
 
 
 def summed_slices(grad: Any) -> Any:
