@@ -77,8 +77,11 @@ def predict_reviews(texts: Sequence[str], champion: Champion) -> pd.DataFrame:
     """One row per review: ``text``, ``probability`` (positive) and ``label``."""
     if not texts or not any(text.strip() for text in texts):
         raise ConfigError("no review text given: pass reviews as arguments or with --file")
+    from rnn_models.runtime import batched_dataset
+
     tokens, _ = champion.encoder.encode_texts(list(texts))
-    probabilities = champion.model.predict(tokens, batch_size=PREDICT_BATCH_SIZE, verbose=0)
+    batches = batched_dataset(tokens, None, PREDICT_BATCH_SIZE)
+    probabilities = champion.model.predict(batches, verbose=0)
     probabilities = probabilities.reshape(-1).astype(float)
     return pd.DataFrame(
         {

@@ -340,6 +340,7 @@ def _fit_inputs(
     """``model.fit``'s data arguments: the rows in full width, or, for a model that skips
     padding, in batches of similar length cut to their longest review (``step`` apart)."""
     from rnn_models.runtime import (
+        batched_dataset,
         even_batch_size,
         length_grouped_dataset,
         length_sorted_dataset,
@@ -363,8 +364,9 @@ def _fit_inputs(
         }
     return {
         "x": training_dataset(x_train, y_train, **batches, epochs=training.epochs),
-        "validation_data": (x_validation, y_validation.astype("float32")),
-        "validation_batch_size": even_batch_size(len(x_validation)),
+        "validation_data": batched_dataset(
+            x_validation, y_validation, even_batch_size(len(x_validation))
+        ),
         **steps,
     }
 

@@ -142,3 +142,74 @@ def test_initial_weights_depend_on_the_seed_alone_whatever_else_draws_from_rando
     assert same(weights(disturb=True, seeded=True), undisturbed)
     assert same(weights(disturb=False, seeded=True), undisturbed)
     keras.backend.clear_session()
+
+
+def _autotuned(dataset) -> bool:
+    return dataset.options().autotune.enabled is not False
+
+
+def test_every_input_pipeline_runs_without_autotuning():
+    # Deleting an autotuned iterator can hang for tens of seconds (rnn_models.runtime.untuned).
+    from rnn_models.runtime import (
+        batched_dataset,
+        length_grouped_dataset,
+        length_sorted_dataset,
+    )
+
+    tokens = np.array([[0, 0, 3], [0, 4, 5], [6, 7, 8], [0, 0, 9]], dtype=np.int32)
+    labels = np.array([0, 1, 0, 1], dtype=np.float32)
+    pipelines = {
+        "training": training_dataset(tokens, labels, 2, seed=1, first_epoch=0, epochs=1),
+        "length grouped": length_grouped_dataset(tokens, labels, 2, 1, 0, 1, step=1),
+        "length sorted": length_sorted_dataset(tokens, labels, 2, step=1),
+        "batched with labels": batched_dataset(tokens, labels, 3),
+        "batched tokens": batched_dataset(tokens, None, 3),
+    }
+    assert [name for name, dataset in pipelines.items() if _autotuned(dataset)] == []
+
+
+def test_batched_dataset_keeps_row_order_and_the_last_partial_batch():
+    from rnn_models.runtime import batched_dataset
+
+    tokens = np.arange(14, dtype=np.int32).reshape(7, 2)
+    labels = np.arange(7, dtype=np.float32) / 10
+    batches = list(batched_dataset(tokens, labels, 3))
+    assert [len(batch_labels) for _, batch_labels in batches] == [3, 3, 1]
+    np.testing.assert_array_equal(np.concatenate([t.numpy() for t, _ in batches]), tokens)
+    np.testing.assert_allclose(np.concatenate([y.numpy() for _, y in batches]), labels)
+    token_batches = [t.numpy() for t in batched_dataset(tokens, None, 3)]
+    np.testing.assert_array_equal(np.concatenate(token_batches), tokens)
+
+
+@pytest.mark.parametrize("skip_padding", [False, True])
+def test_fit_and_predict_get_untuned_datasets_never_arrays(monkeypatch, skip_padding):
+    from imdb_rnn.config import TrainingConfig
+    from tasks.folds import TrainingRows
+    from tasks.train import _fit_inputs
+
+    generator = np.random.default_rng(3)
+    tokens = generator.integers(1, 50, size=(40, 6)).astype(np.int32)
+    labels = (generator.random(40) > 0.5).astype(np.float32)
+    rows = TrainingRows(tokens[:30], labels[:30], tokens[30:], labels[30:])
+    inputs = _fit_inputs(
+        rows, TrainingConfig(batch_size=8), 1, 0, skip_padding=skip_padding, step=2
+    )
+    assert not _autotuned(inputs["x"])
+    assert not _autotuned(inputs["validation_data"])
+    assert "validation_batch_size" not in inputs  # batch size lives in the dataset
+    validation_labels = np.concatenate([y.numpy() for _, y in inputs["validation_data"]])
+    np.testing.assert_array_equal(np.sort(validation_labels), np.sort(labels[30:]))
+
+    model = build_model("gru", ModelConfig(units=4, skip_padding=skip_padding), 50, 6)
+    given = []
+    keras_predict = model.predict
+
+    def spy(x, **kwargs):
+        given.append(x)
+        return keras_predict(x, **kwargs)
+
+    monkeypatch.setattr(model, "predict", spy)
+    assert predict_probabilities(model, tokens, batch_size=16).shape == (40,)
+    assert len(given) == 1
+    assert not isinstance(given[0], np.ndarray)
+    assert not _autotuned(given[0])
