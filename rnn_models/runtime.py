@@ -140,12 +140,12 @@ _PREFETCHED_BATCHES = 2
 def untuned(dataset: Any) -> Any:
     """``dataset`` with tf.data's autotuning off.
 
-    With autotuning on, deleting an iterator waits for the tuning thread to wake up, and in
-    TensorFlow 2.21 that thread sleeps out its whole period (doubling up to 60 s) after the
-    iterator is cancelled. Measured here: ``fit`` of a seed GRU returned 17-37 s after its
-    last epoch ended in 6 of 11 runs, and never with autotuning off (0 of 6). Keras builds
-    an autotuned pipeline for arrays it is given, so every ``fit`` and ``predict`` here gets a
-    dataset from this module instead.
+    Deleting an autotuned iterator waits for tf.data's tuning thread. With TensorFlow 2.21
+    on a 2-core CPU that thread was seen asleep in its tuning loop while ``fit`` waited to
+    return, 17-37 s after the last epoch of a seed-sized fit, in 2 of 8 fresh processes
+    (``python -m bench.iterator_stall``; docs/BENCHMARKS.md). Without autotuning none
+    waited. Keras builds an autotuned pipeline for arrays it is given, so every ``fit`` and
+    ``predict`` here gets a dataset from this module instead.
     """
     import tensorflow as tf
 
