@@ -8,8 +8,11 @@ import pytest
 from imdb_rnn.config import ModelConfig
 from rnn_models import build_model
 from rnn_models.runtime import (
+    batched_dataset,
     even_batch_size,
     jit_compile_setting,
+    length_grouped_dataset,
+    length_sorted_dataset,
     predict_probabilities,
     steps_per_epoch,
     training_dataset,
@@ -150,12 +153,6 @@ def _autotuned(dataset) -> bool:
 
 def test_every_input_pipeline_runs_without_autotuning():
     # Deleting an autotuned iterator can hang for tens of seconds (rnn_models.runtime.untuned).
-    from rnn_models.runtime import (
-        batched_dataset,
-        length_grouped_dataset,
-        length_sorted_dataset,
-    )
-
     tokens = np.array([[0, 0, 3], [0, 4, 5], [6, 7, 8], [0, 0, 9]], dtype=np.int32)
     labels = np.array([0, 1, 0, 1], dtype=np.float32)
     pipelines = {
@@ -169,8 +166,6 @@ def test_every_input_pipeline_runs_without_autotuning():
 
 
 def test_batched_dataset_keeps_row_order_and_the_last_partial_batch():
-    from rnn_models.runtime import batched_dataset
-
     tokens = np.arange(14, dtype=np.int32).reshape(7, 2)
     labels = np.arange(7, dtype=np.float32) / 10
     batches = list(batched_dataset(tokens, labels, 3))
