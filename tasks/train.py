@@ -352,21 +352,20 @@ def _fit_inputs(
     x_validation, y_validation = rows.holdout_tokens, rows.holdout_labels
     batches = dict(batch_size=training.batch_size, seed=seed, first_epoch=first_epoch)
     steps = {"steps_per_epoch": steps_per_epoch(len(x_train), training.batch_size)}
+    validation_batch = even_batch_size(len(x_validation))
     if skip_padding:
         return {
             "x": length_grouped_dataset(
                 x_train, y_train, **batches, epochs=training.epochs, step=step
             ),
             "validation_data": length_sorted_dataset(
-                x_validation, y_validation, even_batch_size(len(x_validation)), step
+                x_validation, y_validation, validation_batch, step
             ),
             **steps,
         }
     return {
         "x": training_dataset(x_train, y_train, **batches, epochs=training.epochs),
-        "validation_data": batched_dataset(
-            x_validation, y_validation, even_batch_size(len(x_validation))
-        ),
+        "validation_data": batched_dataset(x_validation, y_validation, validation_batch),
         **steps,
     }
 
