@@ -171,6 +171,17 @@ def steps_per_epoch(rows: int, batch_size: int) -> int:
     return max(1, rows // batch_size)
 
 
+def steps_per_execution(steps: int, most: int = 32) -> int:
+    """How many train steps Keras runs per call into TensorFlow: the largest divisor of an
+    epoch's ``steps`` up to ``most``.
+
+    Each call costs Keras about 1.5 ms of Python on a 2-core CPU, 5 % of a seed LSTM's
+    step. A divisor, so that no call runs across the end of an epoch: every epoch still
+    sees exactly its own batches.
+    """
+    return max(size for size in range(1, min(most, steps) + 1) if steps % size == 0)
+
+
 def training_dataset(
     tokens: np.ndarray,
     labels: np.ndarray,

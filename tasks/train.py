@@ -122,11 +122,14 @@ def train_architecture(
     on_epoch_end: EpochHook | None = None,
     logger: logging.Logger | logging.LoggerAdapter = log,
     fold: Fold | None = None,
+    compiled_steps: Path | None = None,
 ) -> TrainedModel:
     """Fit one architecture on train, validate on validation, save model and history.
 
     With ``fold``, fit the pooled train and validation rows outside the fold and validate
-    on the fold instead: one member of a cross-validated ensemble.
+    on the fold instead: one member of a cross-validated ensemble. With ``compiled_steps``,
+    XLA-compiled steps are loaded from and added to that folder
+    (``rnn_models.compilation_cache``).
 
     Returns the saved model's record. An existing folder for the same inputs is reused
     unless ``training.retrain`` is set. Runs that want the same model take turns through
@@ -156,6 +159,7 @@ def train_architecture(
             on_epoch_end,
             logger,
             fold,
+            compiled_steps,
         )
 
 
@@ -169,16 +173,24 @@ def _fit_and_save(
     on_epoch_end: EpochHook | None,
     logger: logging.Logger | logging.LoggerAdapter,
     fold: Fold | None,
+    compiled_steps: Path | None,
 ) -> TrainedModel:
     import keras
 
     from rnn_models import build_model
+    from rnn_models.compilation_cache import (
+        machine_folder,
+        publish_compiled,
+        use_compilation_cache,
+    )
     from rnn_models.optimizers import GradientNormAdam, LogGradientNorm
     from rnn_models.runtime import (
         configure_tensorflow,
         distribution_scope,
         jit_compile_setting,
         seeded_construction,
+        steps_per_epoch,
+        steps_per_execution,
         width_step,
     )
 
@@ -211,6 +223,8 @@ def _fit_and_save(
             if training.mirrored or training.lazy_embeddings
             else jit_compile_setting(training.xla, model_config.pooling != "last")
         )
+        if jit_compile is True and compiled_steps is not None:
+            use_compilation_cache(machine_folder(compiled_steps))
         model.compile(
             # Adam that also logs the gradient norm per epoch, to show exploding gradients.
             optimizer=GradientNormAdam(
@@ -222,6 +236,9 @@ def _fit_and_save(
             loss="binary_crossentropy",
             metrics=["accuracy"],
             jit_compile=jit_compile,
+            steps_per_execution=steps_per_execution(
+                steps_per_epoch(len(rows.fit_tokens), training.batch_size)
+            ),
         )
 
     class _RecordEpoch(keras.callbacks.Callback):
@@ -270,6 +287,7 @@ def _fit_and_save(
     # Rounded as training.json stores it, so a reused model reports the very same number.
     train_seconds = round(resumed_seconds + time.perf_counter() - fit_started, 3)
     finished_at = round(time.time(), 3)
+    publish_compiled()
     history = (
         {
             name: [epoch[name] for epoch in done_epochs]
@@ -458,7 +476,15 @@ def train(
         update_progress_artifact(progress_id, 100.0 * epoch / epochs)
 
     trained = train_architecture(
-        architecture, prepared, model_config, one_seed, models_dir, report, logger, fold
+        architecture,
+        prepared,
+        model_config,
+        one_seed,
+        models_dir,
+        report,
+        logger,
+        fold,
+        compiled_steps=store.paths().compiled_steps,
     )
     if trained.reused:
         update_progress_artifact(progress_id, 100.0)

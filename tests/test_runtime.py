@@ -15,6 +15,7 @@ from rnn_models.runtime import (
     length_sorted_dataset,
     predict_probabilities,
     steps_per_epoch,
+    steps_per_execution,
     training_dataset,
 )
 
@@ -25,6 +26,15 @@ def _epochs(dataset, steps: int) -> list[list[np.ndarray]]:
     """The dataset's label batches, split into epochs of ``steps`` batches."""
     batches = [labels.numpy() for _, labels in dataset]
     return [batches[i : i + steps] for i in range(0, len(batches), steps)]
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [(312, 26), (64, 32), (13, 13), (37, 1), (1, 1), (96, 32), (100, 25)],
+)
+def test_steps_per_execution_is_the_largest_divisor_of_an_epoch_up_to_32(steps, expected):
+    assert steps_per_execution(steps) == expected
+    assert steps % steps_per_execution(steps) == 0
 
 
 def test_each_epoch_is_a_reshuffled_subset_of_full_batches():

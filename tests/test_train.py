@@ -63,6 +63,26 @@ def test_same_seed_gives_the_same_weights_and_history(prepared, tmp_path):
     assert other_seed.history != first.history
 
 
+def test_several_steps_per_call_train_the_same_weights_as_one(prepared, tmp_path, monkeypatch):
+    import numpy as np
+
+    import rnn_models.runtime
+    from rnn_models.optimizers import load_model
+
+    several = train_architecture("gru", prepared, MODEL, TRAINING, tmp_path / "several")
+    assert load_model(several.model_path).steps_per_execution == 4  # 64 rows, batch 16
+    monkeypatch.setattr(rnn_models.runtime, "steps_per_execution", lambda steps: 1)
+    one = train_architecture("gru", prepared, MODEL, TRAINING, tmp_path / "one")
+    assert load_model(one.model_path).steps_per_execution == 1
+    assert several.history == one.history
+    for a, b in zip(
+        load_model(several.model_path).get_weights(),
+        load_model(one.model_path).get_weights(),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_unchanged_inputs_reuse_the_model_and_retrain_forces_training(
     prepared, tmp_path, monkeypatch
 ):
