@@ -1,7 +1,7 @@
 """A folder of XLA-compiled steps, shared by every run on a data folder.
 
-XLA compiles a seed model's train step in 2-3 s of a 20-25 s fit, and its validation step
-in about another second. TensorFlow can keep what it compiled in a folder
+The first train step of a seed fit takes 3-4 s, most of it XLA compiling, and the first
+validation pass about another second. TensorFlow can keep what it compiled in a folder
 (``--tf_xla_persistent_cache_directory`` in ``TF_XLA_FLAGS``) and load it instead of
 compiling when the same step, at the same shapes, runs again: in the next seed, the next
 ensemble member, or the next scheduled retraining.
@@ -17,9 +17,11 @@ compile the same step publish the same entry.
 The shared folder is named after the TensorFlow version and the CPU's instruction set:
 an executable compiled for one of them must not run on another.
 
-TensorFlow reads its flags once, at its first XLA compilation in the process: the folder
-has to be chosen before then (``use_compilation_cache``), and stays for the life of the
-process. Nothing here imports TensorFlow.
+TensorFlow reads these flags once per process, when it first builds a graph function
+(Keras does when it builds a model): the folder has to be chosen before then
+(``use_compilation_cache``, which the flow calls first thing, and each training before it
+touches TensorFlow), and stays for the life of the process. Nothing here imports
+TensorFlow.
 """
 
 from __future__ import annotations
@@ -109,15 +111,16 @@ def _varint(data: bytes, position: int) -> tuple[int | None, int]:
 def use_compilation_cache(shared: Path) -> bool:
     """Let this process load XLA-compiled steps from ``shared`` and add its own to it.
 
-    Call it before the process's first XLA compilation. Returns whether the cache is in use:
-    not when TensorFlow was told of another folder in ``TF_XLA_FLAGS``, nor when the
-    process compiled before the folder could be chosen (then TensorFlow keeps its first
-    choice, and only the folders chosen then get the entries).
+    Call it before the process builds its first TensorFlow graph function. Returns whether
+    the cache is in use: not when ``TF_XLA_FLAGS`` names a folder of the user's. When the
+    process had built one already, TensorFlow keeps its first choice of folder and this
+    one stays empty; only the first call chooses, later ones add shared folders that get
+    the same entries.
     """
     global _staging, _flags_before
     with _lock:
         if _staging is None:
-            _flags_before = os.environ.get("TF_XLA_FLAGS")
+            _flags_before = _without_inherited_folder(os.environ.get("TF_XLA_FLAGS"))
             if _FLAG in (_flags_before or ""):
                 return False
             _staging = _new_staging_folder(shared)
@@ -128,6 +131,22 @@ def use_compilation_cache(shared: Path) -> bool:
             _shared_folders.append(shared)
             _copy_entries(shared, _staging)
     return True
+
+
+def _without_inherited_folder(flags: str | None) -> str | None:
+    """``flags`` without a private folder that a parent process chose for itself.
+
+    A process started while its parent's folder was in ``TF_XLA_FLAGS`` (a Dask worker of
+    a flow run) inherits it, and must not share it: it chooses its own.
+    """
+    if flags is None:
+        return None
+    kept = [
+        flag
+        for flag in flags.split()
+        if not (flag.startswith(f"{_FLAG}=") and f"{os.sep}{_STAGING}{os.sep}" in flag)
+    ]
+    return " ".join(kept) or None
 
 
 def _new_staging_folder(shared: Path) -> Path:

@@ -205,6 +205,8 @@ def _fit_and_save(
             "Resuming %s after epoch %d of %d", architecture, len(done_epochs), training.epochs
         )
 
+    if compiled_steps is not None:
+        use_compilation_cache(machine_folder(compiled_steps))  # before TensorFlow builds anything
     seed = fold.member_seed(training.seed) if fold else training.seed
     configure_tensorflow(seed, training.threads)
     rows = training_rows(prepared, fold)
@@ -223,8 +225,6 @@ def _fit_and_save(
             if training.mirrored or training.lazy_embeddings
             else jit_compile_setting(training.xla, model_config.pooling != "last")
         )
-        if jit_compile is True and compiled_steps is not None:
-            use_compilation_cache(machine_folder(compiled_steps))
         model.compile(
             # Adam that also logs the gradient norm per epoch, to show exploding gradients.
             optimizer=GradientNormAdam(
