@@ -20,7 +20,6 @@ from imdb_rnn.config import (
     TrainingConfig,
 )
 from imdb_rnn.storage import DataStore
-from rnn_models.compilation_cache import machine_folder, use_compilation_cache
 from tasks.baseline import baseline as train_baseline
 from tasks.champion import crown_champion
 from tasks.claims import measure_claims
@@ -50,7 +49,6 @@ def compare_architectures(
     store = DataStore.open(data_dir)
     fan_out = train_and_evaluate.with_options(task_runner=task_runner(runner))
     paths = store.paths()
-    use_compilation_cache(machine_folder(paths.compiled_steps))
     run_id = make_run_id()
 
     archive = download_archive(source, paths)

@@ -35,11 +35,6 @@ class DataPaths:
         return self.root / "models"
 
     @property
-    def compiled_steps(self) -> Path:
-        """XLA-compiled steps that later runs load (``rnn_models.compilation_cache``)."""
-        return self.root / "cache" / "xla"
-
-    @property
     def champion(self) -> Path:
         """A link to the folder of the model in service, swapped atomically on promotion."""
         return self.models / "champion"

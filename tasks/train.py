@@ -122,14 +122,11 @@ def train_architecture(
     on_epoch_end: EpochHook | None = None,
     logger: logging.Logger | logging.LoggerAdapter = log,
     fold: Fold | None = None,
-    compiled_steps: Path | None = None,
 ) -> TrainedModel:
     """Fit one architecture on train, validate on validation, save model and history.
 
     With ``fold``, fit the pooled train and validation rows outside the fold and validate
-    on the fold instead: one member of a cross-validated ensemble. With ``compiled_steps``,
-    XLA-compiled steps are loaded from and added to that folder
-    (``rnn_models.compilation_cache``).
+    on the fold instead: one member of a cross-validated ensemble.
 
     Returns the saved model's record. An existing folder for the same inputs is reused
     unless ``training.retrain`` is set. Runs that want the same model take turns through
@@ -159,7 +156,6 @@ def train_architecture(
             on_epoch_end,
             logger,
             fold,
-            compiled_steps,
         )
 
 
@@ -173,16 +169,10 @@ def _fit_and_save(
     on_epoch_end: EpochHook | None,
     logger: logging.Logger | logging.LoggerAdapter,
     fold: Fold | None,
-    compiled_steps: Path | None,
 ) -> TrainedModel:
     import keras
 
     from rnn_models import build_model
-    from rnn_models.compilation_cache import (
-        machine_folder,
-        publish_compiled,
-        use_compilation_cache,
-    )
     from rnn_models.optimizers import GradientNormAdam, LogGradientNorm
     from rnn_models.runtime import (
         configure_tensorflow,
@@ -205,8 +195,6 @@ def _fit_and_save(
             "Resuming %s after epoch %d of %d", architecture, len(done_epochs), training.epochs
         )
 
-    if compiled_steps is not None:
-        use_compilation_cache(machine_folder(compiled_steps))  # before TensorFlow builds anything
     seed = fold.member_seed(training.seed) if fold else training.seed
     configure_tensorflow(seed, training.threads)
     rows = training_rows(prepared, fold)
@@ -287,7 +275,6 @@ def _fit_and_save(
     # Rounded as training.json stores it, so a reused model reports the very same number.
     train_seconds = round(resumed_seconds + time.perf_counter() - fit_started, 3)
     finished_at = round(time.time(), 3)
-    publish_compiled()
     history = (
         {
             name: [epoch[name] for epoch in done_epochs]
@@ -476,15 +463,7 @@ def train(
         update_progress_artifact(progress_id, 100.0 * epoch / epochs)
 
     trained = train_architecture(
-        architecture,
-        prepared,
-        model_config,
-        one_seed,
-        models_dir,
-        report,
-        logger,
-        fold,
-        compiled_steps=store.paths().compiled_steps,
+        architecture, prepared, model_config, one_seed, models_dir, report, logger, fold
     )
     if trained.reused:
         update_progress_artifact(progress_id, 100.0)
