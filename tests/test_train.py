@@ -81,6 +81,11 @@ def test_several_steps_per_call_train_the_same_weights_as_one(prepared, tmp_path
         strict=True,
     ):
         np.testing.assert_array_equal(a, b)
+    monkeypatch.undo()
+    skipping = train_architecture(
+        "gru", prepared, MODEL.model_copy(update={"skip_padding": True}), TRAINING, tmp_path / "s"
+    )
+    assert load_model(skipping.model_path).steps_per_execution == 1  # batches of many widths
 
 
 def test_unchanged_inputs_reuse_the_model_and_retrain_forces_training(
