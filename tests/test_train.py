@@ -70,16 +70,14 @@ def test_several_steps_per_call_train_the_same_weights_as_one(prepared, tmp_path
     from rnn_models.optimizers import load_model
 
     several = train_architecture("gru", prepared, MODEL, TRAINING, tmp_path / "several")
-    assert load_model(several.model_path).steps_per_execution == 4  # 64 rows, batch 16
+    several_model = load_model(several.model_path)
+    assert several_model.steps_per_execution == 4  # 64 rows, batch 16
     monkeypatch.setattr(rnn_models.runtime, "steps_per_execution", lambda steps: 1)
     one = train_architecture("gru", prepared, MODEL, TRAINING, tmp_path / "one")
-    assert load_model(one.model_path).steps_per_execution == 1
+    one_model = load_model(one.model_path)
+    assert one_model.steps_per_execution == 1
     assert several.history == one.history
-    for a, b in zip(
-        load_model(several.model_path).get_weights(),
-        load_model(one.model_path).get_weights(),
-        strict=True,
-    ):
+    for a, b in zip(several_model.get_weights(), one_model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     monkeypatch.undo()
     skipping = train_architecture(
