@@ -71,6 +71,7 @@ FLAGS: dict[str, dict[str, str]] = {
         "early_stopping_patience": "--early-stopping",
         "xla": "--xla",
         "threads": "--threads",
+        "batch_parts": "--batch-parts",
         "lazy_embeddings": "--lazy-embeddings",
         "clipnorm": "--clipnorm",
         "mirrored": "--mirrored",
@@ -242,6 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="TensorFlow CPU threads (0 = one per core)",
+    )
+    training.add_argument(
+        "--batch-parts",
+        type=int,
+        default=2,
+        metavar="N",
+        help="compute the gradients of N equal parts of each batch side by side, one per "
+        "core, when the train step is XLA-compiled (1 = Keras' own train step)",
     )
     training.add_argument(
         "--clipnorm",

@@ -169,6 +169,18 @@ class TrainingConfig(_Frozen):
         "the model reads the last state (about 2x faster there); off for models that pool "
         "over time, which XLA slows down on CPU; with a GPU Keras keeps cuDNN kernels instead.",
     )
+    batch_parts: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Cut each training batch into this many equal parts and compute their "
+        "gradients side by side, one XLA program per part, so that small models use more "
+        "than one core (about a quarter off each LSTM and GRU step on 2 cores). Applies when "
+        "the train step is XLA-compiled with full-width batches, the batch divides evenly, "
+        "and training changes no state besides the weights (no dropout); else the batch "
+        "trains whole. 1 = Keras' own train step. The parts' gradients are summed in another "
+        "order, so the weights differ from 1 in the last bits.",
+    )
     threads: int = Field(
         default=0,
         ge=0,

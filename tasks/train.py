@@ -213,6 +213,7 @@ def _fit_and_save(
             if training.mirrored or training.lazy_embeddings
             else jit_compile_setting(training.xla, model_config.pooling != "last")
         )
+        one_xla_shape = jit_compile is True and not model_config.skip_padding
         model.compile(
             # Adam that also logs the gradient norm per epoch, to show exploding gradients.
             optimizer=GradientNormAdam(
@@ -229,9 +230,12 @@ def _fit_and_save(
             # to other weights with several steps per call.
             steps_per_execution=(
                 steps_per_execution(steps_per_epoch(len(rows.fit_tokens), training.batch_size))
-                if jit_compile is True and not model_config.skip_padding
+                if one_xla_shape
                 else 1
             ),
+        )
+        batch_parts = (
+            _split_batches(model, training, len(rows.fit_tokens), logger) if one_xla_shape else 1
         )
 
     class _RecordEpoch(keras.callbacks.Callback):
@@ -313,6 +317,7 @@ def _fit_and_save(
                 "training": training.model_dump(exclude=_NOT_IN_FINGERPRINT),
                 "keras_version": keras.__version__,
                 "replicas": replicas,
+                "batch_parts": batch_parts,
                 "fold": [fold.index, fold.count] if fold else None,
                 "rows": {"fit": len(rows.fit_tokens), "validation": len(rows.holdout_tokens)},
                 "finished_at": finished_at,
@@ -337,6 +342,31 @@ def _fit_and_save(
         seed=training.seed,
         finished_at=finished_at,
     )
+
+
+def _split_batches(
+    model: Any,
+    training: TrainingConfig,
+    fit_rows: int,
+    logger: logging.Logger | logging.LoggerAdapter,
+) -> int:
+    """Give the XLA-compiled ``model`` a train step over ``training.batch_parts`` parts of
+    each batch where it can take one; the number of parts each batch trains in (1: whole)."""
+    if training.batch_parts == 1:
+        return 1
+    from rnn_models.batch_parts import can_split, train_in_parts
+
+    batch = min(training.batch_size, fit_rows)  # as training_dataset batches them
+    if not can_split(model, batch, training.batch_parts):
+        logger.info(
+            "Training whole batches: %d parts need batches they divide (of %d reviews here) "
+            "and a model whose training changes nothing but its weights (no dropout)",
+            training.batch_parts,
+            batch,
+        )
+        return 1
+    train_in_parts(model, training.batch_parts)
+    return training.batch_parts
 
 
 def _fit_inputs(

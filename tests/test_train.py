@@ -63,7 +63,9 @@ def test_same_seed_gives_the_same_weights_and_history(prepared, tmp_path):
     assert other_seed.history != first.history
 
 
-def test_several_steps_per_call_train_the_same_weights_as_one(prepared, tmp_path, monkeypatch):
+def test_several_steps_per_call_train_the_same_weights_as_one_and_parts_need_one_shape(
+    prepared, tmp_path, monkeypatch
+):
     import numpy as np
 
     import rnn_models.runtime
@@ -72,6 +74,7 @@ def test_several_steps_per_call_train_the_same_weights_as_one(prepared, tmp_path
     several = train_architecture("gru", prepared, MODEL, TRAINING, tmp_path / "several")
     several_model = load_model(several.model_path)
     assert several_model.steps_per_execution == 4  # 64 rows, batch 16
+    assert json.loads((several.directory / "training.json").read_text())["batch_parts"] == 2
     monkeypatch.setattr(rnn_models.runtime, "steps_per_execution", lambda steps: 1)
     one = train_architecture("gru", prepared, MODEL, TRAINING, tmp_path / "one")
     one_model = load_model(one.model_path)
@@ -84,6 +87,7 @@ def test_several_steps_per_call_train_the_same_weights_as_one(prepared, tmp_path
         "gru", prepared, MODEL.model_copy(update={"skip_padding": True}), TRAINING, tmp_path / "s"
     )
     assert load_model(skipping.model_path).steps_per_execution == 1  # batches of many widths
+    assert json.loads((skipping.directory / "training.json").read_text())["batch_parts"] == 1
 
 
 def test_unchanged_inputs_reuse_the_model_and_retrain_forces_training(
