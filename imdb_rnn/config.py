@@ -175,7 +175,7 @@ class TrainingConfig(_Frozen):
         le=64,
         description="Cut each training batch into this many equal parts and compute their "
         "gradients side by side, one XLA program per part, so that small models use more "
-        "than one core (about a quarter off each LSTM and GRU step on 2 cores). Applies when "
+        "than one core (about an eighth off a seed LSTM or GRU fit on 2 cores). Applies when "
         "the train step is XLA-compiled with full-width batches, the batch divides evenly, "
         "and training changes no state besides the weights (no dropout); else the batch "
         "trains whole. 1 = Keras' own train step. The parts' gradients are summed in another "
