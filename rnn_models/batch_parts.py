@@ -10,8 +10,12 @@ order of floating-point sums, is then applied once with the model's own optimize
 suits optimizers that do not scale the loss (no mixed-precision loss scaling).
 
 Measured on 2 cores, one process, the three models' steps interleaved (docs/BENCHMARKS.md):
-a seed GRU step took 23.0 ms in two parts against 31.6 ms whole, an LSTM 22.5 against
-25.5 ms, a SimpleRNN 12.6 against 13.4 ms.
+on an Intel host a seed GRU step took 23.0 ms in two parts against 31.6 ms whole, an LSTM
+22.5 against 25.5 ms, a SimpleRNN 12.6 against 13.4 ms. On an AMD host the gated models'
+fits were as fast or faster in parts, while a SimpleRNN's were 10 % slower (4.5 against
+4.1 s): its step is a single small matrix product per position, too little work for the
+halves to pay for the third program. So only models with gated recurrent layers (LSTM,
+GRU) split their batches.
 
 The model itself is unchanged: it is saved, loaded and served as Keras built it, and on a
 GPU, where XLA stays off, Keras' own train step runs as before.
@@ -28,13 +32,28 @@ import tensorflow as tf
 
 
 def can_split(model: Any, batch_size: int, parts: int) -> bool:
-    """Whether ``model`` can train on ``parts`` equal parts of each ``batch_size`` batch.
+    """Whether ``model`` can train on ``parts`` equal parts of each ``batch_size`` batch,
+    and gains from it.
 
     A model whose training changes state besides its weights (a dropout layer draws from
     its seed, batch normalisation moves its statistics) would have to pass that state from
-    one part to the next, so it trains whole.
+    one part to the next, so it trains whole. So does a model without gated recurrent
+    layers, whose parts cost more than they save (see the module's docstring).
     """
-    return parts > 1 and batch_size % parts == 0 and not _training_changes_state(model)
+    return (
+        parts > 1
+        and batch_size % parts == 0
+        and _has_gated_recurrence(model)
+        and not _training_changes_state(model)
+    )
+
+
+def _has_gated_recurrence(model: Any) -> bool:
+    from rnn_models.runtime import model_layers
+
+    return any(
+        isinstance(layer, keras.layers.LSTM | keras.layers.GRU) for layer in model_layers(model)
+    )
 
 
 def _training_changes_state(model: Any) -> bool:
@@ -69,7 +88,6 @@ def train_in_parts(model: Any, parts: int) -> None:
     """
     part_gradients = _compiled(_part_gradients_function(model))
     finish = _compiled(_finish_function(model, parts))
-    keras_test_step = _compiled(model.test_step)
 
     def train_step(data: Any) -> dict[str, Any]:
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -83,13 +101,18 @@ def train_in_parts(model: Any, parts: int) -> None:
         return finish(results, x, y, sample_weight)
 
     model.train_step = train_step
-    model.test_step = keras_test_step
-    model.jit_compile = False  # the step around the programs stays a graph
-    model.train_function = model.test_function = None
+    # The step around the programs stays a graph: built now, without XLA. Validation keeps
+    # Keras' own test function, which Keras builds with XLA once jit_compile is back on
+    # (compiling a wrapped test step inside a graph cost 0.3 s more per fit here).
+    model.jit_compile = False
+    model.make_train_function(force=True)
+    model.jit_compile = True
+    model.test_function = None
 
 
 def _compiled(function: Any) -> Any:
-    return tf.function(function, jit_compile=True, reduce_retracing=True)
+    # Plain Python, no control flow to convert: autograph would only re-parse the source.
+    return tf.function(function, jit_compile=True, reduce_retracing=True, autograph=False)
 
 
 def _variable_values(model: Any) -> tuple[list[Any], list[Any], list[Any]]:
@@ -122,27 +145,35 @@ def _part_gradients_function(model: Any) -> Any:
                 sample_weight=sample_weight,
                 training=True,
             )
-        return loss, tape.gradient(loss, trainable), y_pred
+        gradients = tape.gradient(loss, trainable)
+        # Slices leave as (values, indices): an IndexedSlices' dense shape made the next
+        # program trace twice per fit, for a shape the variable knows anyway.
+        slices = [
+            (grad.values, grad.indices) if isinstance(grad, tf.IndexedSlices) else grad
+            for grad in gradients
+        ]
+        return loss, slices, y_pred
 
     return part_gradients
 
 
-def _mean_gradient(part_gradients: tuple[Any, ...]) -> Any:
+def _mean_gradient(part_gradients: tuple[Any, ...], variable: Any) -> Any:
     """One variable's gradient of the whole batch's mean loss, from its equal parts' ones.
 
-    An embedding's gradient comes as slices, one row per token of the batch. Its parts are
-    joined in batch order rather than added up as dense tables, because Keras' optimizers
-    treat slices differently from a dense gradient: Adam squares each slice before
-    repeated rows are summed. Joined, the optimizer gets what Keras' own step gives it.
+    An embedding's gradient comes as slices, one row per token of the batch, here as
+    ``(values, indices)``. Its parts are joined in batch order rather than added up as dense
+    tables, because Keras' optimizers treat slices differently from a dense gradient: Adam
+    squares each slice before repeated rows are summed. Joined, the optimizer gets what
+    Keras' own step gives it.
     """
     parts = len(part_gradients)
-    if all(isinstance(grad, tf.IndexedSlices) for grad in part_gradients):
+    if all(isinstance(grad, tuple) for grad in part_gradients):
         return tf.IndexedSlices(
-            tf.concat([grad.values for grad in part_gradients], axis=0) / parts,
-            tf.concat([grad.indices for grad in part_gradients], axis=0),
-            part_gradients[0].dense_shape,
+            tf.concat([values for values, _ in part_gradients], axis=0) / parts,
+            tf.concat([indices for _, indices in part_gradients], axis=0),
+            tf.constant(tuple(variable.shape), dtype=tf.int32),
         )
-    return tf.add_n([tf.convert_to_tensor(grad) for grad in part_gradients]) / parts
+    return tf.add_n(list(part_gradients)) / parts
 
 
 def _finish_function(model: Any, parts: int) -> Any:
@@ -152,8 +183,12 @@ def _finish_function(model: Any, parts: int) -> Any:
         # Equal parts: the mean of the parts' mean losses is the batch's mean loss.
         loss = tf.add_n([part_loss for part_loss, _, _ in results]) / parts
         gradients = [
-            _mean_gradient(part_grads)
-            for part_grads in zip(*(grads for _, grads, _ in results), strict=True)
+            _mean_gradient(part_grads, variable)
+            for part_grads, variable in zip(
+                zip(*(grads for _, grads, _ in results), strict=True),
+                model.trainable_variables,
+                strict=True,
+            )
         ]
         model.optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
         y_pred = tf.concat([prediction for _, _, prediction in results], axis=0)

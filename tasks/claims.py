@@ -183,6 +183,7 @@ def synthetic_accuracy(
     from rnn_models import build_model
     from rnn_models.runtime import (
         configure_tensorflow,
+        create_training_state,
         jit_compile_setting,
         predict_probabilities,
         seeded_construction,
@@ -206,6 +207,7 @@ def synthetic_accuracy(
         metrics=["accuracy"],
         jit_compile=jit_compile_setting("auto", model_config.pooling != "last"),
     )
+    create_training_state(model)
 
     class _StopWhenSolved(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:

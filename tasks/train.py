@@ -176,6 +176,7 @@ def _fit_and_save(
     from rnn_models.optimizers import GradientNormAdam, LogGradientNorm
     from rnn_models.runtime import (
         configure_tensorflow,
+        create_training_state,
         distribution_scope,
         jit_compile_setting,
         seeded_construction,
@@ -234,6 +235,7 @@ def _fit_and_save(
                 else 1
             ),
         )
+        create_training_state(model)
         batch_parts = (
             _split_batches(model, training, len(rows.fit_tokens), logger) if one_xla_shape else 1
         )

@@ -218,3 +218,39 @@ def test_fit_and_predict_get_untuned_datasets_never_arrays(monkeypatch, skip_pad
     assert len(given) == 1
     assert not isinstance(given[0], np.ndarray)
     assert not _autotuned(given[0])
+
+
+def test_a_model_whose_training_state_exists_before_fit_is_traced_once_and_trains_the_same():
+    import keras
+
+    from rnn_models.runtime import create_training_state, seeded_construction
+
+    tokens = np.random.default_rng(3).integers(1, 30, (32, 12)).astype(np.int32)
+    labels = (tokens[:, -1] % 2).astype(np.float32)
+
+    def fit(prepare_state: bool):
+        with seeded_construction(5):
+            model = build_model("gru", ModelConfig(embedding_dim=4, units=4), 30, 12)
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        if prepare_state:
+            create_training_state(model)
+            assert model.optimizer.built
+            assert all(float(keras.ops.sum(v)) == 0.0 for v in model.metrics_variables)
+        traces = []
+        keras_step = model.train_step
+
+        def counted_step(data):
+            traces.append(data)
+            return keras_step(data)
+
+        model.train_step = counted_step
+        history = model.fit(tokens, labels, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        return len(traces), history.history, model.get_weights()
+
+    traced_late, history_late, weights_late = fit(prepare_state=False)
+    traced_once, history, weights = fit(prepare_state=True)
+    # Variables created while tracing make TensorFlow trace the step a second time.
+    assert (traced_late, traced_once) == (2, 1)
+    assert history == history_late
+    for early, late in zip(weights, weights_late, strict=True):
+        np.testing.assert_array_equal(early, late)
