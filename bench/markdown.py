@@ -62,6 +62,7 @@ def speed_section(results: dict[str, Any], title: str) -> list[str]:
     for architecture, item in summary["per_architecture"].items():
         ratio_ok = item["ratio"] <= SPEED_RATIO_TARGET
         accuracy_ok = abs(item["accuracy_difference"]) <= ACCURACY_TOLERANCE
+        interval = item.get("paired_difference_interval")
         rows.append(
             [
                 f"`{architecture}`",
@@ -71,6 +72,7 @@ def speed_section(results: dict[str, Any], title: str) -> list[str]:
                 f"{item['plain_accuracy_mean']:.4f} ± {item['plain_accuracy_std']:.4f}",
                 f"{item['pipeline_accuracy_mean']:.4f} ± {item['pipeline_accuracy_std']:.4f}",
                 f"{item['accuracy_difference']:+.4f} ({_met(accuracy_ok)})",
+                f"{interval[0]:+.4f} to {interval[1]:+.4f}" if interval else "",
                 f"{item['plain_roc_auc_mean']:.4f} / {item['pipeline_roc_auc_mean']:.4f}",
             ]
         )
@@ -84,6 +86,7 @@ def speed_section(results: dict[str, Any], title: str) -> list[str]:
                 "plain test accuracy",
                 "pipeline test accuracy",
                 f"difference (target ±{ACCURACY_TOLERANCE})",
+                "95 % interval of the difference",
                 "ROC-AUC plain / pipeline",
             ],
             rows,
@@ -93,7 +96,8 @@ def speed_section(results: dict[str, Any], title: str) -> list[str]:
         "",
         "Seconds per epoch: wall time of `fit` (compilation and validation included) divided "
         "by the epochs, median over the seeds. Accuracy: mean ± standard deviation over the "
-        "seeds.",
+        "seeds. Difference: pipeline minus plain script, the mean over the seeds of the "
+        "difference at each seed, with Student's t interval for that mean.",
         "",
     ]
     forced = runs.get("forced_rerun_wall_seconds", float("nan"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from bench.harness import pipeline_models, summarise
@@ -69,8 +71,23 @@ def test_summary_uses_medians_for_time_and_means_for_accuracy():
     assert lstm["pipeline_accuracy_mean"] == pytest.approx(0.86)
     assert lstm["accuracy_difference"] == pytest.approx(0.01)
     assert lstm["paired_accuracy_differences"] == [0.01, 0.01, 0.01]
+    assert lstm["paired_difference_interval"] == [0.01, 0.01]  # no spread, no doubt
     assert summary["prepare_seconds_median"] == 9.0
     assert summary["rerun_share"] == 0.02
+
+
+def test_mean_interval_is_students_t_over_the_seeds():
+    from bench.harness import mean_interval
+
+    # Two seeds: mean 0.005, standard error 0.01 / sqrt(2) / sqrt(2) = 0.005, and t with one
+    # degree of freedom is Cauchy: t(0.975, 1) = tan(0.475 * pi) = 12.7062.
+    half_width = math.tan(0.475 * math.pi) * 0.005
+    assert mean_interval([0.0, 0.01]) == [
+        round(0.005 - half_width, 4),
+        round(0.005 + half_width, 4),
+    ]
+    assert mean_interval([0.0, 0.01]) == [-0.0585, 0.0685]
+    assert mean_interval([0.01]) is None
 
 
 def test_markdown_marks_each_target_and_keeps_hand_written_text(tmp_path):
