@@ -27,7 +27,7 @@ from imdb_rnn.errors import DataContractError
 from imdb_rnn.files import atomic_directory, write_json_atomic
 from imdb_rnn.paths import CHAMPION_FILE, DataPaths
 from tasks.evaluate import PREDICT_BATCH_SIZE, ModelEvaluation, classification_metrics
-from tasks.prepare import PreparedData, SequenceEncoder, load_split, tokenize
+from tasks.prepare import PreparedData, SequenceEncoder, load_split, tokenize_all
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def score_champion(
 
     encoder = SequenceEncoder.load(champion_dir, CHAMPION_FILE)
     test = load_split(prepared, "test", ["text", "label"])
-    tokens, _ = encoder.encode_tokens([tokenize(text) for text in test["text"]])
+    tokens, _ = encoder.encode_tokens(tokenize_all(test["text"]))
     model = load_model(champion_dir / "model.keras")
     probabilities = predict_probabilities(model, tokens, PREDICT_BATCH_SIZE)
     values, _ = classification_metrics(test["label"].to_numpy(), probabilities)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -25,6 +26,7 @@ from tasks.prepare import (
     parse_review_filename,
     prepare_dataset,
     tokenize,
+    tokenize_all,
 )
 from tests.conftest import (
     FILLER_WORDS,
@@ -84,6 +86,34 @@ def test_tokenize_keeps_apostrophes_inside_words():
         "10",
         "10",
     ]
+
+
+@pytest.mark.parametrize(
+    ("cleaned", "words"),
+    [
+        ("rock'n'roll", ["rock'n", "roll"]),  # a word keeps one apostrophe
+        ("'quoted' words", ["quoted", "words"]),
+        ("90's it'5 end' o'", ["90's", "it", "5", "end", "o"]),  # letters must follow
+        ("ab'cd9", ["ab'cd", "9"]),  # a digit after the apostrophe's letters starts a word
+        ("x''y a'b'c'd", ["x", "y", "a'b", "c'd"]),
+        ("café's naïve", ["caf", "s", "na", "ve"]),  # only a-z and 0-9 make words
+        ("日本語 text\u00a0here\u2003too", ["text", "here", "too"]),
+        ("tab\tnew\nline", ["tab", "new", "line"]),
+        ("", []),
+        ("  ' -- '' ", []),
+    ],
+)
+def test_tokenize_all_finds_each_texts_words_at_once(cleaned, words):
+    assert tokenize_all([cleaned, "x"]).to_pylist() == [words, ["x"]]
+    assert tokenize(cleaned) == words
+
+
+def test_tokenize_all_reads_a_slice_of_an_arrow_column_and_a_column_in_chunks():
+    texts = pa.array(["a b", "c d", "e f", "g"], type=pa.large_string()).slice(1, 2)
+    chunked = pd.concat([pd.Series(["a b", "c"]), pd.Series(["d e"])], ignore_index=True)
+
+    assert tokenize_all(texts).to_pylist() == [["c", "d"], ["e", "f"]]
+    assert tokenize_all(chunked).to_pylist() == [["a", "b"], ["c"], ["d", "e"]]
 
 
 def test_tokenize_of_cleaned_review():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -20,7 +21,7 @@ from tasks.baseline import train_and_score_baseline
 from tasks.champion import decide_and_promote
 from tasks.download import fetch_archive, locate_dataset
 from tasks.evaluate import evaluate_trained_model
-from tasks.prepare import prepare_dataset
+from tasks.prepare import prepare_dataset, read_reviews, tokenize_all
 from tasks.train import train_architecture
 from tests.conftest import REAL_ARCHIVE
 
@@ -63,6 +64,20 @@ def test_real_archive_has_the_documented_layout(prepared):
         data.source_sha256
         == REAL_ARCHIVE.with_name(REAL_ARCHIVE.name + ".sha256").read_text().split()[0]
     )
+
+
+def test_bulk_tokenizer_finds_the_words_the_regular_expression_finds_in_every_review(prepared):
+    """The documented definition of a word, checked against the bulk tokenizer on all 50,000."""
+    paths, _ = prepared
+    raw = locate_dataset(
+        fetch_archive(SourceConfig(source=str(REAL_ARCHIVE)), paths.archives), paths
+    )
+    word = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+    for split in ("train", "test"):
+        texts = read_reviews(raw.root, split, cap=None, seed=0).frame["text"]
+        bulk = tokenize_all(texts).to_pylist()
+        assert len(bulk) == 25_000
+        assert bulk == [word.findall(text) for text in texts]
 
 
 def test_lstm_beats_chance_clearly_and_baseline_beats_075(prepared):
