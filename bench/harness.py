@@ -34,7 +34,7 @@ class BenchSettings:
     source: str
     sha256: str
     work_dir: Path
-    seeds: int = 3
+    seeds: int = 10
     epochs: int = 2
     max_reviews_per_split: int | None = None  # quick mode: a balanced subset
     extra_pipeline_args: tuple[str, ...] = ()
