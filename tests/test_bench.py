@@ -219,3 +219,56 @@ def test_best_section_reads_an_ensemble_as_members_and_out_of_fold_validation():
         "up to 1600 s) | 901 s | ≤ 900 s: **missed**"
     ) in ensemble
     assert "0.9081 | ≥ 0.905: met" in ensemble and "above it: met" in ensemble
+
+
+def test_speed_suite_alternates_each_seeds_pipeline_run_and_plain_scripts(tmp_path, monkeypatch):
+    import bench.harness as harness
+
+    calls = []
+
+    def fake_pipeline(settings, data_dir, *extra):
+        calls.append(("pipeline", *extra))
+        seed = int(extra[extra.index("--seed") + 1]) if "--seed" in extra else 42
+        extracted = data_dir / "raw" / "extracted" / "sha" / "aclImdb" / "train"
+        extracted.mkdir(parents=True, exist_ok=True)
+        (data_dir / "processed").mkdir(exist_ok=True)
+        (data_dir / "processed" / "manifest.json").write_text('{"seconds": 3.0}', "utf-8")
+        model = {"architecture": "lstm", "seed": seed, "kind": "rnn", "epochs": 2}
+        model |= {"train_seconds": 8.0, "parameters": 1, "model": "lstm"}
+        model |= {"metrics": {"accuracy": 0.85, "roc_auc": 0.93}}
+        run = {"data": {"directory": str(data_dir / "processed")}, "timings": {}}
+        return {
+            "wall_seconds": 30.0,
+            "command": ["imdb-rnn"],
+            "metrics": {"run": run, "models": [model]},
+        }
+
+    def fake_plain(settings, processed, architecture, seed):
+        calls.append(("plain", architecture, seed))
+        return _row(architecture, seed, 16.0, 0.85)
+
+    monkeypatch.setattr(harness, "run_pipeline", fake_pipeline)
+    monkeypatch.setattr(harness, "run_plain", fake_plain)
+    monkeypatch.setattr(
+        harness, "time_prepare", lambda raw_root, settings, repeats: [3.0] * repeats
+    )
+    settings = harness.BenchSettings("archive", "sha", tmp_path, seeds=3, architectures=("lstm",))
+
+    results = harness.run_speed_suite(settings)
+
+    one_seed = ("--retrain", "--no-claims", "--no-baseline", "--no-champion")
+    assert calls == [
+        ("pipeline",),
+        ("pipeline",),
+        ("pipeline", "--force"),
+        ("pipeline", "--seed", "42", *one_seed),
+        ("plain", "lstm", 42),
+        ("plain", "lstm", 43),  # the next seed starts with the other side
+        ("pipeline", "--seed", "43", *one_seed),
+        ("pipeline", "--seed", "44", *one_seed),
+        ("plain", "lstm", 44),
+        ("pipeline", "--seeds", "3"),
+    ]
+    assert [row["seed"] for row in results["pipeline"]] == [42, 43, 44]
+    assert results["pipeline_runs"]["one_seed_wall_seconds"] == [30.0, 30.0, 30.0]
+    assert results["summary"]["per_architecture"]["lstm"]["ratio"] == 0.5  # 8 s against 16 s
