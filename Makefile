@@ -25,7 +25,7 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not flow and not real_data and not server" $(ARGS)
 
-## make bench: pipeline vs the plain Keras script on the full data (about 21 min here); make bench ARGS=--best
+## make bench: pipeline vs the plain Keras script on the full data, 10 seeds (about 23 min on a fast 2-core host); make bench ARGS=--best
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
