@@ -145,35 +145,27 @@ def _part_gradients_function(model: Any) -> Any:
                 sample_weight=sample_weight,
                 training=True,
             )
-        gradients = tape.gradient(loss, trainable)
-        # Slices leave as (values, indices): an IndexedSlices' dense shape made the next
-        # program trace twice per fit, for a shape the variable knows anyway.
-        slices = [
-            (grad.values, grad.indices) if isinstance(grad, tf.IndexedSlices) else grad
-            for grad in gradients
-        ]
-        return loss, slices, y_pred
+        return loss, tape.gradient(loss, trainable), y_pred
 
     return part_gradients
 
 
-def _mean_gradient(part_gradients: tuple[Any, ...], variable: Any) -> Any:
+def _mean_gradient(part_gradients: tuple[Any, ...]) -> Any:
     """One variable's gradient of the whole batch's mean loss, from its equal parts' ones.
 
-    An embedding's gradient comes as slices, one row per token of the batch, here as
-    ``(values, indices)``. Its parts are joined in batch order rather than added up as dense
-    tables, because Keras' optimizers treat slices differently from a dense gradient: Adam
-    squares each slice before repeated rows are summed. Joined, the optimizer gets what
-    Keras' own step gives it.
+    An embedding's gradient comes as slices, one row per token of the batch. Its parts are
+    joined in batch order rather than added up as dense tables, because Keras' optimizers
+    treat slices differently from a dense gradient: Adam squares each slice before
+    repeated rows are summed. Joined, the optimizer gets what Keras' own step gives it.
     """
     parts = len(part_gradients)
-    if all(isinstance(grad, tuple) for grad in part_gradients):
+    if all(isinstance(grad, tf.IndexedSlices) for grad in part_gradients):
         return tf.IndexedSlices(
-            tf.concat([values for values, _ in part_gradients], axis=0) / parts,
-            tf.concat([indices for _, indices in part_gradients], axis=0),
-            tf.constant(tuple(variable.shape), dtype=tf.int32),
+            tf.concat([grad.values for grad in part_gradients], axis=0) / parts,
+            tf.concat([grad.indices for grad in part_gradients], axis=0),
+            part_gradients[0].dense_shape,
         )
-    return tf.add_n(list(part_gradients)) / parts
+    return tf.add_n([tf.convert_to_tensor(grad) for grad in part_gradients]) / parts
 
 
 def _finish_function(model: Any, parts: int) -> Any:
@@ -183,12 +175,8 @@ def _finish_function(model: Any, parts: int) -> Any:
         # Equal parts: the mean of the parts' mean losses is the batch's mean loss.
         loss = tf.add_n([part_loss for part_loss, _, _ in results]) / parts
         gradients = [
-            _mean_gradient(part_grads, variable)
-            for part_grads, variable in zip(
-                zip(*(grads for _, grads, _ in results), strict=True),
-                model.trainable_variables,
-                strict=True,
-            )
+            _mean_gradient(part_grads)
+            for part_grads in zip(*(grads for _, grads, _ in results), strict=True)
         ]
         model.optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
         y_pred = tf.concat([prediction for _, _, prediction in results], axis=0)

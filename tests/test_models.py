@@ -37,6 +37,32 @@ def test_build_model_has_expected_parameters_and_output(name):
     assert np.all((out > 0) & (out < 1))
 
 
+@pytest.mark.parametrize("name", ["simple_rnn", "lstm", "gru"])
+def test_a_seed_model_starts_from_the_weights_of_the_notes_script_at_the_same_seed(name):
+    """The benchmark pairs each pipeline fit with the plain script's at the same seed."""
+    import keras
+
+    from rnn_models.runtime import configure_tensorflow, seeded_construction
+
+    keras.utils.set_random_seed(44)  # as bench/plain_keras.py does, before its Sequential
+    layer = {"simple_rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM}.get(
+        name, keras.layers.GRU
+    )
+    notes = keras.Sequential(
+        [
+            keras.Input(shape=(MAXLEN,), dtype="int32"),
+            keras.layers.Embedding(VOCAB, EMBED),
+            layer(UNITS),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    configure_tensorflow(44)
+    with seeded_construction(44):
+        ours = build_model(name, ModelConfig(embedding_dim=EMBED, units=UNITS), VOCAB, MAXLEN)
+    for mine, theirs in zip(ours.get_weights(), notes.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
 def test_dropout_adds_a_layer_but_no_parameters():
     plain = build_model("lstm", ModelConfig(embedding_dim=EMBED, units=UNITS), VOCAB, MAXLEN)
     dropped = build_model(
