@@ -90,6 +90,15 @@ def test_mean_interval_is_students_t_over_the_seeds():
     assert mean_interval([0.01]) is None
 
 
+def test_accuracy_verdict_tells_a_difference_from_seed_noise():
+    from bench.markdown import accuracy_verdict
+
+    assert accuracy_verdict(-0.0044, [-0.0171, 0.0083]) == "met"
+    assert accuracy_verdict(-0.0095, [-0.0689, 0.0499]).startswith("**not resolved**")
+    assert accuracy_verdict(-0.0095, [-0.0150, -0.0040]) == "**missed**"  # 0 is out
+    assert accuracy_verdict(0.02, None) == "**missed**"  # one seed: no interval
+
+
 def test_markdown_marks_each_target_and_keeps_hand_written_text(tmp_path):
     results = {**RESULTS, "summary": summarise(RESULTS)}
     text = render({"speed": results})
