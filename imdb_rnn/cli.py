@@ -250,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=2,
         metavar="N",
         help="compute the gradients of N equal parts of each batch side by side, one per "
-        "core, when the train step is XLA-compiled (1 = Keras' own train step)",
+        "core, for LSTM and GRU layers when the train step is XLA-compiled (1 = Keras' own "
+        "train step)",
     )
     training.add_argument(
         "--clipnorm",

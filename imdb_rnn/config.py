@@ -175,11 +175,12 @@ class TrainingConfig(_Frozen):
         le=64,
         description="Cut each training batch into this many equal parts and compute their "
         "gradients side by side, one XLA program per part, so that small models use more "
-        "than one core (about an eighth off a seed LSTM or GRU fit on 2 cores). Applies when "
-        "the train step is XLA-compiled with full-width batches, the batch divides evenly, "
-        "and training changes no state besides the weights (no dropout); else the batch "
-        "trains whole. 1 = Keras' own train step. The parts' gradients are summed in another "
-        "order, so the weights differ from 1 in the last bits.",
+        "than one core (about an eighth off a seed LSTM or GRU fit on an Intel 2-core host). "
+        "Applies when the model has LSTM or GRU layers, the train step is XLA-compiled with "
+        "full-width batches, the batch divides evenly, and training changes no state besides "
+        "the weights (no dropout); else the batch trains whole. 1 = Keras' own train step. "
+        "The parts' gradients are summed in another order, so the weights differ from 1 in "
+        "the last bits.",
     )
     threads: int = Field(
         default=0,
