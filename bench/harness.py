@@ -370,7 +370,7 @@ def mean_interval(values: list[float], confidence: float = 0.95) -> list[float] 
 
     Over seeds, the paired differences between the pipeline and the plain script are
     independent draws of training noise, so this says how far the mean difference can be
-    trusted: a target of ±0.005 is only resolved once the interval is that narrow.
+    trusted.
     """
     from statistics import mean, stdev
 

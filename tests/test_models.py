@@ -45,9 +45,11 @@ def test_a_seed_model_starts_from_the_weights_of_the_notes_script_at_the_same_se
     from rnn_models.runtime import configure_tensorflow, seeded_construction
 
     keras.utils.set_random_seed(44)  # as bench/plain_keras.py does, before its Sequential
-    layer = {"simple_rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM}.get(
-        name, keras.layers.GRU
-    )
+    layer = {
+        "simple_rnn": keras.layers.SimpleRNN,
+        "lstm": keras.layers.LSTM,
+        "gru": keras.layers.GRU,
+    }[name]
     notes = keras.Sequential(
         [
             keras.Input(shape=(MAXLEN,), dtype="int32"),
