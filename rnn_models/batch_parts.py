@@ -30,6 +30,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from rnn_models.runtime import model_layers
+
 
 def can_split(model: Any, batch_size: int, parts: int) -> bool:
     """Whether ``model`` can train on ``parts`` equal parts of each ``batch_size`` batch,
@@ -49,8 +51,6 @@ def can_split(model: Any, batch_size: int, parts: int) -> bool:
 
 
 def _has_gated_recurrence(model: Any) -> bool:
-    from rnn_models.runtime import model_layers
-
     return any(
         isinstance(layer, keras.layers.LSTM | keras.layers.GRU) for layer in model_layers(model)
     )

