@@ -181,8 +181,8 @@ def run_plain(settings: BenchSettings, processed: Path, architecture: str, seed:
 
 def time_prepare(raw_root: Path, settings: BenchSettings, repeats: int) -> list[float]:
     """Seconds of the prepare step (reviews on disk -> padded Parquet), fresh output each time."""
+    from imdb_rnn.aclimdb import RawDataset
     from imdb_rnn.config import PreprocessConfig
-    from tasks.download import RawDataset
     from tasks.prepare import prepare_dataset
 
     raw = RawDataset(raw_root, settings.sha256, str(raw_root))
@@ -341,7 +341,9 @@ def member_fit_seconds(models_dir: Path, ensemble: dict[str, Any]) -> list[float
 
 def run_settings(run: dict[str, Any]) -> dict[str, Any]:
     """The configs a pipeline run recorded in its ``metrics.json``."""
-    return {name: run[name] for name in ("preprocess", "model", "training") if name in run}
+    return {
+        name: run[name] for name in ("preprocess", "model", "training", "execution") if name in run
+    }
 
 
 def _settings_dict(settings: BenchSettings) -> dict[str, Any]:
@@ -455,7 +457,7 @@ def run_scale_out(settings: BenchSettings, repeats: int = 2) -> dict[str, Any]:
                     "trained_on": sorted(
                         {m.get("trained_on", "") for m in result["metrics"]["models"]} - {""}
                     ),
-                    "tensorflow_threads": result["metrics"]["run"]["training"]["threads"],
+                    "tensorflow_threads": result["metrics"]["run"]["execution"]["threads"],
                     "command": shown_command(result["command"], settings),
                 }
             )

@@ -34,9 +34,9 @@ def _fit_once(autotuned: bool, epochs: int, steps: int) -> dict[str, float | boo
     import numpy as np
     import tensorflow as tf
 
-    from imdb_rnn.config import ModelConfig
-    from rnn_models import build_model
-    from rnn_models.runtime import batched_dataset, configure_tensorflow, training_dataset
+    from rnn_models import ModelConfig, build_model
+    from rnn_models.datasets import batched_dataset, training_dataset
+    from rnn_models.runtime import configure_tensorflow
 
     configure_tensorflow(42)
     generator = np.random.default_rng(0)

@@ -1,36 +1,43 @@
-"""Download -> prepare -> train and evaluate each architecture -> champion -> history -> report."""
+"""Download -> unpack -> prepare -> train and evaluate each architecture -> baseline ->
+claims -> champion -> history -> report."""
 
 # No ``from __future__ import annotations`` here: `imdb-rnn serve` ships this flow to each run's
 # subprocess with cloudpickle, and string annotations naming the configs would not resolve there.
 
 import time
-from dataclasses import dataclass
 
 from prefect import flow
+from prefect.futures import PrefectFuture
+from prefect.runtime import flow_run
 
-from imdb_rnn.cluster import task_runner, tensorflow_threads
+from imdb_rnn.cluster import task_runner
 from imdb_rnn.config import (
     BaselineConfig,
     ChampionConfig,
     ClaimsConfig,
-    ModelConfig,
+    ExecutionConfig,
     PreprocessConfig,
     RunnerConfig,
     SourceConfig,
     TrainingConfig,
 )
+from imdb_rnn.evaluation import TrainedAndScored, with_local_files
+from imdb_rnn.prepared import PreparedData
+from imdb_rnn.run import RunSettings, start_run
 from imdb_rnn.storage import DataStore
-from tasks.baseline import baseline as train_baseline
+from imdb_rnn.trained import PlannedModel, local_model, plan_models
+from rnn_models.config import ModelConfig
+from tasks.baseline import train_baselines
 from tasks.champion import crown_champion
 from tasks.claims import measure_claims
-from tasks.download import download_archive, unpack_dataset
+from tasks.download import download_archive
 from tasks.ensemble import ensemble
-from tasks.evaluate import ModelEvaluation, evaluate, with_local_files
-from tasks.folds import Fold
+from tasks.evaluate import evaluate
 from tasks.history import record_history
-from tasks.prepare import PreparedData, prepare
-from tasks.report import RunReport, make_run_id, publish_report, report
-from tasks.train import TrainedModel, local_model, train
+from tasks.prepare import prepare
+from tasks.report import RunReport, publish_report, report
+from tasks.train import train
+from tasks.unpack import unpack_dataset
 
 
 @flow(name="compare-architectures", log_prints=True)
@@ -44,56 +51,33 @@ def compare_architectures(
     claims: ClaimsConfig = ClaimsConfig(),  # noqa: B008
     runner: RunnerConfig = RunnerConfig(),  # noqa: B008
     data_dir: str = "data",
+    execution: ExecutionConfig = ExecutionConfig(),  # noqa: B008
 ) -> RunReport:
     """Train every architecture in ``training.architectures`` on IMDb and compare them."""
-    store = DataStore.open(data_dir)
-    fan_out = train_and_evaluate.with_options(task_runner=task_runner(runner))
-    paths = store.paths()
-    run_id = make_run_id()
-
-    archive = download_archive(source, paths)
-    raw = unpack_dataset(archive, paths)
-    prepared = prepare(raw, preprocess, store)
-
-    training = training.model_copy(update={"threads": tensorflow_threads(runner, training)})
-    fanned_out = fan_out(prepared, model, training, store)
-    trained, evaluations = fanned_out.trained, fanned_out.evaluations
-    if baseline.enabled:
-        evaluations.append(train_baseline(prepared, baseline, paths))
-    seed_claims = measure_claims(trained, evaluations, prepared, model, training, claims, paths)
-
-    decision = crown_champion(run_id, evaluations, prepared, champion, paths)
-    configs = {
-        "preprocess": preprocess,
-        "model": model,
-        "training": training,
-        "baseline": baseline,
-        "champion": champion,
-        "claims": claims,
-        "runner": runner,
-    }
-    recent_runs = record_history(run_id, evaluations, decision, prepared, configs, paths)
-    run_report = report(
-        run_id,
-        evaluations,
-        prepared,
-        source.source,
-        configs,
-        paths.reports,
-        decision,
-        recent_runs,
-        seed_claims,
-        {"train and evaluate (wall)": fanned_out.seconds},
+    settings = RunSettings(
+        source=source,
+        preprocess=preprocess,
+        model=model,
+        training=training,
+        execution=execution,
+        baseline=baseline,
+        champion=champion,
+        claims=claims,
+        runner=runner,
     )
-    publish_report(run_report, store)
+    run = start_run(data_dir, settings, flow_run.name)
+    fan_out = train_and_evaluate.with_options(task_runner=task_runner(runner))
+    archive = download_archive(source, run.store)
+    raw = unpack_dataset(archive, run.store)
+    prepared = prepare(raw, preprocess, run.store)
+    recurrent = fan_out(prepared, model, training, run.settings.execution, run.store)
+    baselines = train_baselines(prepared, baseline, run.store)
+    seed_claims = measure_claims(recurrent, prepared, model, training, claims, run.store)
+    decision = crown_champion(run.run_id, recurrent.evaluations, prepared, champion, run.store)
+    recent_runs = record_history(run, recurrent, baselines, decision, prepared)
+    run_report = report(run, recurrent, baselines, prepared, decision, recent_runs, seed_claims)
+    publish_report(run_report, run.store)
     return run_report
-
-
-@dataclass(frozen=True)
-class TrainedAndScored:
-    trained: list[TrainedModel]
-    evaluations: list[ModelEvaluation]
-    seconds: float  # wall time of all the trainings and evaluations, however parallel
 
 
 @flow(name="train-and-evaluate", log_prints=True)
@@ -101,6 +85,7 @@ def train_and_evaluate(
     prepared: PreparedData,
     model: ModelConfig,
     training: TrainingConfig,
+    execution: ExecutionConfig,
     store: DataStore,
 ) -> TrainedAndScored:
     """One train and one evaluate task per architecture and seed, on this flow's task runner.
@@ -112,33 +97,16 @@ def train_and_evaluate(
     publishes its model there, so they can run in other processes or on other machines.
     """
     started = time.perf_counter()
-    if training.ensemble_folds > 1:
-        members = {
-            (name, seed): [
-                train.submit(name, prepared, model, training, store, seed, fold)
-                for fold in Fold.all(training.ensemble_folds)
-            ]
-            for name in training.architectures
-            for seed in training.seed_values()
-        }
-        # Every member is submitted before any is awaited, so they all run as the runner
-        # allows; awaiting them here raises a member's own error instead of leaving its
-        # ensemble pending for ever.
-        trained = [
-            ensemble.submit(
-                [future.result() for future in futures],
-                prepared,
-                store,
-                training.run_label(name, seed),
-            )
-            for (name, seed), futures in members.items()
-        ]
-    else:
-        trained = [
-            train.submit(name, prepared, model, training, store, seed)
-            for name in training.architectures
-            for seed in training.seed_values()
-        ]
+    planned = plan_models(training, model, prepared.fingerprint)
+    # Every training is submitted before any is awaited, so they all run as the runner allows.
+    members = [
+        [train.submit(recipe, label, prepared, execution, store) for recipe, label in plan.members]
+        for plan in planned
+    ]
+    trained = [
+        _combined(plan, futures, prepared, store)
+        for plan, futures in zip(planned, members, strict=True)
+    ]
     scored = [evaluate.submit(future, prepared, store) for future in trained]
     # The steps after this one run here, so they read this process's copy of each model.
     local = [local_model(future.result(), store) for future in trained]
@@ -147,3 +115,16 @@ def train_and_evaluate(
         for future, model_run in zip(scored, local, strict=True)
     ]
     return TrainedAndScored(local, evaluations, round(time.perf_counter() - started, 3))
+
+
+def _combined(
+    plan: PlannedModel, members: list[PrefectFuture], prepared: PreparedData, store: DataStore
+) -> PrefectFuture:
+    """The future of the model ``plan`` scores: its one training, or its members' ensemble.
+
+    Awaiting the members here raises a member's own error instead of leaving its ensemble
+    pending for ever.
+    """
+    if not plan.is_ensemble:
+        return members[0]
+    return ensemble.submit([future.result() for future in members], prepared, store, plan.label)

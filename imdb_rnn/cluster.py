@@ -11,7 +11,7 @@ import os
 import socket
 from typing import Any
 
-from imdb_rnn.config import RunnerConfig, TrainingConfig
+from imdb_rnn.config import ExecutionConfig, RunnerConfig
 from imdb_rnn.errors import ConfigError
 
 DASK_INSTALL = "pip install 'imdb-rnn[dask]'"
@@ -84,15 +84,15 @@ def _temporary_server() -> bool:
     return not get_current_settings().api.url
 
 
-def tensorflow_threads(config: RunnerConfig, training: TrainingConfig) -> int:
+def tensorflow_threads(config: RunnerConfig, execution: ExecutionConfig) -> int:
     """TensorFlow threads for each training: the user's ``--threads``, else a fair share.
 
     A local cluster splits this machine's cores between the tasks that run at once, so that
     N trainings do not each start one thread per core. On an existing cluster the flow
     cannot see the workers' machines, so their share is ``--threads`` (0 = all cores).
     """
-    if training.threads or config.runner != "dask" or config.dask_address:
-        return training.threads
+    if execution.threads or config.runner != "dask" or config.dask_address:
+        return execution.threads
     concurrent = config.workers * config.tasks_per_worker
     return max(1, (os.cpu_count() or 1) // concurrent)
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-CHAMPION_FILE = "champion.json"
-
 
 @dataclass(frozen=True)
 class DataPaths:

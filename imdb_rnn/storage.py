@@ -13,6 +13,8 @@ download that fails leaves nothing in the cache.
 
 Keeping the local layout the same in both cases means every task reads and writes plain
 files, Keras model files and Parquet included, and only these two calls touch the network.
+Tasks receive the store itself, the one form the data location takes from the flow down,
+and work out its local ``paths`` in the process they run in.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ import hashlib
 import json
 import os
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from imdb_rnn.errors import ConfigError
-from imdb_rnn.files import atomic_directory, sha256_file
+from imdb_rnn.files import atomic_directory, build_lock, sha256_file
 from imdb_rnn.paths import DataPaths
+
+Built = TypeVar("Built")
 
 CACHE_ENV = "IMDB_RNN_CACHE_DIR"
 LISTING_NAME = ".published.json"
@@ -80,7 +85,9 @@ class DataStore:
         digest = hashlib.sha256(self.location.encode()).hexdigest()[:16]
         return (default_cache_dir() / "stores" / digest).resolve()
 
+    @property
     def paths(self) -> DataPaths:
+        """The folders of this process's copy: its own on every machine of a remote store."""
         return DataPaths(self.local_root)
 
     def filesystem(self) -> tuple[Any, str]:
@@ -152,6 +159,29 @@ class DataStore:
                         "it changed during the download or was edited in the store"
                     )
         return True
+
+    def fetched(self, local_dir: Path) -> bool:
+        """``fetch`` under the folder's build lock, so that it never reads a half-built copy."""
+        with build_lock(local_dir):
+            return self.fetch(local_dir)
+
+    def build_shared(
+        self,
+        local_dir: Path,
+        build: Callable[[], Built],
+        publish_if: Callable[[Built], bool] = lambda _: True,
+    ) -> Built:
+        """Make ``local_dir`` once for every process of a run, and return what ``build`` says.
+
+        Takes the store's published copy first (another machine may have built it), then
+        ``build`` reuses or builds the local folder, and the folder is published when
+        ``publish_if`` says the result is worth keeping (a failed training is not).
+        """
+        self.fetched(local_dir)
+        built = build()
+        if publish_if(built):
+            self.publish(local_dir)
+        return built
 
     @staticmethod
     def _read_listing(fs: Any, remote: str) -> dict[str, str] | None:

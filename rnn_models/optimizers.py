@@ -19,8 +19,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-NORM_MEAN_KEY = "gradient_norm_mean"
-NORM_MAX_KEY = "gradient_norm_max"
+from rnn_models.training import NORM_MAX_KEY, NORM_MEAN_KEY
 
 
 def global_gradient_norm(grads: list[Any], sparse: bool = False) -> Any:

@@ -8,10 +8,9 @@ names the configs validate against) stays instant.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from imdb_rnn.config import ModelConfig
+from rnn_models.config import ModelConfig
 
 # Layers keep Keras' default activations, recurrent_dropout=0 and unroll=False so that the
 # same model runs on the fused cuDNN kernels when a GPU is present.

@@ -14,16 +14,18 @@ from sklearn.linear_model import LogisticRegression
 
 from imdb_rnn import __version__
 from imdb_rnn.config import BaselineConfig
-from imdb_rnn.files import sha256_json, write_json_atomic
-from imdb_rnn.paths import DataPaths
-from tasks.evaluate import (
+from imdb_rnn.evaluation import (
+    EVALUATION_FILE,
     EVALUATION_VERSION,
     PREDICTIONS_FILE,
     ModelEvaluation,
     save_predictions,
     score_predictions,
 )
-from tasks.prepare import PreparedData, load_split, tokenize
+from imdb_rnn.files import sha256_json, write_json_atomic
+from imdb_rnn.prepared import PreparedData, load_split
+from imdb_rnn.storage import DataStore
+from imdb_rnn.text import tokenize
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ def train_and_score_baseline(
         {"version": __version__, "data": prepared.fingerprint, "config": config.model_dump()}
     )[:16]
     directory = models_dir / f"{BASELINE_NAME}-{fp}"
-    cache = directory / "evaluation.json"
+    cache = directory / EVALUATION_FILE
     if cache.is_file():
         stored = json.loads(cache.read_text(encoding="utf-8"))
         if stored.get("version") == EVALUATION_VERSION and (directory / PREDICTIONS_FILE).is_file():
@@ -120,6 +122,11 @@ def train_and_score_baseline(
 
 
 @task(name="baseline", task_run_name="baseline-tfidf-logreg")
-def baseline(prepared: PreparedData, config: BaselineConfig, paths: DataPaths) -> ModelEvaluation:
-    """Train and score the TF-IDF + logistic regression reference."""
-    return train_and_score_baseline(prepared, config, paths.models, get_run_logger())
+def train_baselines(
+    prepared: PreparedData, config: BaselineConfig, store: DataStore
+) -> list[ModelEvaluation]:
+    """Train and score the TF-IDF + logistic regression reference; none when it is off."""
+    if not config.enabled:
+        get_run_logger().info("Baseline turned off (--no-baseline)")
+        return []
+    return [train_and_score_baseline(prepared, config, store.paths.models, get_run_logger())]

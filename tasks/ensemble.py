@@ -9,7 +9,6 @@ each pooled training review is scored by the one member that did not train on it
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,19 @@ from prefect import get_run_logger, task
 
 from imdb_rnn import __version__
 from imdb_rnn.cluster import worker_name
+from imdb_rnn.evaluation import classification_metrics
 from imdb_rnn.files import build_lock, sha256_json
+from imdb_rnn.folds import Fold, fold_indices, pooled_rows
+from imdb_rnn.prepared import PreparedData, local_prepared
 from imdb_rnn.storage import DataStore
-from tasks.evaluate import PREDICT_BATCH_SIZE, classification_metrics
-from tasks.folds import Fold, fold_indices, pooled_rows
-from tasks.prepare import PreparedData, local_prepared
-from tasks.train import TrainedModel, local_model, save_model_folder
+from imdb_rnn.trained import (
+    MODEL_FILE,
+    RECORD_FILE,
+    TrainedModel,
+    local_model,
+    read_record,
+    save_model_folder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +108,9 @@ def combine_members(
             **summary,
         )
     with build_lock(directory, logger):
-        record_path = directory / "training.json"
-        complete = record_path.is_file() and (directory / "model.keras").is_file()
+        complete = (directory / RECORD_FILE).is_file() and (directory / MODEL_FILE).is_file()
         if complete and all(member.reused for member in members):
-            record = json.loads(record_path.read_text(encoding="utf-8"))
+            record = read_record(directory)
             logger.info("Reusing the ensemble %s", directory.name)
             return TrainedModel(
                 architecture,
@@ -128,8 +133,8 @@ def _build(
     summary: dict[str, Any],
     logger: logging.Logger | logging.LoggerAdapter,
 ) -> TrainedModel:
+    from rnn_models.inference import predict_probabilities
     from rnn_models.optimizers import load_model
-    from rnn_models.runtime import predict_probabilities
 
     tokens, labels = pooled_rows(prepared)
     out_of_fold = np.full(len(labels), np.nan)
@@ -137,7 +142,7 @@ def _build(
     for index, member in enumerate(members):
         model = load_model(member.model_path)
         _, holdout = fold_indices(labels, Fold(index, len(members)), prepared.preprocess.split_seed)
-        out_of_fold[holdout] = predict_probabilities(model, tokens[holdout], PREDICT_BATCH_SIZE)
+        out_of_fold[holdout] = predict_probabilities(model, tokens[holdout])
         loaded.append(model)
     oof_metrics, _ = classification_metrics(labels, out_of_fold)
     # One "epoch" of validation figures, so that reports read the ensemble like any model;
@@ -178,13 +183,13 @@ def ensemble(
     """Combine one architecture's fold members, wherever the task runner puts it."""
     prepared = local_prepared(prepared, store)
     local_members = [local_model(member, store) for member in members]
-    models_dir = store.paths().models
-    directory = ensemble_directory(models_dir, local_members)
-    with build_lock(directory):
-        store.fetch(directory)  # another machine may have combined them
-    combined = combine_members(
-        members[0].architecture, local_members, prepared, models_dir, get_run_logger()
+    models_dir = store.paths.models
+    logger = get_run_logger()
+    combined = store.build_shared(
+        ensemble_directory(models_dir, local_members),
+        lambda: combine_members(
+            members[0].architecture, local_members, prepared, models_dir, logger
+        ),
+        publish_if=lambda result: not result.failure,
     )
-    if not combined.failure:
-        store.publish(combined.directory)
     return dataclasses.replace(combined, label=label, worker=worker_name())

@@ -14,13 +14,13 @@ import pyarrow.parquet as pq
 from filelock import FileLock
 from prefect import get_run_logger, task
 
+from imdb_rnn.champion import ChampionDecision
 from imdb_rnn.errors import DataContractError
+from imdb_rnn.evaluation import ModelEvaluation, TrainedAndScored
 from imdb_rnn.files import atomic_path
-from imdb_rnn.paths import DataPaths
-from tasks.champion import ChampionDecision
-from tasks.evaluate import ModelEvaluation
-from tasks.prepare import PreparedData
-from tasks.summary import COLUMNS
+from imdb_rnn.prepared import PreparedData
+from imdb_rnn.reporting.tables import COLUMNS
+from imdb_rnn.run import Run
 
 log = logging.getLogger(__name__)
 
@@ -125,19 +125,22 @@ def trend(history: pd.DataFrame, metric: str, runs: int = TREND_RUNS) -> list[di
 
 @task(name="history", task_run_name="append-history")
 def record_history(
-    run_id: str,
-    evaluations: list[ModelEvaluation],
+    run: Run,
+    recurrent: TrainedAndScored,
+    baselines: list[ModelEvaluation],
     decision: ChampionDecision,
     prepared: PreparedData,
-    configs: dict[str, Any],
-    paths: DataPaths,
 ) -> list[dict[str, Any]]:
-    """Append this run to the history and return the recent trend for the report."""
-    parameters = {
-        name: config.model_dump(mode="json") if hasattr(config, "model_dump") else config
-        for name, config in configs.items()
-    }
-    rows = history_rows(run_id, datetime.now(UTC), evaluations, decision, prepared, parameters)
-    combined = append_history(paths.history, rows)
-    get_run_logger().info("History now holds %d rows (%s)", len(combined), paths.history)
+    """Append this run's models to the history and return the recent trend for the report."""
+    rows = history_rows(
+        run.run_id,
+        datetime.now(UTC),
+        [*recurrent.evaluations, *baselines],
+        decision,
+        prepared,
+        run.settings.as_json(),
+    )
+    path = run.store.paths.history
+    combined = append_history(path, rows)
+    get_run_logger().info("History now holds %d rows (%s)", len(combined), path)
     return trend(combined, decision.metric)

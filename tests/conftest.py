@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,3 +147,27 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+def train_model(
+    architecture: str,
+    prepared: Any,
+    model: Any,
+    training: Any,
+    models_dir: Path,
+    *,
+    execution: Any = None,
+    fold: Any = None,
+    on_epoch_end: Any = None,
+) -> Any:
+    """``tasks.train.train_architecture`` for ``training``'s first seed (and ``fold``)."""
+    from imdb_rnn.config import ExecutionConfig
+    from imdb_rnn.trained import TrainingRecipe
+    from tasks.train import train_architecture
+
+    recipe = TrainingRecipe(
+        architecture, model, training.fit_for_seed(training.seed), prepared.fingerprint, fold
+    )
+    return train_architecture(
+        recipe, prepared, execution or ExecutionConfig(), models_dir, on_epoch_end
+    )

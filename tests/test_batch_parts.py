@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imdb_rnn.config import ModelConfig
+from rnn_models.config import ModelConfig
 
 SMALL = ModelConfig(embedding_dim=4, units=4)
 VOCAB, LENGTH, BATCH = 30, 12, 8

@@ -8,15 +8,16 @@ from dataclasses import replace
 
 import pytest
 
-import tasks.champion as champion_module
-from imdb_rnn.config import ChampionConfig, ModelConfig, PreprocessConfig, TrainingConfig
+import imdb_rnn.champion as champion_module
+from imdb_rnn.aclimdb import RawDataset
+from imdb_rnn.champion import read_champion
+from imdb_rnn.config import ChampionConfig, PreprocessConfig, TrainingConfig
 from imdb_rnn.paths import DataPaths
-from tasks.champion import decide_and_promote, read_champion
-from tasks.download import RawDataset
+from rnn_models.config import ModelConfig
+from tasks.champion import decide_and_promote
 from tasks.evaluate import evaluate_trained_model
 from tasks.prepare import prepare_dataset
-from tasks.train import train_architecture
-from tests.conftest import make_aclimdb
+from tests.conftest import make_aclimdb, train_model
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +33,7 @@ def trained(tmp_path_factory):
     prepared = prepare_dataset(raw, PreprocessConfig(vocab_size=60, maxlen=30), base / "processed")
     evaluations = {}
     for name in ("lstm", "gru"):
-        model = train_architecture(
+        model = train_model(
             name, prepared, ModelConfig(embedding_dim=8, units=8), TRAINING, base / "models"
         )
         evaluations[name] = evaluate_trained_model(model, prepared)

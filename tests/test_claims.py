@@ -8,36 +8,29 @@ import math
 import numpy as np
 import pytest
 
-from imdb_rnn.config import (
-    BaselineConfig,
-    ChampionConfig,
-    ClaimsConfig,
-    ModelConfig,
-    PreprocessConfig,
-    SourceConfig,
-    TrainingConfig,
-)
-from tasks.claims import (
-    FIRST_DISTRACTOR,
-    MARKER_NEGATIVE,
-    MARKER_POSITIVE,
-    NORM_MAX_KEY,
-    NORM_MEAN_KEY,
-    ArchitectureClaims,
-    ClaimsResult,
-    claim_verdicts,
+from imdb_rnn.claim_rules import (
     complexity_classes,
     complexity_supported,
-    contradictions,
     effective_span,
     is_exploding,
     long_term_class,
     longest_handled,
-    measured_table,
     memory_class,
     norm_growth,
-    synthetic_task,
 )
+from imdb_rnn.claims import ArchitectureClaims, ClaimsResult, claim_verdicts
+from imdb_rnn.config import (
+    BaselineConfig,
+    ChampionConfig,
+    ClaimsConfig,
+    PreprocessConfig,
+    SourceConfig,
+    TrainingConfig,
+)
+from imdb_rnn.reporting.claims_tables import contradictions, measured_table
+from rnn_models.config import ModelConfig
+from rnn_models.probes import FIRST_DISTRACTOR, MARKER_NEGATIVE, MARKER_POSITIVE, synthetic_task
+from rnn_models.training import NORM_MAX_KEY, NORM_MEAN_KEY
 
 # Claims measured in seconds: a few reviews, two distances, a tiny synthetic task.
 SMALL_CLAIMS = ClaimsConfig(
@@ -181,8 +174,8 @@ def test_claim_verdicts_say_which_claims_hold_with_the_evidence():
 
 
 def test_claims_rows_and_report_sections():
-    from tasks.html_report import claims_html
-    from tasks.report import claims_markdown
+    from imdb_rnn.reporting.html import claims_html
+    from imdb_rnn.reporting.markdown import claims_markdown
 
     section = json.loads(json.dumps(hand_made_result().to_dict()))  # as stored in metrics.json
     rows = {row["model"]: row for row in section["rows"]}
@@ -220,7 +213,7 @@ def test_a_failed_model_gets_a_row_but_no_verdicts():
 def test_a_model_that_reads_only_the_last_token_has_zero_gradient_elsewhere():
     import keras
 
-    from tasks.claims import gradient_by_position
+    from rnn_models.probes import gradient_by_position
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
@@ -280,17 +273,16 @@ def test_sparse_gradient_norm_sums_repeated_rows_like_the_dense_one():
 
 @pytest.mark.slow
 def test_training_logs_the_gradient_norm_and_saves_clipnorm(tmp_path):
+    from imdb_rnn.aclimdb import RawDataset
     from rnn_models.optimizers import load_model
-    from tasks.download import RawDataset
     from tasks.prepare import prepare_dataset
-    from tasks.train import train_architecture
-    from tests.conftest import make_aclimdb
+    from tests.conftest import make_aclimdb, train_model
 
     dataset = make_aclimdb(tmp_path / "source", per_label=16)
     raw = RawDataset(dataset.root, "d" * 64, "generated")
     prepared = prepare_dataset(raw, PreprocessConfig(vocab_size=60, maxlen=20), tmp_path / "p")
     training = TrainingConfig(epochs=2, batch_size=8, clipnorm=0.5)
-    trained = train_architecture(
+    trained = train_model(
         "simple_rnn", prepared, ModelConfig(embedding_dim=4, units=4), training, tmp_path / "m"
     )
     history = json.loads((trained.directory / "history.json").read_text())
@@ -298,15 +290,13 @@ def test_training_logs_the_gradient_norm_and_saves_clipnorm(tmp_path):
     assert all(
         0 < m <= x for m, x in zip(history[NORM_MEAN_KEY], history[NORM_MAX_KEY], strict=True)
     )
-    assert (
-        json.loads((trained.directory / "training.json").read_text())["training"]["clipnorm"] == 0.5
-    )
+    assert json.loads((trained.directory / "training.json").read_text())["fit"]["clipnorm"] == 0.5
     model = load_model(trained.model_path)
     assert model.optimizer.clipnorm == 0.5
     assert model.optimizer.sparse_norm is False  # simple_rnn's last state: XLA on, on CPU
     unclipped = TrainingConfig(epochs=2, batch_size=8)
     assert (
-        train_architecture(
+        train_model(
             "simple_rnn", prepared, ModelConfig(embedding_dim=4, units=4), unclipped, tmp_path / "m"
         ).fingerprint
         != trained.fingerprint
@@ -321,7 +311,7 @@ def test_training_logs_the_gradient_norm_and_saves_clipnorm(tmp_path):
 def test_flow_publishes_the_seed_claims_table_and_reuses_it(
     prefect_harness, fake_archive, tmp_path, monkeypatch
 ):
-    import tasks.claims
+    import rnn_models.probes
     from flows.compare import compare_architectures
     from tests.test_flow import read_artifact
 
@@ -375,8 +365,8 @@ def test_flow_publishes_the_seed_claims_table_and_reuses_it(
     def must_not_run(*args, **kwargs):
         raise AssertionError("the claims were measured again although nothing changed")
 
-    monkeypatch.setattr(tasks.claims, "gradient_by_position", must_not_run)
-    monkeypatch.setattr(tasks.claims, "synthetic_accuracy", must_not_run)
+    monkeypatch.setattr(rnn_models.probes, "gradient_by_position", must_not_run)
+    monkeypatch.setattr(rnn_models.probes, "synthetic_accuracy", must_not_run)
     again = compare_architectures(**parameters)
     assert json.loads(read_artifact("seed-claims").data) == table
     assert again.run_id != result.run_id

@@ -8,13 +8,14 @@ import sys
 
 import pytest
 
-from imdb_rnn.cli import build_parser, configs_from_args, main
+from entrypoints.cli import build_parser, main
+from entrypoints.options import configs_from_args
 from tests.conftest import PROJECT_ROOT
 
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "imdb_rnn.cli", *args],
+        [sys.executable, "-m", "entrypoints.cli", *args],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -27,7 +28,7 @@ def test_help_lists_the_options_and_does_not_import_tensorflow_or_prefect():
     probe = (
         "import sys, runpy\n"
         "sys.argv = ['imdb-rnn', 'run', '--help']\n"
-        "try:\n    runpy.run_module('imdb_rnn.cli', run_name='__main__')\n"
+        "try:\n    runpy.run_module('entrypoints.cli', run_name='__main__')\n"
         "except SystemExit as exit_:\n    assert exit_.code == 0, exit_.code\n"
         "heavy = [m for m in ('tensorflow', 'keras', 'prefect') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
@@ -172,7 +173,7 @@ def test_report_open_without_a_browser_says_where_the_file_is(finished_run, caps
 def test_report_command_does_not_import_prefect_or_tensorflow(finished_run):
     data_dir, _ = finished_run
     probe = (
-        "import sys\nfrom imdb_rnn.cli import main\n"
+        "import sys\nfrom entrypoints.cli import main\n"
         f"assert main(['report', '--data-dir', {str(data_dir)!r}]) == 0\n"
         "heavy = [m for m in ('prefect', 'tensorflow', 'keras') if m in sys.modules]\n"
         "assert not heavy, heavy\n"

@@ -10,9 +10,9 @@ from pathlib import Path
 import fsspec
 import pytest
 
-from imdb_rnn.cli import main
+from entrypoints.cli import main
 from imdb_rnn.cluster import require_dask, task_runner, tensorflow_threads
-from imdb_rnn.config import RunnerConfig, TrainingConfig
+from imdb_rnn.config import ExecutionConfig, RunnerConfig, TrainingConfig
 from imdb_rnn.errors import ConfigError
 from imdb_rnn.storage import CACHE_ENV, LISTING_NAME, DataStore
 
@@ -59,11 +59,11 @@ def test_a_published_folder_is_fetched_whole_on_another_machine(
     memory_store, monkeypatch, tmp_path
 ):
     files = {"model.keras": b"weights", "history.json": b"{}", "sub/notes.txt": b"n"}
-    folder = _folder(memory_store.paths().models / "gru-abc", files)
+    folder = _folder(memory_store.paths.models / "gru-abc", files)
     memory_store.publish(folder)
 
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "machine-b"))
-    there = memory_store.paths().models / "gru-abc"
+    there = memory_store.paths.models / "gru-abc"
     assert there != folder and not there.exists()
     assert memory_store.fetch(there)
     assert {
@@ -81,7 +81,7 @@ def test_a_folder_without_its_listing_is_not_trusted(memory_store, monkeypatch, 
     fs = fsspec.filesystem("memory")
     # An upload cut off before its last file: the data is there, the listing is not.
     fs.pipe_file(f"{memory_store.location}/processed/f1/train.parquet", b"half")
-    local = memory_store.paths().processed / "f1"
+    local = memory_store.paths.processed / "f1"
     assert memory_store.fetch(local) is False
     assert not local.exists()
 
@@ -89,13 +89,13 @@ def test_a_folder_without_its_listing_is_not_trusted(memory_store, monkeypatch, 
 def test_a_file_changed_in_the_store_fails_the_fetch_and_leaves_nothing(
     memory_store, monkeypatch, tmp_path
 ):
-    folder = _folder(memory_store.paths().processed / "f2", {"test.parquet": b"rows"})
+    folder = _folder(memory_store.paths.processed / "f2", {"test.parquet": b"rows"})
     memory_store.publish(folder)
     fsspec.filesystem("memory").pipe_file(
         f"{memory_store.location}/processed/f2/test.parquet", b"edited"
     )
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "machine-b"))
-    local = memory_store.paths().processed / "f2"
+    local = memory_store.paths.processed / "f2"
     with pytest.raises(OSError, match="does not match its listing"):
         memory_store.fetch(local)
     assert not local.exists()
@@ -103,7 +103,7 @@ def test_a_file_changed_in_the_store_fails_the_fetch_and_leaves_nothing(
 
 
 def test_publishing_again_sends_only_new_files(memory_store, monkeypatch):
-    folder = _folder(memory_store.paths().models / "lstm-1", {"model.keras": b"w"})
+    folder = _folder(memory_store.paths.models / "lstm-1", {"model.keras": b"w"})
     memory_store.publish(folder)
     (folder / "evaluation.json").write_text("{}")
     fs, _ = memory_store.filesystem()
@@ -150,19 +150,19 @@ def test_dask_runner_starts_a_local_cluster_or_joins_a_scheduler():
 
 def test_each_local_worker_gets_its_share_of_the_cores(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
-    training = TrainingConfig()
-    assert tensorflow_threads(RunnerConfig(), training) == 0  # sequential: every core
-    assert tensorflow_threads(RunnerConfig(runner="dask", workers=2), training) == 4
+    execution = ExecutionConfig()
+    assert tensorflow_threads(RunnerConfig(), execution) == 0  # sequential: every core
+    assert tensorflow_threads(RunnerConfig(runner="dask", workers=2), execution) == 4
     assert (
-        tensorflow_threads(RunnerConfig(runner="dask", workers=3, tasks_per_worker=2), training)
+        tensorflow_threads(RunnerConfig(runner="dask", workers=3, tasks_per_worker=2), execution)
         == 1
     )
-    assert tensorflow_threads(RunnerConfig(runner="dask", workers=16), training) == 1
-    asked = TrainingConfig(threads=3)
+    assert tensorflow_threads(RunnerConfig(runner="dask", workers=16), execution) == 1
+    asked = ExecutionConfig(threads=3)
     assert tensorflow_threads(RunnerConfig(runner="dask", workers=2), asked) == 3
     # Another cluster's machines are not visible from here: the user says, or TF decides.
     remote = RunnerConfig(runner="dask", dask_address="tcp://h:8786")
-    assert tensorflow_threads(remote, training) == 0
+    assert tensorflow_threads(remote, execution) == 0
 
 
 @pytest.fixture
@@ -187,17 +187,16 @@ def test_the_cli_refuses_dask_without_the_extra_before_any_work(without_dask, tm
 
 
 def test_a_scheduler_address_alone_picks_the_dask_runner(monkeypatch, tmp_path):
-    from imdb_rnn import cli
+    from entrypoints.cli import build_parser
+    from entrypoints.options import configs_from_args
 
-    parser = cli.build_parser()
+    parser = build_parser()
     argv = ["run", "--dask-address", "tcp://scheduler:8786", "--data-dir", str(tmp_path)]
-    configs = cli.configs_from_args(parser.parse_args(argv), cli.given_flags(parser, argv))
+    configs = configs_from_args(parser.parse_args(argv))
     assert configs["runner"].runner == "dask"
     assert configs["runner"].dask_address == "tcp://scheduler:8786"
     argv = ["run", "--data-dir", str(tmp_path)]
-    assert (
-        cli.configs_from_args(parser.parse_args(argv), set()).get("runner").runner == "sequential"
-    )
+    assert configs_from_args(parser.parse_args(argv))["runner"].runner == "sequential"
 
 
 # ---------------------------------------------------------------- whole flows
@@ -240,13 +239,8 @@ def _task_runs_of_latest(flow_name: str) -> dict[str, str]:
 
 
 def _small_run(fake_archive, data_dir: str, **overrides):
-    from imdb_rnn.config import (
-        BaselineConfig,
-        ClaimsConfig,
-        ModelConfig,
-        PreprocessConfig,
-        SourceConfig,
-    )
+    from imdb_rnn.config import BaselineConfig, ClaimsConfig, PreprocessConfig, SourceConfig
+    from rnn_models.config import ModelConfig
 
     return dict(
         source=SourceConfig(source=str(fake_archive.path), sha256=fake_archive.sha256),
@@ -297,7 +291,7 @@ def test_two_dask_workers_train_two_architectures_in_parallel(
         "evaluate-simple_rnn": "COMPLETED",
         "evaluate-gru": "COMPLETED",
     }
-    assert metrics["run"]["training"]["threads"] == max(1, (os.cpu_count() or 1) // 2)
+    assert metrics["run"]["execution"]["threads"] == max(1, (os.cpu_count() or 1) // 2)
 
 
 @pytest.mark.flow
@@ -336,7 +330,7 @@ def test_a_memory_store_holds_the_data_models_and_report_for_another_machine(
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "machine-b"))
     again = compare_architectures(**parameters)
     assert again.rows == result.rows
-    machine_b = DataStore(memory_store.location).paths()
+    machine_b = DataStore(memory_store.location).paths
     for folder in machine_b.models.glob("*-*"):
         assert json.loads((folder / "training.json").read_text()) == json.loads(
             fs.cat_file(f"{root}/models/{folder.name}/training.json")
@@ -357,11 +351,11 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-from imdb_rnn.config import ModelConfig, PreprocessConfig, TrainingConfig
-from tasks.download import RawDataset
+from imdb_rnn.aclimdb import RawDataset
+from imdb_rnn.config import ExecutionConfig, PreprocessConfig, TrainingConfig
+from rnn_models.config import ModelConfig
 from tasks.prepare import prepare_dataset
-from tasks.train import train_architecture
-from tests.conftest import make_aclimdb
+from tests.conftest import make_aclimdb, train_model
 
 base = Path(sys.argv[1])
 dataset = make_aclimdb(base / "source", per_label=40)
@@ -369,12 +363,17 @@ raw = RawDataset(dataset.root, "c" * 64, "generated")
 prepared = prepare_dataset(raw, PreprocessConfig(vocab_size=60, maxlen=30), base / "processed")
 result = {}
 for mirrored in (True, False):
-    training = TrainingConfig(epochs=2, batch_size=16, mirrored=mirrored)
-    trained = train_architecture(
-        "lstm", prepared, ModelConfig(embedding_dim=8, units=8), training, base / str(mirrored)
+    trained = train_model(
+        "lstm",
+        prepared,
+        ModelConfig(embedding_dim=8, units=8),
+        TrainingConfig(epochs=2, batch_size=16),
+        base / str(mirrored),
+        execution=ExecutionConfig(mirrored=mirrored),
     )
     record = json.loads((trained.directory / "training.json").read_text())
-    result[str(mirrored)] = {"replicas": record["replicas"], "loss": trained.history["loss"]}
+    replicas = record["execution"]["replicas"]
+    result[str(mirrored)] = {"replicas": replicas, "loss": trained.history["loss"]}
 print(json.dumps(result))
 """
 
@@ -412,7 +411,7 @@ def test_the_cli_on_a_local_cluster_records_every_task_in_its_one_temporary_serv
     command = [
         sys.executable,
         "-m",
-        "imdb_rnn.cli",
+        "entrypoints.cli",
         "run",
         "--source",
         str(fake_archive.path),
@@ -458,7 +457,7 @@ def test_the_cli_on_a_local_cluster_records_every_task_in_its_one_temporary_serv
 def test_replacing_a_published_file_withdraws_the_listing_until_the_upload_is_done(
     memory_store, monkeypatch
 ):
-    folder = _folder(memory_store.paths().models / "gru-2", {"model.keras": b"old"})
+    folder = _folder(memory_store.paths.models / "gru-2", {"model.keras": b"old"})
     memory_store.publish(folder)
     (folder / "model.keras").write_bytes(b"retrained")
     fs, root = memory_store.filesystem()

@@ -8,11 +8,14 @@ from pydantic import ValidationError
 from imdb_rnn.config import (
     CANONICAL_URL,
     BaselineConfig,
-    ModelConfig,
+    ExecutionConfig,
+    FitConfig,
     PreprocessConfig,
     SourceConfig,
     TrainingConfig,
 )
+from imdb_rnn.errors import ConfigError
+from rnn_models.config import ModelConfig
 
 ALL_ARCHITECTURES = ("simple_rnn", "lstm", "gru", "bilstm", "bigru")
 
@@ -48,7 +51,7 @@ def test_training_defaults_match_the_seed_notes():
     assert config.batch_size == 64
     assert config.learning_rate == 0.001  # adam's default
     assert config.seed == 42
-    assert config.retrain is False
+    assert ExecutionConfig().retrain is False
 
 
 def test_source_defaults_to_the_canonical_archive():
@@ -198,3 +201,42 @@ def test_frozen_configs_are_hashable_and_compare_by_value():
     assert PreprocessConfig(maxlen=100) == PreprocessConfig(maxlen=100)
     assert hash(PreprocessConfig(maxlen=100)) == hash(PreprocessConfig(maxlen=100))
     assert PreprocessConfig(maxlen=100) != PreprocessConfig(maxlen=101)
+
+
+@pytest.mark.parametrize(
+    "moved",
+    [{"retrain": True}, {"threads": 4}, {"xla": "off"}, {"batch_parts": 1}, {"mirrored": True}],
+)
+def test_execution_settings_that_release_0_3_took_in_training_still_apply(moved):
+    # Deployments saved with 0.3.0 pass these inside `training`; they go where they belong.
+    training = TrainingConfig(epochs=3, **moved)
+    assert training.epochs == 3
+    assert training.execution(ExecutionConfig()).model_dump(include=set(moved)) == moved
+    # What is trained is untouched, so the model is the same as without them.
+    assert training.model_dump() == TrainingConfig(epochs=3).model_dump()
+    assert training.fit_for_seed(42) == TrainingConfig(epochs=3).fit_for_seed(42)
+
+
+def test_execution_given_in_its_own_section_wins_over_the_release_0_3_place():
+    training = TrainingConfig(threads=4, retrain=True)
+    execution = training.execution(ExecutionConfig(threads=2))
+    assert execution.threads == 2 and execution.retrain is True
+
+
+def test_a_bad_execution_value_in_the_release_0_3_place_is_refused_naming_the_field():
+    with pytest.raises(ValidationError, match="threads"):
+        TrainingConfig(threads=-1)
+
+
+def test_the_fit_of_one_model_holds_exactly_what_changes_its_weights():
+    training = TrainingConfig(epochs=3, seeds=4, ensemble_folds=5, clipnorm=1.0)
+    fit = training.fit_for_seed(45)
+    assert set(fit.model_dump()) == set(FitConfig.model_fields)
+    assert fit == FitConfig(epochs=3, clipnorm=1.0, seed=45)
+    assert not set(FitConfig.model_fields) & set(ExecutionConfig.model_fields)
+
+
+def test_lazy_embedding_updates_with_xla_forced_on_are_refused():
+    with pytest.raises(ConfigError, match="--lazy-embeddings trains without XLA"):
+        TrainingConfig(lazy_embeddings=True).execution(ExecutionConfig(xla="on"))
+    assert TrainingConfig(lazy_embeddings=True).execution(ExecutionConfig()).xla == "auto"

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from imdb_rnn.serve import DEFAULT_CRON, DEFAULT_TIMEZONE
+from entrypoints.serve import DEFAULT_CRON, DEFAULT_TIMEZONE
 from tests.conftest import PROJECT_ROOT, make_aclimdb
 
 POOL = "imdb-rnn"
@@ -59,7 +59,8 @@ def test_deployment_parameters_are_valid_flow_parameters():
 
     for name, deployment in yaml_deployments().items():
         validated = compare_architectures.validate_parameters(deployment["parameters"])
-        assert validated["training"].retrain is (name == "weekly-retrain")
+        execution = validated["training"].execution(validated["execution"])
+        assert execution.retrain is (name == "weekly-retrain")
         assert validated["data_dir"] == "data"  # relative to the project root (the pull step)
 
 
@@ -197,7 +198,7 @@ def test_deploy_records_the_schedule_pull_step_and_concurrency_limit(deployed):
     assert schedule["schedule"]["cron"] == "0 3 * * 1"
     assert schedule["schedule"]["timezone"] == "UTC"
     assert schedule["active"] is True and weekly["paused"] is False
-    assert weekly["parameters"] == {"training": {"retrain": True}}
+    assert weekly["parameters"] == {"execution": {"retrain": True}}
     assert compare["schedules"] == [] and compare["parameters"] == {}
 
     for deployment in (weekly, compare):

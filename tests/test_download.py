@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from imdb_rnn.aclimdb import find_dataset_root, tree_sha256
 from imdb_rnn.config import CANONICAL_SHA256, CANONICAL_URL, SourceConfig
 from imdb_rnn.errors import (
     ChecksumMismatchError,
@@ -18,16 +19,9 @@ from imdb_rnn.errors import (
     UnsafeArchiveError,
 )
 from imdb_rnn.paths import DataPaths
-from tasks.download import (
-    LocalSource,
-    check_member,
-    expected_sha256,
-    extract_archive,
-    fetch_archive,
-    find_dataset_root,
-    locate_dataset,
-    tree_sha256,
-)
+from imdb_rnn.sources import LocalSource, expected_sha256
+from tasks.download import fetch_archive
+from tasks.unpack import check_member, extract_archive, locate_dataset
 from tests.conftest import make_aclimdb, make_tarball
 
 OTHER_SHA = "0" * 64

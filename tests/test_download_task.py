@@ -9,7 +9,7 @@ import pytest
 
 from imdb_rnn.config import SourceConfig
 from imdb_rnn.errors import DownloadError
-from imdb_rnn.paths import DataPaths
+from imdb_rnn.storage import DataStore
 
 pytestmark = pytest.mark.flow
 
@@ -53,7 +53,7 @@ def run_download(url: str, sha256: str, data_dir):
 
     @flow
     def fetch_only():
-        return quick(SourceConfig(source=url, sha256=sha256), DataPaths.at(data_dir))
+        return quick(SourceConfig(source=url, sha256=sha256), DataStore.open(str(data_dir)))
 
     return fetch_only()
 

@@ -10,13 +10,13 @@ import pytest
 from imdb_rnn.config import (
     BaselineConfig,
     ClaimsConfig,
-    ModelConfig,
     PreprocessConfig,
     SourceConfig,
     TrainingConfig,
 )
 from imdb_rnn.errors import DatasetLayoutError
-from tasks.folds import Fold, fold_indices
+from imdb_rnn.folds import Fold, fold_indices
+from rnn_models.config import ModelConfig
 
 
 def test_folds_are_stratified_disjoint_and_cover_every_row_once():
@@ -52,8 +52,8 @@ def test_run_label_names_the_ensemble_and_the_seed():
 
 
 def test_a_failed_member_fails_the_ensemble_and_nothing_is_saved(tmp_path):
+    from imdb_rnn.trained import TrainedModel
     from tasks.ensemble import combine_members
-    from tasks.train import TrainedModel
 
     healthy = TrainedModel("gru", tmp_path / "a", "fa", 10, 1.0, 1, {"loss": [0.5]})
     diverged = TrainedModel(
@@ -66,8 +66,8 @@ def test_a_failed_member_fails_the_ensemble_and_nothing_is_saved(tmp_path):
 
 
 def test_training_span_counts_overlapping_members_once(tmp_path):
+    from imdb_rnn.trained import TrainedModel
     from tasks.ensemble import training_span
-    from tasks.train import TrainedModel
 
     def member(seconds, finished_at):
         return TrainedModel("gru", tmp_path, "f", 1, seconds, 1, {}, finished_at=finished_at)
@@ -109,8 +109,9 @@ def test_ensemble_model_outputs_the_mean_of_its_members_and_survives_a_reload(tm
 def test_flow_trains_fold_members_and_scores_their_ensemble(
     prefect_harness, fake_archive, tmp_path
 ):
+    from entrypoints.predict import predict_reviews
     from flows.compare import compare_architectures
-    from imdb_rnn.predict import load_champion, predict_reviews
+    from imdb_rnn.champion import load_champion
     from rnn_models import reads_any_length
     from tests.test_claims import SMALL_CLAIMS
     from tests.test_flow import read_artifact

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from tasks.evaluate import accuracy_by_length, classification_metrics
+from imdb_rnn.evaluation import accuracy_by_length, classification_metrics
 
 # Eight reviews. At threshold 0.5 the predictions are [1,1,0,1,0,0,1,0]:
 # TP = 3 (0, 1, 6), FN = 1 (2), FP = 1 (3), TN = 3 (4, 5, 7).

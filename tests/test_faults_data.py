@@ -28,7 +28,9 @@ import pytest
 from pydantic import ValidationError
 
 import tasks.download as download
-from imdb_rnn.cli import build_parser, configs_from_args, main
+from entrypoints.cli import build_parser, main
+from entrypoints.options import configs_from_args
+from imdb_rnn.aclimdb import RawDataset
 from imdb_rnn.config import PreprocessConfig, SourceConfig
 from imdb_rnn.errors import (
     ChecksumMismatchError,
@@ -40,8 +42,10 @@ from imdb_rnn.errors import (
 )
 from imdb_rnn.files import atomic_directory, atomic_path
 from imdb_rnn.paths import DataPaths
-from tasks.download import RawDataset, extract_archive, fetch_archive, locate_dataset
-from tasks.prepare import PreparedData, fingerprint, load_split, prepare_dataset
+from imdb_rnn.prepared import PreparedData, fingerprint, load_split
+from tasks.download import fetch_archive
+from tasks.prepare import prepare_dataset
+from tasks.unpack import extract_archive, locate_dataset
 from tests.conftest import make_aclimdb, make_tarball
 
 OTHER_SHA = "0" * 64

@@ -12,13 +12,13 @@ import textwrap
 import pandas as pd
 import pytest
 
-from imdb_rnn.config import ClaimsConfig, ModelConfig, PreprocessConfig, TrainingConfig
-from tasks.download import RawDataset
+from imdb_rnn.aclimdb import RawDataset
+from imdb_rnn.config import ClaimsConfig, PreprocessConfig, TrainingConfig
+from rnn_models.config import ModelConfig
 from tasks.evaluate import evaluate_trained_model
 from tasks.prepare import prepare_dataset
 from tasks.report import write_report_files
-from tasks.train import train_architecture
-from tests.conftest import PROJECT_ROOT, make_aclimdb, make_tarball
+from tests.conftest import PROJECT_ROOT, make_aclimdb, make_tarball, train_model
 
 pytestmark = pytest.mark.slow
 
@@ -51,14 +51,14 @@ def gru_diverges(monkeypatch):
 def test_nan_loss_stops_training_and_is_reported_as_a_failed_model(
     prepared, tmp_path, gru_diverges
 ):
-    failed = train_architecture("gru", prepared, MODEL, THREE_EPOCHS, tmp_path / "models")
+    failed = train_model("gru", prepared, MODEL, THREE_EPOCHS, tmp_path / "models")
     assert failed.failure.startswith("loss became nan in epoch 1")
     assert "--learning-rate" in failed.failure
     assert failed.epochs == 1  # TerminateOnNaN stopped after the first epoch, not 3
     assert not (tmp_path / "models" / f"gru-{failed.fingerprint}").exists()  # nothing saved
     assert not (tmp_path / "models" / ".in-progress").exists()
 
-    healthy = train_architecture("lstm", prepared, MODEL, THREE_EPOCHS, tmp_path / "models")
+    healthy = train_model("lstm", prepared, MODEL, THREE_EPOCHS, tmp_path / "models")
     evaluations = [evaluate_trained_model(t, prepared) for t in (failed, healthy)]
     report = write_report_files("run", evaluations, {"preprocess": {"maxlen": 30}}, tmp_path)
     rows = {row["model"]: row for row in report.rows}
@@ -101,13 +101,13 @@ def test_a_killed_training_resumes_from_its_last_finished_epoch(prepared, tmp_pa
         f"""
         import os, signal, pickle
         from pathlib import Path
-        from tasks.train import train_architecture
+        from tests.conftest import train_model
         prepared, model, training = pickle.load(open({str(tmp_path / "args.pkl")!r}, "rb"))
         def die(epoch, epochs, logs):
             if epoch == 1:
                 os.kill(os.getpid(), signal.SIGKILL)
         models = Path({str(models)!r})
-        train_architecture("lstm", prepared, model, training, models, on_epoch_end=die)
+        train_model("lstm", prepared, model, training, models, on_epoch_end=die)
         """
     )
     import pickle
@@ -127,7 +127,7 @@ def test_a_killed_training_resumes_from_its_last_finished_epoch(prepared, tmp_pa
     assert len(json.loads(next(models.glob(".in-progress/lstm-*/epochs.json")).read_text())) == 1
 
     epochs_run = []
-    resumed = train_architecture(
+    resumed = train_model(
         "lstm",
         prepared,
         MODEL,
@@ -139,7 +139,7 @@ def test_a_killed_training_resumes_from_its_last_finished_epoch(prepared, tmp_pa
     assert resumed.epochs == 3 and len(resumed.history["val_accuracy"]) == 3
     assert not (models / ".in-progress").exists()
 
-    uninterrupted = train_architecture("lstm", prepared, MODEL, THREE_EPOCHS, tmp_path / "other")
+    uninterrupted = train_model("lstm", prepared, MODEL, THREE_EPOCHS, tmp_path / "other")
     # Epoch 1 is bit-for-bit the same; epochs 2 and 3 see another shuffle order after the
     # restart, so the end point may differ a little: within 0.05 validation accuracy.
     assert resumed.history["loss"][0] == uninterrupted.history["loss"][0]
@@ -158,7 +158,7 @@ def test_two_runs_at_the_same_time_on_one_data_folder_both_finish(tmp_path):
     command = [
         sys.executable,
         "-m",
-        "imdb_rnn.cli",
+        "entrypoints.cli",
         "run",
         "--source",
         str(archive),

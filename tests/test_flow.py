@@ -9,11 +9,11 @@ import pytest
 from imdb_rnn.config import (
     BaselineConfig,
     ClaimsConfig,
-    ModelConfig,
     PreprocessConfig,
     SourceConfig,
     TrainingConfig,
 )
+from rnn_models.config import ModelConfig
 
 pytestmark = [pytest.mark.flow, pytest.mark.slow]
 

@@ -10,11 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from imdb_rnn.champion import ChampionDecision
 from imdb_rnn.config import PreprocessConfig
 from imdb_rnn.errors import DataContractError
-from tasks.champion import ChampionDecision
+from imdb_rnn.prepared import PreparedData
 from tasks.history import SCHEMA, append_history, history_rows, read_history, trend
-from tasks.prepare import PreparedData
 from tests.test_report import evaluation
 
 PREPARED = PreparedData(Path("/x"), "f" * 16, "a" * 64, PreprocessConfig(), {"test": 100})

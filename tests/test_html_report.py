@@ -9,9 +9,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from tasks.evaluate import ModelEvaluation, save_predictions
-from tasks.html_report import load_all_predictions, render_html
-from tasks.summary import memory_verdict
+from imdb_rnn.claim_rules import memory_verdict
+from imdb_rnn.evaluation import ModelEvaluation, save_predictions
+from imdb_rnn.reporting.html import load_all_predictions, render_html
 
 SECTIONS = (
     "Test metrics",

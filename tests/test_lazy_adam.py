@@ -87,26 +87,26 @@ def test_plain_adam_moves_rows_that_were_used_before_even_when_absent():
 
 
 def test_training_with_lazy_updates_runs_without_xla_and_saves_the_choice(tmp_path):
-    from imdb_rnn.config import ModelConfig, PreprocessConfig, TrainingConfig
+    from imdb_rnn.aclimdb import RawDataset
+    from imdb_rnn.config import PreprocessConfig, TrainingConfig
+    from rnn_models.config import ModelConfig
     from rnn_models.optimizers import load_model
-    from tasks.download import RawDataset
     from tasks.prepare import prepare_dataset
-    from tasks.train import train_architecture
-    from tests.conftest import make_aclimdb
+    from tests.conftest import make_aclimdb, train_model
 
     dataset = make_aclimdb(tmp_path / "source", per_label=16)
     raw = RawDataset(dataset.root, "d" * 64, "generated")
     prepared = prepare_dataset(raw, PreprocessConfig(vocab_size=60, maxlen=20), tmp_path / "p")
     model_config = ModelConfig(embedding_dim=4, units=4, bigram_buckets=50)
     lazy = TrainingConfig(epochs=2, batch_size=8, lazy_embeddings=True)
-    trained = train_architecture("gru", prepared, model_config, lazy, tmp_path / "m")
+    trained = train_model("gru", prepared, model_config, lazy, tmp_path / "m")
     assert len(trained.history["loss"]) == 2 and np.isfinite(trained.history["loss"]).all()
     model = load_model(trained.model_path)
     assert model.optimizer.lazy_embeddings is True
     # A last-state GRU trains with XLA on this CPU, except with lazy updates (tf.unique).
     assert model.optimizer.sparse_norm is True
     dense = TrainingConfig(epochs=2, batch_size=8)
-    other = train_architecture("gru", prepared, model_config, dense, tmp_path / "m")
+    other = train_model("gru", prepared, model_config, dense, tmp_path / "m")
     assert other.fingerprint != trained.fingerprint
     assert load_model(other.model_path).optimizer.sparse_norm is False
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imdb_rnn.config import ModelConfig
 from rnn_models import ARCHITECTURE_NAMES, build_model
+from rnn_models.config import ModelConfig
 
 pytestmark = pytest.mark.slow
 
@@ -157,7 +157,7 @@ def test_a_bigram_model_saves_and_loads_with_identical_predictions(tmp_path):
 
 
 def test_gradient_by_position_splits_a_bigram_model_at_its_embedding():
-    from tasks.claims import gradient_by_position
+    from rnn_models.probes import gradient_by_position
 
     model = build_model("gru", _bigram_config(pooling="max"), VOCAB, MAXLEN)
     tokens = np.random.default_rng(2).integers(1, VOCAB, size=(4, MAXLEN)).astype(np.int32)

@@ -6,23 +6,23 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from imdb_rnn.config import ChampionConfig, ModelConfig, PreprocessConfig, TrainingConfig
-from imdb_rnn.errors import ConfigError
-from imdb_rnn.paths import CHAMPION_FILE, DataPaths
-from imdb_rnn.predict import (
-    NoChampionError,
+from entrypoints.predict import (
     format_predictions,
-    load_champion,
     predict_reviews,
     read_review_file,
     write_predictions,
 )
+from imdb_rnn.aclimdb import RawDataset
+from imdb_rnn.champion import CHAMPION_FILE, NoChampionError, load_champion
+from imdb_rnn.config import ChampionConfig, PreprocessConfig, TrainingConfig
+from imdb_rnn.errors import ConfigError
+from imdb_rnn.paths import DataPaths
+from imdb_rnn.text import SequenceEncoder
+from rnn_models.config import ModelConfig
 from tasks.champion import decide_and_promote
-from tasks.download import RawDataset
 from tasks.evaluate import evaluate_trained_model
-from tasks.prepare import SequenceEncoder, prepare_dataset
-from tasks.train import train_architecture
-from tests.conftest import make_aclimdb
+from tasks.prepare import prepare_dataset
+from tests.conftest import make_aclimdb, train_model
 
 POSITIVE = (
     "A wonderful film. <br /><br />The actor was brilliant and the story excellent, loved it."
@@ -37,7 +37,7 @@ def champion_setup(tmp_path_factory):
     raw = RawDataset(dataset.root, "e" * 64, "generated")
     prepared = prepare_dataset(raw, PreprocessConfig(vocab_size=60, maxlen=30), base / "processed")
     paths = DataPaths.at(base / "data")
-    trained = train_architecture(
+    trained = train_model(
         "lstm",
         prepared,
         ModelConfig(embedding_dim=8, units=8),
@@ -118,7 +118,7 @@ def test_predictions_are_written_as_parquet_or_csv(tmp_path):
 
 @pytest.mark.slow
 def test_cli_prints_or_writes_predictions(champion_setup, tmp_path, capsys):
-    from imdb_rnn.cli import main
+    from entrypoints.cli import main
 
     _, _, paths = champion_setup
     assert main(["predict", "--data-dir", str(paths.root), POSITIVE, NEGATIVE]) == 0
@@ -146,7 +146,7 @@ def test_cli_prints_or_writes_predictions(champion_setup, tmp_path, capsys):
 
 
 def test_cli_without_champion_or_text_fails_clearly(tmp_path, capsys):
-    from imdb_rnn.cli import main
+    from entrypoints.cli import main
 
     assert main(["predict", "--data-dir", str(tmp_path), "fine film"]) == 1
     assert "no champion model in" in capsys.readouterr().err

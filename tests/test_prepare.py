@@ -12,22 +12,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from imdb_rnn.aclimdb import RawDataset, parse_review_filename
 from imdb_rnn.config import PreprocessConfig
 from imdb_rnn.errors import DataContractError, DatasetLayoutError
-from tasks.download import RawDataset
-from tasks.prepare import (
+from imdb_rnn.prepared import fingerprint, load_arrays, load_split
+from imdb_rnn.text import (
     SequenceEncoder,
     build_vocabulary,
     clean_text,
-    fingerprint,
-    load_arrays,
-    load_split,
     pad_sequences,
-    parse_review_filename,
-    prepare_dataset,
     tokenize,
     tokenize_all,
 )
+from tasks.prepare import prepare_dataset
 from tests.conftest import (
     FILLER_WORDS,
     NEGATIVE_WORDS,

@@ -7,23 +7,26 @@ import re
 
 import pytest
 
+from entrypoints.predict import predict_reviews
+from imdb_rnn.aclimdb import read_reviews
+from imdb_rnn.champion import load_champion
 from imdb_rnn.config import (
     BaselineConfig,
     ChampionConfig,
-    ModelConfig,
     PreprocessConfig,
     SourceConfig,
     TrainingConfig,
 )
 from imdb_rnn.paths import DataPaths
-from imdb_rnn.predict import load_champion, predict_reviews
+from imdb_rnn.text import tokenize_all
+from rnn_models.config import ModelConfig
 from tasks.baseline import train_and_score_baseline
 from tasks.champion import decide_and_promote
-from tasks.download import fetch_archive, locate_dataset
+from tasks.download import fetch_archive
 from tasks.evaluate import evaluate_trained_model
-from tasks.prepare import prepare_dataset, read_reviews, tokenize_all
-from tasks.train import train_architecture
-from tests.conftest import REAL_ARCHIVE
+from tasks.prepare import prepare_dataset
+from tasks.unpack import locate_dataset
+from tests.conftest import REAL_ARCHIVE, train_model
 
 pytestmark = [pytest.mark.real_data, pytest.mark.slow]
 
@@ -83,7 +86,7 @@ def test_bulk_tokenizer_finds_the_words_the_regular_expression_finds_in_every_re
 def test_lstm_beats_chance_clearly_and_baseline_beats_075(prepared):
     paths, data = prepared
     training = TrainingConfig(architectures=("lstm",), epochs=3)
-    trained = train_architecture("lstm", data, ModelConfig(), training, paths.models)
+    trained = train_model("lstm", data, ModelConfig(), training, paths.models)
     lstm = evaluate_trained_model(trained, data)
     baseline = train_and_score_baseline(data, BaselineConfig(), paths.models)
     print(f"lstm {lstm.metrics}\nbaseline {baseline.metrics}")
@@ -101,7 +104,7 @@ def test_champion_trained_on_all_reviews_labels_obvious_reviews(prepared):
     data = prepare_dataset(raw, PreprocessConfig(), paths.processed)
     assert data.rows == {"train": 20_000, "validation": 5_000, "test": 25_000}
     training = TrainingConfig(architectures=("lstm",))
-    trained = train_architecture("lstm", data, ModelConfig(), training, paths.models)
+    trained = train_model("lstm", data, ModelConfig(), training, paths.models)
     lstm = evaluate_trained_model(trained, data)
     assert lstm.metrics["accuracy"] > 0.8  # the seed notes' script gave about 0.855 here
 

@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tasks.evaluate import ModelEvaluation
-from tasks.report import make_run_id, render_markdown, write_report_files
-from tasks.summary import comparison_rows, format_text_table
+from imdb_rnn.evaluation import ModelEvaluation
+from imdb_rnn.reporting.markdown import render_markdown
+from imdb_rnn.reporting.tables import comparison_rows, format_text_table
+from imdb_rnn.run import make_run_id
+from tasks.report import write_report_files
 
 
 def evaluation(

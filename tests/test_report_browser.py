@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.html_report import load_all_predictions, render_html
+from imdb_rnn.reporting.html import load_all_predictions, render_html
 from tests.conftest import PROJECT_ROOT
 from tests.test_html_report import RUN_INFO, evaluations  # noqa: F401 - fixture
 

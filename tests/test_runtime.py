@@ -5,19 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imdb_rnn.config import ModelConfig
 from rnn_models import build_model
-from rnn_models.runtime import (
+from rnn_models.config import ModelConfig
+from rnn_models.datasets import (
     batched_dataset,
     even_batch_size,
-    jit_compile_setting,
     length_grouped_dataset,
     length_sorted_dataset,
-    predict_probabilities,
     steps_per_epoch,
-    steps_per_execution,
     training_dataset,
 )
+from rnn_models.inference import predict_probabilities
+from rnn_models.runtime import jit_compile_setting, steps_per_execution
 
 pytestmark = pytest.mark.slow
 
@@ -162,7 +161,7 @@ def _autotuned(dataset) -> bool:
 
 
 def test_every_input_pipeline_runs_without_autotuning():
-    # Deleting an autotuned iterator can hang for tens of seconds (rnn_models.runtime.untuned).
+    # Deleting an autotuned iterator can hang for tens of seconds (rnn_models.datasets.untuned).
     tokens = np.array([[0, 0, 3], [0, 4, 5], [6, 7, 8], [0, 0, 9]], dtype=np.int32)
     labels = np.array([0, 1, 0, 1], dtype=np.float32)
     pipelines = {
@@ -188,16 +187,20 @@ def test_batched_dataset_keeps_row_order_and_the_last_partial_batch():
 
 @pytest.mark.parametrize("skip_padding", [False, True])
 def test_fit_and_predict_get_untuned_datasets_never_arrays(monkeypatch, skip_padding):
-    from imdb_rnn.config import TrainingConfig
-    from tasks.folds import TrainingRows
-    from tasks.train import _fit_inputs
+    from rnn_models.training import fit_inputs
 
     generator = np.random.default_rng(3)
     tokens = generator.integers(1, 50, size=(40, 6)).astype(np.int32)
     labels = (generator.random(40) > 0.5).astype(np.float32)
-    rows = TrainingRows(tokens[:30], labels[:30], tokens[30:], labels[30:])
-    inputs = _fit_inputs(
-        rows, TrainingConfig(batch_size=8), 1, 0, skip_padding=skip_padding, step=2
+    inputs = fit_inputs(
+        (tokens[:30], labels[:30]),
+        (tokens[30:], labels[30:]),
+        batch_size=8,
+        seed=1,
+        first_epoch=0,
+        epochs=2,
+        skip_padding=skip_padding,
+        few_shapes=False,
     )
     assert not _autotuned(inputs["x"])
     assert not _autotuned(inputs["validation_data"])

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from imdb_rnn.cli import build_parser, configs_from_args, given_flags, main
-from imdb_rnn.config import CANONICAL_SHA256, TrainingConfig
+from entrypoints.cli import build_parser, main
+from entrypoints.options import configs_from_args
+from entrypoints.rerun import unchanged_last_run
+from imdb_rnn.config import CANONICAL_SHA256, FitConfig, TrainingConfig
+from imdb_rnn.evaluation import ModelEvaluation
 from imdb_rnn.profiles import PROFILES
-from imdb_rnn.rerun import unchanged_last_run
-from tasks.evaluate import ModelEvaluation
-from tasks.summary import across_seeds, format_seed_table
+from imdb_rnn.reporting.tables import across_seeds, format_seed_table
 
 
 def _evaluation(architecture: str, seed: int, accuracy: float, seconds: float, **extra):
@@ -48,7 +49,8 @@ def _evaluation(architecture: str, seed: int, accuracy: float, seconds: float, *
 def test_seed_values_and_labels():
     training = TrainingConfig(seed=7, seeds=3)
     assert training.seed_values() == (7, 8, 9)
-    assert training.for_seed(8).seed == 8 and training.for_seed(8).seeds == 1
+    fit = training.fit_for_seed(8)
+    assert type(fit) is FitConfig and fit.seed == 8 and fit.epochs == training.epochs
     assert training.run_label("gru", 8) == "gru-seed8"
     assert TrainingConfig().run_label("gru", 42) == "gru"
 
@@ -72,8 +74,7 @@ def test_across_seeds_gives_mean_and_sample_standard_deviation():
 
 
 def _configs(argv: list[str]) -> dict:
-    parser = build_parser()
-    return configs_from_args(parser.parse_args(argv), given_flags(parser, argv))
+    return configs_from_args(build_parser().parse_args(argv))
 
 
 def test_best_profile_sets_its_values_and_flags_given_override_them():

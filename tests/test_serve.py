@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from imdb_rnn.cli import build_parser
-from imdb_rnn.serve import ServerUnavailableError, check_server, served_parameters
+from entrypoints.cli import build_parser
+from entrypoints.serve import ServerUnavailableError, check_server, served_parameters
 from tests.conftest import PROJECT_ROOT
 
 HINT = "prefect server start"
@@ -28,7 +28,7 @@ def run_serve(*args: str, api_url: str | None) -> tuple[subprocess.CompletedProc
         env["PREFECT_API_URL"] = api_url
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "imdb_rnn.cli", "serve", *args],
+        [sys.executable, "-m", "entrypoints.cli", "serve", *args],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -122,7 +122,7 @@ def test_serve_help_says_it_needs_a_server_and_imports_nothing_heavy():
     probe = (
         "import sys, runpy\n"
         "sys.argv = ['imdb-rnn', 'serve', '--help']\n"
-        "try:\n    runpy.run_module('imdb_rnn.cli', run_name='__main__')\n"
+        "try:\n    runpy.run_module('entrypoints.cli', run_name='__main__')\n"
         "except SystemExit as exit_:\n    assert exit_.code == 0, exit_.code\n"
         "heavy = [m for m in ('tensorflow', 'keras', 'prefect') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
@@ -156,7 +156,7 @@ def test_served_parameters_retrain_and_make_the_data_dir_absolute(tmp_path, monk
     )
     assert served_parameters(args) == {
         "source": {"source": "/reviews/aclImdb", "sha256": "ab" * 32},
-        "training": {"retrain": True},
+        "execution": {"retrain": True},
         "data_dir": str(tmp_path.resolve() / "runs"),
     }
     defaults = served_parameters(build_parser().parse_args(["serve"]))
@@ -176,7 +176,7 @@ def test_the_served_flow_still_validates_its_parameters_in_a_fresh_process(tmp_p
         "import pathlib, cloudpickle\n"
         f"flow = cloudpickle.loads(pathlib.Path({str(pickled)!r}).read_bytes())\n"
         "values = flow.validate_parameters({'training': {'retrain': True}, 'data_dir': 'd'})\n"
-        "assert values['training'].retrain is True, values\n"
+        "assert values['training'].execution(values['execution']).retrain is True\n"
         "assert type(values['source']).__name__ == 'SourceConfig', values\n"
     )
     for probe in (dump, load):

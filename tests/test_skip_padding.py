@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imdb_rnn.config import ModelConfig
 from rnn_models import build_model, reads_any_length
-from rnn_models.runtime import (
+from rnn_models.config import ModelConfig
+from rnn_models.datasets import (
     TokenSpans,
     length_grouped_batches,
     length_grouped_dataset,
     length_sorted_dataset,
-    predict_probabilities,
     width_step,
 )
+from rnn_models.inference import predict_probabilities
 
 pytestmark = pytest.mark.slow
 

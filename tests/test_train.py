@@ -7,12 +7,12 @@ import json
 import pytest
 
 import rnn_models
-from imdb_rnn.config import ModelConfig, PreprocessConfig, TrainingConfig
-from tasks.download import RawDataset
+from imdb_rnn.aclimdb import RawDataset
+from imdb_rnn.config import ExecutionConfig, PreprocessConfig, TrainingConfig
+from rnn_models.config import ModelConfig
 from tasks.evaluate import evaluate_trained_model
 from tasks.prepare import prepare_dataset
-from tasks.train import train_architecture
-from tests.conftest import make_aclimdb
+from tests.conftest import make_aclimdb, train_model
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ def prepared(tmp_path_factory):
 
 def test_training_lowers_the_loss_and_saves_model_and_history(prepared, tmp_path):
     epochs_seen = []
-    trained = train_architecture(
+    trained = train_model(
         "lstm",
         prepared,
         MODEL,
@@ -54,10 +54,10 @@ def test_training_lowers_the_loss_and_saves_model_and_history(prepared, tmp_path
 
 
 def test_same_seed_gives_the_same_weights_and_history(prepared, tmp_path):
-    first = train_architecture("gru", prepared, MODEL, TRAINING, tmp_path / "a")
-    second = train_architecture("gru", prepared, MODEL, TRAINING, tmp_path / "b")
+    first = train_model("gru", prepared, MODEL, TRAINING, tmp_path / "a")
+    second = train_model("gru", prepared, MODEL, TRAINING, tmp_path / "b")
     assert first.history == second.history
-    other_seed = train_architecture(
+    other_seed = train_model(
         "gru", prepared, MODEL, TRAINING.model_copy(update={"seed": 8}), tmp_path / "c"
     )
     assert other_seed.history != first.history
@@ -68,53 +68,61 @@ def test_several_steps_per_call_train_the_same_weights_as_one_and_parts_need_one
 ):
     import numpy as np
 
-    import rnn_models.runtime
+    import rnn_models.training
     from rnn_models.optimizers import load_model
 
-    several = train_architecture("gru", prepared, MODEL, TRAINING, tmp_path / "several")
+    several = train_model("gru", prepared, MODEL, TRAINING, tmp_path / "several")
     several_model = load_model(several.model_path)
     assert several_model.steps_per_execution == 4  # 64 rows, batch 16
-    assert json.loads((several.directory / "training.json").read_text())["batch_parts"] == 2
-    monkeypatch.setattr(rnn_models.runtime, "steps_per_execution", lambda steps: 1)
-    one = train_architecture("gru", prepared, MODEL, TRAINING, tmp_path / "one")
+    record = json.loads((several.directory / "training.json").read_text())
+    assert record["execution"]["batch_parts"] == 2 and record["execution"]["jit_compile"] is True
+    monkeypatch.setattr(rnn_models.training, "steps_per_execution", lambda steps: 1)
+    one = train_model("gru", prepared, MODEL, TRAINING, tmp_path / "one")
     one_model = load_model(one.model_path)
     assert one_model.steps_per_execution == 1
     assert several.history == one.history
     for a, b in zip(several_model.get_weights(), one_model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     monkeypatch.undo()
-    skipping = train_architecture(
+    skipping = train_model(
         "gru", prepared, MODEL.model_copy(update={"skip_padding": True}), TRAINING, tmp_path / "s"
     )
     assert load_model(skipping.model_path).steps_per_execution == 1  # batches of many widths
-    assert json.loads((skipping.directory / "training.json").read_text())["batch_parts"] == 1
+    assert (
+        json.loads((skipping.directory / "training.json").read_text())["execution"]["batch_parts"]
+        == 1
+    )
 
 
 def test_unchanged_inputs_reuse_the_model_and_retrain_forces_training(
     prepared, tmp_path, monkeypatch
 ):
-    first = train_architecture("simple_rnn", prepared, MODEL, TRAINING, tmp_path)
+    first = train_model("simple_rnn", prepared, MODEL, TRAINING, tmp_path)
     assert not first.reused
 
     def must_not_build(*args, **kwargs):
         raise AssertionError("a model was built although one with the same inputs exists")
 
-    monkeypatch.setattr(rnn_models, "build_model", must_not_build)
-    again = train_architecture("simple_rnn", prepared, MODEL, TRAINING, tmp_path)
+    monkeypatch.setattr(rnn_models.registry, "build_model", must_not_build)
+    again = train_model("simple_rnn", prepared, MODEL, TRAINING, tmp_path)
     assert again.reused and again.directory == first.directory and again.history == first.history
-    # Changing only which architectures run, or asking to retrain, keeps the same folder name.
+    # Changing only which architectures run, or how the arithmetic runs, reuses the model.
     wider = TRAINING.model_copy(update={"architectures": ("simple_rnn", "gru")})
-    assert train_architecture("simple_rnn", prepared, MODEL, wider, tmp_path).reused
+    assert train_model("simple_rnn", prepared, MODEL, wider, tmp_path).reused
+    other_arithmetic = ExecutionConfig(xla="off", batch_parts=1, threads=1)
+    assert train_model(
+        "simple_rnn", prepared, MODEL, TRAINING, tmp_path, execution=other_arithmetic
+    ).reused
     monkeypatch.undo()
-    retrained = train_architecture(
-        "simple_rnn", prepared, MODEL, TRAINING.model_copy(update={"retrain": True}), tmp_path
+    retrained = train_model(
+        "simple_rnn", prepared, MODEL, TRAINING, tmp_path, execution=ExecutionConfig(retrain=True)
     )
     assert not retrained.reused and retrained.directory == first.directory
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") and p.suffix != ".lock"]
 
 
 def test_evaluation_scores_the_test_split_and_is_cached(prepared, tmp_path):
-    trained = train_architecture("lstm", prepared, MODEL, TRAINING, tmp_path)
+    trained = train_model("lstm", prepared, MODEL, TRAINING, tmp_path)
     evaluation = evaluate_trained_model(trained, prepared)
     assert evaluation.model == "lstm" and evaluation.kind == "rnn"
     assert sum(evaluation.confusion.values()) == prepared.rows["test"]
@@ -124,5 +132,5 @@ def test_evaluation_scores_the_test_split_and_is_cached(prepared, tmp_path):
     assert evaluation.reviews_per_second > 0
     stored = json.loads((trained.directory / "evaluation.json").read_text())
     assert stored["data_fingerprint"] == prepared.fingerprint
-    reused = train_architecture("lstm", prepared, MODEL, TRAINING, tmp_path)
+    reused = train_model("lstm", prepared, MODEL, TRAINING, tmp_path)
     assert evaluate_trained_model(reused, prepared) == evaluation

@@ -1,56 +1,23 @@
-"""Score raw review text with the champion model.
+"""``imdb-rnn predict``: label review text with the champion model.
 
-The champion folder carries its vocabulary and padding parameters, and the text goes
-through the same ``SequenceEncoder`` that prepared the training data, so prediction
-cannot drift from training.
+The champion (``imdb_rnn.champion``) carries its vocabulary and padding parameters; the
+text goes through the same ``SequenceEncoder`` that prepared the training data and is
+scored by the same ``predict_probabilities`` as evaluation, so a review scores here what
+it scored in the report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from imdb_rnn.errors import ConfigError, ImdbRnnError
+from imdb_rnn.champion import Champion
+from imdb_rnn.errors import ConfigError
 from imdb_rnn.files import atomic_path
-from imdb_rnn.paths import CHAMPION_FILE
 
 TEXT_COLUMNS = ("text", "review")
-PREDICT_BATCH_SIZE = 1024
-
-
-class NoChampionError(ImdbRnnError):
-    """No model has been promoted in this data folder yet."""
-
-
-@dataclass(frozen=True)
-class Champion:
-    model: Any
-    encoder: Any  # tasks.prepare.SequenceEncoder
-    record: dict[str, Any]
-
-
-def load_champion(champion_link: Path) -> Champion:
-    """The model in service with its encoder; fails with how to train one if there is none."""
-    import json
-
-    record_path = champion_link / CHAMPION_FILE
-    if not record_path.is_file():
-        raise NoChampionError(
-            f"no champion model in {champion_link}: train one with 'imdb-rnn run' "
-            "(or pass --data-dir pointing at the data folder of a run)"
-        )
-    from rnn_models.optimizers import load_model  # knows the optimizer the model was saved with
-    from tasks.prepare import SequenceEncoder
-
-    return Champion(
-        load_model(champion_link / "model.keras"),
-        SequenceEncoder.load(champion_link, CHAMPION_FILE),
-        json.loads(record_path.read_text(encoding="utf-8")),
-    )
 
 
 def read_review_file(path: Path) -> list[str]:
@@ -77,12 +44,10 @@ def predict_reviews(texts: Sequence[str], champion: Champion) -> pd.DataFrame:
     """One row per review: ``text``, ``probability`` (positive) and ``label``."""
     if not texts or not any(text.strip() for text in texts):
         raise ConfigError("no review text given: pass reviews as arguments or with --file")
-    from rnn_models.runtime import batched_dataset
+    from rnn_models.inference import predict_probabilities
 
     tokens, _ = champion.encoder.encode_texts(list(texts))
-    batches = batched_dataset(tokens, None, PREDICT_BATCH_SIZE)
-    probabilities = champion.model.predict(batches, verbose=0)
-    probabilities = probabilities.reshape(-1).astype(float)
+    probabilities = predict_probabilities(champion.model, tokens).astype(float)
     return pd.DataFrame(
         {
             "text": list(texts),

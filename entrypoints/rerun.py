@@ -12,20 +12,20 @@ flow anyway.
 from __future__ import annotations
 
 import json
-import urllib.parse
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from imdb_rnn.config import CANONICAL_SHA256, CANONICAL_URL, SourceConfig
+from imdb_rnn.config import SourceConfig
+from imdb_rnn.errors import DataSourceError
 from imdb_rnn.files import sha256_file
+from imdb_rnn.sources import expected_sha256, local_path
 
 PACKAGE = "imdb-rnn"
-# Settings that change how a run goes, not what it computes. The source is compared by the
-# sha256 of its bytes instead of by its location.
-# Where and how fast the arithmetic runs does not change the results.
-_NOT_COMPARED = {"training": {"retrain", "threads", "mirrored"}}
-_NOT_COMPARED_SECTIONS = {"source", "runner"}
+# The settings that decide what a run computes. The source is compared by the sha256 of its
+# bytes instead of by its location; how and where the arithmetic runs (execution, runner)
+# does not change what is computed.
+RESULT_SECTIONS = ("preprocess", "model", "training", "baseline", "champion", "claims")
 
 
 def package_version() -> str:
@@ -37,27 +37,15 @@ def package_version() -> str:
 
 def expected_source_sha256(source: SourceConfig) -> str | None:
     """The archive's sha256 without downloading it; ``None`` when only the flow can tell."""
-    if source.sha256:
-        return source.sha256
-    if source.source == CANONICAL_URL:
-        return CANONICAL_SHA256
-    parts = urllib.parse.urlsplit(source.source)
-    if parts.scheme not in ("", "file"):
-        return None
-    path = Path(urllib.parse.unquote(parts.path) if parts.scheme == "file" else source.source)
-    path = path.expanduser()
-    if not path.is_file():
-        return None  # an extracted folder, or missing: the flow says what is wrong
-    beside = path.with_name(path.name + ".sha256")
-    if beside.is_file():
-        return beside.read_text(encoding="utf-8").split()[0].lower()
-    return sha256_file(path)
-
-
-def _comparable(name: str, settings: Any) -> Any:
-    if not isinstance(settings, dict):
-        return settings
-    return {k: v for k, v in settings.items() if k not in _NOT_COMPARED.get(name, set())}
+    try:
+        known = expected_sha256(source.source, source.sha256)
+    except DataSourceError:
+        return None  # a malformed .sha256 file: the flow says what is wrong
+    if known is not None:
+        return known
+    path = local_path(source.source)
+    # An extracted folder, a missing file or a URL without a checksum: the flow tells.
+    return sha256_file(path) if path.is_file() else None
 
 
 def _outputs_intact(metrics: dict[str, Any], report_dir: Path) -> bool:
@@ -83,10 +71,7 @@ def unchanged_last_run(configs: dict[str, Any], reports_dir: Path) -> dict[str, 
     sha256 = expected_source_sha256(configs["source"])
     if sha256 is None or run.get("data", {}).get("source_sha256") != sha256:
         return None
-    for name, config in configs.items():
-        if name in _NOT_COMPARED_SECTIONS:
-            continue
-        wanted = _comparable(name, config.model_dump(mode="json"))
-        if _comparable(name, run.get(name)) != wanted:
+    for name in RESULT_SECTIONS:
+        if run.get(name) != configs[name].model_dump(mode="json"):
             return None
     return metrics if _outputs_intact(metrics, latest.resolve()) else None

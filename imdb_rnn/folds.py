@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
 from imdb_rnn.errors import DatasetLayoutError
-from tasks.prepare import PreparedData, load_arrays
+from imdb_rnn.prepared import PreparedData, load_arrays
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
-"""What a run's numbers say: comparison rows, best values, verdicts, the terminal table.
+"""What a run's numbers say, as rows and tables: shared by the markdown and HTML reports,
+the Prefect table artifacts and ``imdb-rnn report``.
 
-Plain functions over ``ModelEvaluation`` records, shared by the markdown report, the HTML
-report and ``imdb-rnn report``; no Prefect and no TensorFlow here.
+Plain functions over ``ModelEvaluation`` records; no Prefect and no TensorFlow here, so the
+CLI can print a finished run's tables at once.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import math
 from statistics import mean, stdev
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # a type only: importing tasks.evaluate would pull in Prefect
-    from tasks.evaluate import ModelEvaluation
+if TYPE_CHECKING:  # a type only: importing it would load scikit-learn, slowing the CLI down
+    from imdb_rnn.evaluation import ModelEvaluation
 
 # (column, heading, higher is better)
 COLUMNS: tuple[tuple[str, str, bool], ...] = (
@@ -24,11 +25,18 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("log_loss", "log loss", False),
     ("mcc", "MCC", True),
 )
-GATED_ARCHITECTURES = ("lstm", "gru", "bilstm", "bigru")
-SHORT_BUCKET, LONG_BUCKET = "<=100", ">400"
 
 # The config sections a report lists.
-PARAMETER_SECTIONS = ("preprocess", "model", "training", "baseline", "champion", "claims", "runner")
+PARAMETER_SECTIONS = (
+    "preprocess",
+    "model",
+    "training",
+    "execution",
+    "baseline",
+    "champion",
+    "claims",
+    "runner",
+)
 
 
 def plain(value: Any) -> Any:
@@ -108,80 +116,6 @@ def summary_sentences(evaluations: list[ModelEvaluation]) -> list[str]:
     for failed in (e for e in evaluations if e.failure):
         sentences.append(f"{failed.model} failed: {failed.failure}.")
     return sentences
-
-
-def _bucket(evaluation: ModelEvaluation, name: str) -> dict[str, Any]:
-    return next(b for b in evaluation.length_buckets if b["bucket"] == name)
-
-
-def memory_verdict(evaluations: list[ModelEvaluation]) -> dict[str, Any]:
-    """Test the notes' claim that SimpleRNN has short memory and gated RNNs long memory.
-
-    The claim predicts that SimpleRNN loses more accuracy than LSTM/GRU going from short
-    reviews (<=100 tokens) to long ones (>400 tokens). The length penalty of each model is
-    compared with an approximate 95% interval (two binomial standard errors).
-    """
-    penalties: dict[str, dict[str, float]] = {}
-    for evaluation in evaluations:
-        # With several seeds, the first model of each architecture speaks for it.
-        name = evaluation.architecture or evaluation.model
-        if name in penalties:
-            continue
-        short, long_ = _bucket(evaluation, SHORT_BUCKET), _bucket(evaluation, LONG_BUCKET)
-        if not short["reviews"] or not long_["reviews"]:
-            continue
-        a, b = float(short["accuracy"]), float(long_["accuracy"])
-        se = math.sqrt(a * (1 - a) / short["reviews"] + b * (1 - b) / long_["reviews"])
-        penalties[name] = {"short": a, "long": b, "penalty": a - b, "se": se}
-
-    gated = [name for name in GATED_ARCHITECTURES if name in penalties]
-    if "simple_rnn" not in penalties or not gated:
-        return {
-            "supported": None,
-            "penalties": penalties,
-            "text": "Not measured: the run needs simple_rnn and at least one of "
-            f"{', '.join(GATED_ARCHITECTURES)}, with reviews in both the {SHORT_BUCKET} and "
-            f"{LONG_BUCKET} token buckets.",
-        }
-    simple = penalties["simple_rnn"]
-    gated_penalty = mean(penalties[name]["penalty"] for name in gated)
-    excess = simple["penalty"] - gated_penalty
-    margin = 2 * math.sqrt(
-        simple["se"] ** 2 + sum(penalties[name]["se"] ** 2 for name in gated) / len(gated) ** 2
-    )
-    gated_text = ", ".join(f"{name} {penalties[name]['penalty'] * 100:+.1f}" for name in gated)
-    numbers = (
-        f"From {SHORT_BUCKET} to {LONG_BUCKET} tokens, accuracy falls by "
-        f"{simple['penalty'] * 100:+.1f} points for simple_rnn and by {gated_text} for the gated "
-        f"models (difference {excess * 100:+.1f} ± {margin * 100:.1f} points, about 95%)."
-    )
-    if excess > margin:
-        supported, claim = (
-            True,
-            "Supported: SimpleRNN loses clearly more on long reviews than the gated models.",
-        )
-    elif excess < -margin:
-        supported, claim = (
-            False,
-            "Contradicted: SimpleRNN loses less on long reviews than the gated models.",
-        )
-    else:
-        supported, claim = (
-            False,
-            "Not supported by this run: SimpleRNN does not lose measurably more on long reviews "
-            "than the gated models.",
-        )
-    accuracy: dict[str, float] = {}
-    for evaluation in evaluations:
-        accuracy.setdefault(
-            evaluation.architecture or evaluation.model, evaluation.metrics["accuracy"]
-        )
-    best_gated = max(gated, key=lambda name: accuracy[name])
-    overall = (
-        f" Overall, simple_rnn scores {accuracy['simple_rnn']:.4f} against "
-        f"{accuracy[best_gated]:.4f} for {best_gated}."
-    )
-    return {"supported": supported, "penalties": penalties, "text": f"{claim} {numbers}{overall}"}
 
 
 def trend_table(recent_runs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:

@@ -1,23 +1,25 @@
-"""``report.html``: one self-contained page (charts embedded as PNG data URIs, no CDN).
-
-matplotlib is imported inside the chart functions, so importing this module stays cheap.
-"""
+"""``report.html``: one self-contained page (charts embedded as PNG data URIs, no CDN)."""
 
 from __future__ import annotations
 
-import base64
 import html
-import io
-import math
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-
-from tasks.claims import contradictions, measured_table, notes_table
-from tasks.evaluate import LENGTH_BUCKETS, ModelEvaluation, load_predictions
-from tasks.summary import (
+from imdb_rnn.claim_rules import memory_verdict
+from imdb_rnn.evaluation import LENGTH_BUCKETS, ModelEvaluation, load_predictions
+from imdb_rnn.reporting.charts import (
+    Predictions,
+    confusion_chart,
+    gradient_position_chart,
+    length_chart,
+    precision_recall_chart,
+    roc_chart,
+    synthetic_chart,
+    training_chart,
+)
+from imdb_rnn.reporting.claims_tables import contradictions, measured_table, notes_table
+from imdb_rnn.reporting.tables import (
     COLUMNS,
     PARAMETER_SECTIONS,
     across_seeds,
@@ -26,13 +28,10 @@ from tasks.summary import (
     ensemble_note,
     ensemble_table,
     fmt,
-    memory_verdict,
     seed_table,
     summary_sentences,
     trend_table,
 )
-
-Predictions = dict[str, tuple[np.ndarray, np.ndarray]]  # model -> (labels, probabilities)
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;
@@ -63,202 +62,13 @@ def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _png_data_uri(draw: Callable[[Any], None], size: tuple[float, float]) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    figure = plt.figure(figsize=size, dpi=110)
-    try:
-        draw(figure)
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-    finally:
-        plt.close(figure)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def roc_chart(predictions: Predictions) -> str:
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    def draw(figure: Any) -> None:
-        axes = figure.add_subplot(1, 1, 1)
-        for name, (labels, probabilities) in predictions.items():
-            fpr, tpr, _ = roc_curve(labels, probabilities)
-            auc = roc_auc_score(labels, probabilities)
-            axes.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
-        axes.plot([0, 1], [0, 1], color="#999", linestyle=":", label="chance")
-        axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curves")
-        axes.legend(loc="lower right", fontsize=8)
-
-    return _png_data_uri(draw, (5.2, 4.4))
-
-
-def precision_recall_chart(predictions: Predictions) -> str:
-    from sklearn.metrics import average_precision_score, precision_recall_curve
-
-    def draw(figure: Any) -> None:
-        axes = figure.add_subplot(1, 1, 1)
-        for name, (labels, probabilities) in predictions.items():
-            precision, recall, _ = precision_recall_curve(labels, probabilities)
-            ap = average_precision_score(labels, probabilities)
-            axes.plot(recall, precision, label=f"{name} (AP {ap:.3f})")
-        positives = float(np.mean(next(iter(predictions.values()))[0])) if predictions else 0.5
-        axes.axhline(positives, color="#999", linestyle=":", label="chance")
-        axes.set(xlabel="recall", ylabel="precision", title="Precision-recall curves")
-        axes.set_ylim(0, 1.02)
-        axes.legend(loc="lower left", fontsize=8)
-
-    return _png_data_uri(draw, (5.2, 4.4))
-
-
-def training_chart(evaluations: list[ModelEvaluation]) -> str | None:
-    trained = [e for e in evaluations if e.history.get("loss")]
-    if not trained:
-        return None
-
-    def draw(figure: Any) -> None:
-        loss_axes = figure.add_subplot(1, 2, 1)
-        accuracy_axes = figure.add_subplot(1, 2, 2)
-        for index, evaluation in enumerate(trained):
-            color = f"C{index}"
-            epochs = range(1, len(evaluation.history["loss"]) + 1)
-            for axes, metric in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
-                axes.plot(
-                    epochs,
-                    evaluation.history[metric],
-                    color=color,
-                    marker="o",
-                    label=f"{evaluation.model} train",
-                )
-                if f"val_{metric}" in evaluation.history:
-                    axes.plot(
-                        epochs,
-                        evaluation.history[f"val_{metric}"],
-                        color=color,
-                        marker="s",
-                        linestyle="--",
-                        label=f"{evaluation.model} validation",
-                    )
-        loss_axes.set(xlabel="epoch", ylabel="binary cross-entropy", title="Loss per epoch")
-        accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="Accuracy per epoch")
-        for axes in (loss_axes, accuracy_axes):
-            axes.xaxis.get_major_locator().set_params(integer=True)
-        accuracy_axes.legend(fontsize=7, loc="lower right")
-
-    return _png_data_uri(draw, (10.5, 4.0))
-
-
-def length_chart(evaluations: list[ModelEvaluation]) -> str:
-    def draw(figure: Any) -> None:
-        axes = figure.add_subplot(1, 1, 1)
-        names = [name for name, _, _ in LENGTH_BUCKETS]
-        width = 0.8 / max(1, len(evaluations))
-        for index, evaluation in enumerate(evaluations):
-            values = [b["accuracy"] for b in evaluation.length_buckets]
-            positions = np.arange(len(names)) + (index - (len(evaluations) - 1) / 2) * width
-            axes.bar(positions, values, width=width, label=evaluation.model)
-        axes.set_xticks(np.arange(len(names)), [f"{n} tokens" for n in names])
-        lows = [
-            b["accuracy"]
-            for e in evaluations
-            for b in e.length_buckets
-            if not math.isnan(b["accuracy"])
-        ]
-        axes.set_ylim(max(0.0, min(lows, default=0.5) - 0.05), 1.0)
-        axes.set(ylabel="test accuracy", title="Accuracy by review length")
-        axes.legend(fontsize=8, ncol=min(5, len(evaluations)))
-
-    return _png_data_uri(draw, (10.5, 3.8))
-
-
-def confusion_chart(evaluations: list[ModelEvaluation]) -> str:
-    def draw(figure: Any) -> None:
-        count = len(evaluations)
-        for index, evaluation in enumerate(evaluations):
-            axes = figure.add_subplot(1, count, index + 1)
-            c = evaluation.confusion
-            matrix = np.array([[c["tn"], c["fp"]], [c["fn"], c["tp"]]])
-            axes.imshow(matrix, cmap="Blues")
-            for (row, column), value in np.ndenumerate(matrix):
-                dark = value > matrix.max() / 2
-                axes.text(
-                    column,
-                    row,
-                    f"{value:,}",
-                    ha="center",
-                    va="center",
-                    color="white" if dark else "black",
-                    fontsize=9,
-                )
-            axes.set_xticks([0, 1], ["neg", "pos"])
-            axes.set_yticks([0, 1], ["neg", "pos"])
-            axes.set(xlabel="predicted", title=evaluation.model)
-            if index == 0:
-                axes.set_ylabel("actual")
-
-    return _png_data_uri(draw, (2.4 * len(evaluations) + 0.6, 2.8))
-
-
-def gradient_position_chart(curves: dict[str, list[float]], threshold: float) -> str:
-    """Each model's gradient by position over its own peak, log scale, newest token at 0."""
-
-    def draw(figure: Any) -> None:
-        axes = figure.add_subplot(1, 1, 1)
-        for name, curve in curves.items():
-            values = np.asarray(curve, dtype=np.float64)
-            if values.size == 0 or values.max() <= 0:
-                continue
-            relative = values[::-1] / values.max()
-            # A log scale cannot show exact zeros; they are left out of the line.
-            relative[relative <= 0] = np.nan
-            axes.plot(np.arange(values.size), relative, label=name)
-        axes.axhline(threshold, color="#999", linestyle=":", label=f"{threshold:.0%} of peak")
-        axes.set_yscale("log")
-        axes.set(
-            xlabel="positions before the last token",
-            ylabel="mean |d loss / d embedding| / peak",
-            title="Gradient by position (test reviews)",
-        )
-        axes.legend(fontsize=8)
-
-    return _png_data_uri(draw, (5.2, 4.4))
-
-
-def synthetic_chart(synthetic: dict[str, dict[str, dict[str, float]]], handled: float) -> str:
-    """Held-out accuracy of each architecture against the marker's distance."""
-
-    def draw(figure: Any) -> None:
-        axes = figure.add_subplot(1, 1, 1)
-        for name, results in synthetic.items():
-            distances = sorted(int(d) for d in results)
-            axes.plot(
-                distances,
-                [results[str(d)]["accuracy"] for d in distances],
-                marker="o",
-                label=name,
-            )
-        axes.axhline(0.5, color="#999", linestyle=":", label="chance")
-        axes.axhline(handled, color="#4a6cf7", linestyle="--", label=f"handled ({handled:.2f})")
-        axes.set_ylim(0.4, 1.02)
-        axes.set(
-            xlabel="marker distance d (steps before the end)",
-            ylabel="held-out accuracy",
-            title="Synthetic long-range task",
-        )
-        axes.legend(fontsize=8)
-
-    return _png_data_uri(draw, (5.2, 4.4))
-
-
 def claims_html(section: dict[str, Any], real_data: str) -> str:
     """The notes' table beside the measured one, the verdicts, both charts, the evidence."""
     thresholds = section["thresholds"]
     parts = ["<h2>The seed notes' claims, measured</h2>"]
     parts.append(
-        "<p class='muted'>Rules fixed in <code>tasks/claims.py</code> before any run: memory is "
+        "<p class='muted'>Rules fixed in <code>imdb_rnn/claim_rules.py</code> before any run: "
+        "memory is "
         f"long when the gradient stays above {thresholds['span_threshold']:.0%} of its peak for "
         f"at least {thresholds['long_memory_fraction']:.0%} of the positions read; a long-term "
         "dependency is handled when held-out synthetic accuracy is at least "

@@ -19,9 +19,7 @@ import urllib.request
 import zoneinfo
 from typing import Any
 
-from pydantic import ValidationError
-
-from imdb_rnn.config import CANONICAL_URL, SourceConfig
+from entrypoints.options import Option, add_options, build_config
 from imdb_rnn.errors import ConfigError, ImdbRnnError
 from imdb_rnn.storage import DataStore
 
@@ -39,6 +37,9 @@ START_SERVER_HINT = (
 
 class ServerUnavailableError(ImdbRnnError):
     """No Prefect server answers at ``PREFECT_API_URL``."""
+
+
+SOURCE_OPTIONS = (Option("source", "source", "--source"), Option("source", "sha256", "--sha256"))
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -76,24 +77,17 @@ def add_serve_parser(commands: Any) -> argparse.ArgumentParser:
     serve.add_argument(
         "--data-dir", default="data", help="where caches, models and reports go (made absolute)"
     )
-    serve.add_argument(
-        "--source", default=CANONICAL_URL, help="URL, or path to an aclImdb .tar.gz or folder"
-    )
-    serve.add_argument(
-        "--sha256", default=None, help="expected sha256 of the archive (needed for other sources)"
-    )
+    add_options(serve, SOURCE_OPTIONS)
     return serve
 
 
 def served_parameters(args: argparse.Namespace) -> dict[str, Any]:
     """The deployment's default parameters; raise ``ConfigError`` naming a bad option."""
-    try:
-        source = SourceConfig(source=args.source, sha256=args.sha256)
-    except ValidationError as error:
-        problem = error.errors()[0]
-        field = str(problem["loc"][0]) if problem["loc"] else "source"
-        message = problem["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"--{field}: {message}") from None
+    given = vars(args)
+    source = build_config(
+        "source",
+        {option.field: given[option.dest] for option in SOURCE_OPTIONS if option.dest in given},
+    )
     try:
         zoneinfo.ZoneInfo(args.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -104,7 +98,7 @@ def served_parameters(args: argparse.Namespace) -> dict[str, Any]:
     store = DataStore.open(args.data_dir)
     parameters: dict[str, Any] = {
         # Scheduled runs train again; the download and the prepared data are reused.
-        "training": {"retrain": True},
+        "execution": {"retrain": True},
         # Absolute, so the runs write where the user meant whatever their working directory.
         "data_dir": store.location if store.is_remote else str(store.local_root),
     }

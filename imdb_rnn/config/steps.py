@@ -1,0 +1,113 @@
+"""The steps after training: the baseline, the champion decision and the claims."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from imdb_rnn.config.base import Frozen, comma_separated
+from rnn_models.probes import SyntheticBudget
+
+
+class BaselineConfig(Frozen):
+    """The TF-IDF + logistic regression reference model."""
+
+    enabled: bool = Field(default=True, description="Train and score the TF-IDF baseline.")
+    max_ngram: int = Field(default=2, ge=1, le=3, description="Word n-grams from 1 to this.")
+    min_df: int = Field(default=2, ge=1, description="Ignore n-grams in fewer reviews than this.")
+    c_grid: tuple[float, ...] = Field(
+        default=(1.0, 4.0, 16.0),
+        min_length=1,
+        description="Inverse regularisation strengths tried; the best on validation is kept.",
+    )
+
+    @field_validator("c_grid")
+    @classmethod
+    def _positive(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(c <= 0 for c in value):
+            raise ValueError(f"every C must be > 0, got {value}")
+        return value
+
+
+class ChampionConfig(Frozen):
+    """How a run's best recurrent model is judged against the model in service."""
+
+    enabled: bool = Field(
+        default=True, description="Compare with the champion and promote when better."
+    )
+    metric: Literal["roc_auc", "accuracy", "f1", "average_precision", "mcc"] = Field(
+        default="roc_auc",
+        description="Test metric the run's best recurrent model and the champion are compared "
+        "on; higher is better.",
+    )
+    min_improvement: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Promote only when the challenger beats the champion by more than this.",
+    )
+
+
+class ClaimsConfig(Frozen):
+    """The step that measures the seed notes' claims (memory, long-term dependency, gradients).
+
+    Gradients by position are measured on a fixed sample of test reviews for each trained
+    model; the long-range test trains each architecture briefly, with the run's layer sizes,
+    on a synthetic task whose label is a marker token ``d`` steps before the end.
+    """
+
+    enabled: bool = Field(default=True, description="Measure the claims after evaluation.")
+    sample_reviews: int = Field(
+        default=256, ge=1, description="Test reviews the gradient by position is averaged over."
+    )
+    distances: tuple[int, ...] = Field(
+        default=(10, 50, 100, 200),
+        min_length=1,
+        description="Steps between the marker token and the end of a synthetic sequence.",
+    )
+    synthetic_train: int = Field(
+        default=4096, ge=2, description="Synthetic training sequences per distance."
+    )
+    synthetic_test: int = Field(
+        default=1024, ge=2, description="Held-out synthetic sequences accuracy is measured on."
+    )
+    synthetic_vocab: int = Field(
+        default=100,
+        ge=5,
+        description="Synthetic token ids: 0, 1 unused, 2 and 3 markers, rest distractors.",
+    )
+    synthetic_epochs: int = Field(
+        default=5, ge=1, description="At most this many epochs each (stops once learnt)."
+    )
+    synthetic_learning_rate: float = Field(default=0.01, gt=0.0)
+    synthetic_batch_size: int = Field(default=64, ge=1)
+
+    @field_validator("distances", mode="before")
+    @classmethod
+    def _split_comma_string(cls, value: object) -> object:
+        return comma_separated(value)
+
+    @field_validator("distances")
+    @classmethod
+    def _positive_unique_sorted(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(d < 1 for d in value):
+            raise ValueError(f"every distance must be >= 1, got {value}")
+        return tuple(sorted(set(value)))
+
+    @property
+    def synthetic_length(self) -> int:
+        """Every synthetic sequence is this long: room for the marker at the largest distance."""
+        return max(self.distances) + 1
+
+    def synthetic_budget(self) -> SyntheticBudget:
+        """How each architecture is trained and tested on the synthetic task."""
+        return SyntheticBudget(
+            length=self.synthetic_length,
+            vocab_size=self.synthetic_vocab,
+            train_rows=self.synthetic_train,
+            test_rows=self.synthetic_test,
+            epochs=self.synthetic_epochs,
+            learning_rate=self.synthetic_learning_rate,
+            batch_size=self.synthetic_batch_size,
+        )

@@ -1,0 +1,152 @@
+"""How a built model is compiled and fed for training: one home for the loss, the metrics,
+the optimizer, XLA, the batch parts and the fit's data arguments.
+
+The pipeline's train step and the claims' brief synthetic trainings both compile here, so
+every model this project trains learns with the same loss and reports the same metrics.
+Keras and TensorFlow are imported inside the functions, so importing this module stays
+instant.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rnn_models.datasets import (
+    batched_dataset,
+    even_batch_size,
+    length_grouped_dataset,
+    length_sorted_dataset,
+    steps_per_epoch,
+    training_dataset,
+    width_step,
+)
+from rnn_models.runtime import create_training_state, jit_compile_setting, steps_per_execution
+
+log = logging.getLogger(__name__)
+
+LOSS = "binary_crossentropy"
+METRICS = ("accuracy",)
+# What a model trained with ``gradient_norm_adam`` adds to each epoch's history.
+NORM_MEAN_KEY, NORM_MAX_KEY = "gradient_norm_mean", "gradient_norm_max"
+
+
+def compile_for_training(
+    model: Any, optimizer: Any, jit_compile: bool | str, steps_per_call: int = 1
+) -> None:
+    """Compile ``model`` with the project's loss and metrics, and create its training state.
+
+    ``steps_per_call`` train steps run per call into TensorFlow (Keras'
+    ``steps_per_execution``). The optimizer's and the metrics' variables are created now,
+    so that TensorFlow traces the train step once (``create_training_state``).
+    """
+    model.compile(
+        optimizer=optimizer,
+        loss=LOSS,
+        metrics=list(METRICS),
+        jit_compile=jit_compile,
+        steps_per_execution=steps_per_call,
+    )
+    create_training_state(model)
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    """How the train step of one fit runs."""
+
+    jit_compile: bool | str
+    # Every step is the same XLA-compiled shape: full-width batches of one size.
+    one_xla_shape: bool
+    steps_per_call: int
+
+
+def train_step_settings(
+    xla: str,
+    *,
+    pools_over_time: bool,
+    skip_padding: bool,
+    mirrored: bool,
+    lazy_embeddings: bool,
+    fit_rows: int,
+    batch_size: int,
+) -> StepSettings:
+    """XLA, and the train steps per call, for one fit (batch parts are decided once built).
+
+    XLA refuses MirroredStrategy's per-replica variables ("Trying to access resource ...
+    located in device CPU:1 from device CPU:0"), and cannot compile the lazy update's
+    ``tf.unique``. Several steps per call only where every step is one XLA-compiled shape:
+    there the weights are the same to the bit. The best profile (no XLA, batches of many
+    widths) trained slower and to other weights with several steps per call.
+    """
+    jit_compile = (
+        False if mirrored or lazy_embeddings else jit_compile_setting(xla, pools_over_time)
+    )
+    one_shape = jit_compile is True and not skip_padding
+    steps = steps_per_execution(steps_per_epoch(fit_rows, batch_size)) if one_shape else 1
+    return StepSettings(jit_compile, one_shape, steps)
+
+
+def train_in_batch_parts(
+    model: Any,
+    parts: int,
+    batch_size: int,
+    fit_rows: int,
+    logger: logging.Logger | logging.LoggerAdapter = log,
+) -> int:
+    """Give the XLA-compiled ``model`` a train step over ``parts`` parts of each batch where
+    it can take one; the number of parts each batch trains in (1: whole)."""
+    if parts == 1:
+        return 1
+    from rnn_models.batch_parts import can_split, train_in_parts
+
+    batch = min(batch_size, fit_rows)  # as training_dataset batches them
+    if not can_split(model, batch, parts):
+        logger.info(
+            "Training whole batches: %d parts need batches they divide (of %d reviews here) "
+            "and a model whose training changes nothing but its weights (no dropout)",
+            parts,
+            batch,
+        )
+        return 1
+    train_in_parts(model, parts)
+    return parts
+
+
+def fit_inputs(
+    fit: tuple[np.ndarray, np.ndarray],
+    holdout: tuple[np.ndarray, np.ndarray],
+    *,
+    batch_size: int,
+    seed: int,
+    first_epoch: int,
+    epochs: int,
+    skip_padding: bool,
+    few_shapes: bool,
+) -> dict[str, Any]:
+    """``model.fit``'s data arguments for ``fit`` and ``holdout`` (tokens, labels).
+
+    The rows in full width, or, for a model that skips padding, in batches of similar length
+    cut to their longest review (in widths a multiple of ``width_step``; ``few_shapes`` for
+    an XLA-compiled model, which compiles once per width).
+    """
+    (x_train, y_train), (x_validation, y_validation) = fit, holdout
+    batches = dict(batch_size=batch_size, seed=seed, first_epoch=first_epoch, epochs=epochs)
+    steps = {"steps_per_epoch": steps_per_epoch(len(x_train), batch_size)}
+    validation_batch = even_batch_size(len(x_validation))
+    if skip_padding:
+        step = width_step(x_train.shape[1], few_shapes=few_shapes)
+        return {
+            "x": length_grouped_dataset(x_train, y_train, **batches, step=step),
+            "validation_data": length_sorted_dataset(
+                x_validation, y_validation, validation_batch, step
+            ),
+            **steps,
+        }
+    return {
+        "x": training_dataset(x_train, y_train, **batches),
+        "validation_data": batched_dataset(x_validation, y_validation, validation_batch),
+        **steps,
+    }

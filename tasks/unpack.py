@@ -1,0 +1,157 @@
+"""Unpack a verified archive safely: only the reviews, every member checked first.
+
+Everything lands in ``raw/extracted/<sha256>/``, keyed by the archive's checksum, so an
+archive that was unpacked once is not unpacked again.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+import tarfile
+import time
+import zlib
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from prefect import get_run_logger, task
+
+from imdb_rnn.aclimdb import LABEL_FOLDERS, SPLITS, RawDataset, find_dataset_root
+from imdb_rnn.errors import DatasetLayoutError, DataSourceError, UnsafeArchiveError
+from imdb_rnn.files import atomic_directory, build_lock
+from imdb_rnn.paths import DataPaths
+from imdb_rnn.sources import LocalSource
+from imdb_rnn.storage import DataStore
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 1 << 20
+_REVIEW_MEMBER = re.compile(r"^(?:[^/]+/)?(?:train|test)/(?:pos|neg)/[^/]+\.txt$")
+_README_MEMBER = re.compile(r"^(?:[^/]+/)?README$")
+
+
+def check_member(member: tarfile.TarInfo) -> None:
+    """Reject a member that could write outside the extraction folder."""
+    name = member.name
+    posix = PurePosixPath(name)
+    if posix.is_absolute() or re.match(r"^[A-Za-z]:", name):
+        raise UnsafeArchiveError(f"archive member {name!r} has an absolute path")
+    if ".." in posix.parts:
+        raise UnsafeArchiveError(f"archive member {name!r} climbs out with '..'")
+    if member.isdev() or member.isfifo():
+        raise UnsafeArchiveError(f"archive member {name!r} is a device or pipe")
+    if member.issym() or member.islnk():
+        base = posix.parent if member.issym() else PurePosixPath()
+        target = PurePosixPath(member.linkname)
+        depth = 0
+        for part in target.parts if target.is_absolute() else (base / target).parts:
+            if part == "/":
+                depth = -1_000
+            elif part == "..":
+                depth -= 1
+            elif part != ".":
+                depth += 1
+            if depth < 0:
+                raise UnsafeArchiveError(
+                    f"archive member {name!r} links to {member.linkname!r}, outside the archive"
+                )
+
+
+def extract_archive(
+    archive: Path,
+    sha256: str,
+    extracted_dir: Path,
+    logger: logging.Logger | logging.LoggerAdapter = log,
+) -> Path:
+    """Unpack the reviews of a verified archive into ``extracted_dir/<sha256>/``.
+
+    Only review files and the README are written. Every member is checked before it is
+    written; a hostile one aborts the whole extraction and the partial folder is removed.
+    Two processes unpacking the same archive take turns (``<sha256>.lock``): the second
+    reuses the first one's folder. Returns the aclImdb root folder.
+    """
+    target = extracted_dir / sha256
+    if target.is_dir():
+        logger.info("Archive already extracted at %s", target)
+        return find_dataset_root(target)
+
+    with build_lock(target, logger):
+        if target.is_dir():
+            logger.info("Archive already extracted at %s (by another run)", target)
+            return find_dataset_root(target)
+        return _extract_reviews(archive, target, logger)
+
+
+def _extract_reviews(
+    archive: Path, target: Path, logger: logging.Logger | logging.LoggerAdapter
+) -> Path:
+    started = time.perf_counter()
+    reviews = 0
+    with atomic_directory(target) as staging:
+        try:
+            with archive.open("rb") as raw:
+                gzipped = raw.read(2) == b"\x1f\x8b"
+                raw.seek(0)
+                # tarfile's own gzip reader neither checks the CRC nor reads past the tar's
+                # end marker, and it takes a damaged header for the end of the archive: a
+                # corrupt archive could then unpack part of the reviews without an error.
+                stream: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+                with tarfile.open(fileobj=stream, mode="r|" if gzipped else "r|*") as tar:
+                    for member in tar:
+                        check_member(member)
+                        review = _REVIEW_MEMBER.match(member.name) is not None
+                        readme = _README_MEMBER.match(member.name) is not None
+                        if (review or readme) and member.isfile():
+                            tar.extract(member, staging, filter="data")
+                            reviews += int(review)
+                # Read on to the end of the gzip stream, where its CRC and length are checked.
+                while gzipped and stream.read(_CHUNK):
+                    pass
+        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as error:
+            # Its checksum matched, so downloading the same bytes again cannot help.
+            raise DataSourceError(
+                f"{archive} is not a readable .tar.gz ({error}): it is truncated or corrupt; "
+                "nothing was extracted: point --source at an intact aclImdb archive"
+            ) from error
+        if reviews == 0:
+            raise DatasetLayoutError(
+                f"{archive} holds no reviews in the aclImdb layout "
+                "({train,test}/{pos,neg}/<id>_<rating>.txt); nothing was extracted"
+            )
+        # Only review files are unpacked, so a folder without reviews is not even created.
+        root = staging / "aclImdb" if (staging / "aclImdb").is_dir() else staging
+        empty = [
+            f"{split}/{label}/"
+            for split in SPLITS
+            for label in LABEL_FOLDERS
+            if next((root / split / label).glob("*.txt"), None) is None
+        ]
+        if empty:
+            raise DatasetLayoutError(
+                f"{archive} does not hold the whole aclImdb layout: no reviews in "
+                f"{', '.join(empty)}; nothing was extracted"
+            )
+    logger.info(
+        "Extracted %s reviews from %s in %.1f s",
+        f"{reviews:,}",
+        archive.name,
+        time.perf_counter() - started,
+    )
+    return find_dataset_root(target)
+
+
+def locate_dataset(
+    source: LocalSource, paths: DataPaths, logger: logging.Logger | logging.LoggerAdapter = log
+) -> RawDataset:
+    """Turn a verified local source into an aclImdb folder on disk."""
+    if source.kind == "folder":
+        return RawDataset(source.path, source.sha256, source.origin)
+    root = extract_archive(source.path, source.sha256, paths.extracted, logger)
+    return RawDataset(root, source.sha256, source.origin)
+
+
+@task(name="unpack")
+def unpack_dataset(source: LocalSource, store: DataStore) -> RawDataset:
+    """Safely extract a verified archive, or check an extracted folder."""
+    return locate_dataset(source, store.paths, get_run_logger())
