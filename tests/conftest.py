@@ -171,3 +171,45 @@ def train_model(
     return train_architecture(
         recipe, prepared, execution or ExecutionConfig(), models_dir, on_epoch_end
     )
+
+
+def read_artifact(key: str) -> Any:
+    """The newest artifact with ``key``, read back from the server through the Prefect client."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )
+    assert found, f"no artifact with key {key!r}"
+    return found[0]
+
+
+@pytest.fixture
+def evaluations(tmp_path: Path) -> list[Any]:
+    """Three scored models with saved test predictions, as report.html draws them."""
+    import numpy as np
+
+    from imdb_rnn.evaluation import save_predictions
+    from tests.samples import HISTORY, bucketed_evaluation, buckets
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 200)
+    made = []
+    for name, kind, accuracy, (short, long) in [
+        ("simple_rnn", "rnn", 0.69531, (0.70, 0.66)),
+        ("lstm", "rnn", 0.86333, (0.88, 0.83)),
+        ("tfidf_logreg", "baseline", 0.90741, (0.91, 0.90)),
+    ]:
+        scores = np.clip(labels * accuracy + rng.normal(0.25, 0.2, labels.size), 0, 1)
+        path = tmp_path / f"{name}.parquet"
+        save_predictions(path, labels, scores, np.full(labels.size, 150))
+        history = HISTORY if kind == "rnn" else None
+        made.append(
+            bucketed_evaluation(name, kind, accuracy, buckets(short, long), str(path), history)
+        )
+    return made

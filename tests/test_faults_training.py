@@ -23,6 +23,8 @@ from tests.conftest import PROJECT_ROOT, make_aclimdb, make_tarball, train_model
 pytestmark = pytest.mark.slow
 
 MODEL = ModelConfig(embedding_dim=8, units=8)
+
+
 THREE_EPOCHS = TrainingConfig(epochs=3, batch_size=16, learning_rate=0.01, seed=3)
 
 

@@ -31,6 +31,8 @@ from tests.conftest import REAL_ARCHIVE, train_model
 pytestmark = [pytest.mark.real_data, pytest.mark.slow]
 
 REVIEWS_PER_SPLIT = 4_000
+
+
 OBVIOUS_REVIEWS = [
     "One of the best films I have seen. Brilliant acting, a wonderful story, I loved it.",
     "A beautiful, moving and funny movie. The cast is excellent. Highly recommended!",

@@ -10,7 +10,7 @@ import pytest
 
 from imdb_rnn.reporting.html import load_all_predictions, render_html
 from tests.conftest import PROJECT_ROOT
-from tests.test_html_report import RUN_INFO, evaluations  # noqa: F401 - fixture
+from tests.samples import PAGE_RUN_INFO
 
 pytestmark = pytest.mark.browser
 
@@ -57,11 +57,11 @@ def browser():
         driver.quit()
 
 
-def test_report_renders_table_and_images_in_chromium(browser, evaluations, tmp_path):  # noqa: F811
+def test_report_renders_table_and_images_in_chromium(browser, evaluations, tmp_path):
     page = tmp_path / "report.html"
     page.write_text(
         render_html(
-            "20260101T000000Z-run", evaluations, RUN_INFO, load_all_predictions(evaluations)
+            "20260101T000000Z-run", evaluations, PAGE_RUN_INFO, load_all_predictions(evaluations)
         ),
         encoding="utf-8",
     )

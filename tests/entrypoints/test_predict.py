@@ -1,0 +1,151 @@
+"""``imdb-rnn predict``: labelling reviews with the champion, from arguments or files."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from entrypoints.predict import (
+    format_predictions,
+    predict_reviews,
+    read_review_file,
+    write_predictions,
+)
+from imdb_rnn.aclimdb import RawDataset
+from imdb_rnn.champion import CHAMPION_FILE, load_champion
+from imdb_rnn.config import ChampionConfig, PreprocessConfig, TrainingConfig
+from imdb_rnn.errors import ConfigError
+from imdb_rnn.paths import DataPaths
+from imdb_rnn.text import SequenceEncoder
+from rnn_models.config import ModelConfig
+from tasks.champion import decide_and_promote
+from tasks.evaluate import evaluate_trained_model
+from tasks.prepare import prepare_dataset
+from tests.conftest import make_aclimdb, train_model
+
+POSITIVE = (
+    "A wonderful film. <br /><br />The actor was brilliant and the story excellent, loved it."
+)
+
+
+NEGATIVE = "An awful movie: boring plot, terrible scene after scene. Worst film, hated it."
+
+
+@pytest.fixture(scope="module")
+def champion_setup(tmp_path_factory):
+    base = tmp_path_factory.mktemp("predict")
+    dataset = make_aclimdb(base / "source", per_label=30)
+    raw = RawDataset(dataset.root, "e" * 64, "generated")
+    prepared = prepare_dataset(raw, PreprocessConfig(vocab_size=60, maxlen=30), base / "processed")
+    paths = DataPaths.at(base / "data")
+    trained = train_model(
+        "lstm",
+        prepared,
+        ModelConfig(embedding_dim=8, units=8),
+        TrainingConfig(epochs=4, batch_size=16, learning_rate=0.01),
+        paths.models,
+    )
+    decide_and_promote(
+        "run-1", [evaluate_trained_model(trained, prepared)], prepared, ChampionConfig(), paths
+    )
+    return dataset, prepared, paths
+
+
+@pytest.mark.slow
+def test_champion_labels_obvious_reviews(champion_setup):
+    _, _, paths = champion_setup
+    predictions = predict_reviews([POSITIVE, NEGATIVE], load_champion(paths.champion))
+    assert list(predictions["label"]) == ["positive", "negative"]
+    assert predictions["probability"].iloc[0] > 0.5 > predictions["probability"].iloc[1]
+    lines = format_predictions(predictions).splitlines()
+    assert lines[0].startswith("positive  0.") and "<br />" in lines[0]
+
+
+@pytest.mark.slow
+def test_prediction_encodes_a_review_exactly_as_training_did(champion_setup):
+    dataset, prepared, paths = champion_setup
+    raw_file = next(p for p in dataset.files if "/test/neg/" in str(p) and p.name.startswith("5_"))
+    table = pq.read_table(prepared.split_path("test"), columns=["review_id", "tokens"]).to_pylist()
+    stored = next(row["tokens"] for row in table if row["review_id"] == "test/neg/5")
+    encoder = SequenceEncoder.load(paths.champion, CHAMPION_FILE)
+    tokens, _ = encoder.encode_texts([raw_file.read_text(encoding="utf-8")])
+    assert tokens[0].tolist() == stored
+
+
+@pytest.mark.slow
+def test_empty_input_is_refused(champion_setup):
+    _, _, paths = champion_setup
+    champion = load_champion(paths.champion)
+    for texts in ([], ["", "   "]):
+        with pytest.raises(ConfigError, match="no review text given"):
+            predict_reviews(texts, champion)
+
+
+def test_review_files_in_three_formats(tmp_path):
+    (tmp_path / "r.txt").write_text("good one\n\n  \nbad one\n", encoding="utf-8")
+    pd.DataFrame({"id": [1, 2], "review": ["good one", "bad one"]}).to_csv(tmp_path / "r.csv")
+    pd.DataFrame({"text": ["good one", None]}).to_parquet(tmp_path / "r.parquet")
+    assert read_review_file(tmp_path / "r.txt") == ["good one", "bad one"]
+    assert read_review_file(tmp_path / "r.csv") == ["good one", "bad one"]
+    assert read_review_file(tmp_path / "r.parquet") == ["good one", ""]
+
+
+def test_review_file_errors_name_the_problem(tmp_path):
+    pd.DataFrame({"body": ["x"]}).to_csv(tmp_path / "r.csv", index=False)
+    with pytest.raises(ConfigError, match=r"no 'text' or 'review' column \(found: body\)"):
+        read_review_file(tmp_path / "r.csv")
+    (tmp_path / "r.json").write_text("{}")
+    with pytest.raises(ConfigError, match=r"use a \.txt, \.csv or \.parquet file"):
+        read_review_file(tmp_path / "r.json")
+    with pytest.raises(ConfigError, match="no such file"):
+        read_review_file(tmp_path / "missing.txt")
+
+
+def test_predictions_are_written_as_parquet_or_csv(tmp_path):
+    frame = pd.DataFrame({"text": ["a"], "probability": [0.9], "label": ["positive"]})
+    write_predictions(frame, tmp_path / "p.parquet")
+    write_predictions(frame, tmp_path / "p.csv")
+    assert pd.read_parquet(tmp_path / "p.parquet").equals(frame)
+    assert pd.read_csv(tmp_path / "p.csv").equals(frame)
+    with pytest.raises(ConfigError, match=r"use a \.parquet or \.csv"):
+        write_predictions(frame, tmp_path / "p.xlsx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "p.parquet"]
+
+
+@pytest.mark.slow
+def test_cli_prints_or_writes_predictions(champion_setup, tmp_path, capsys):
+    from entrypoints.cli import main
+
+    _, _, paths = champion_setup
+    assert main(["predict", "--data-dir", str(paths.root), POSITIVE, NEGATIVE]) == 0
+    out, err = capsys.readouterr()
+    assert [line.split()[0] for line in out.splitlines()] == ["positive", "negative"]
+    assert "champion: lstm from run run-1" in err
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_text(f"{NEGATIVE}\n{POSITIVE}\n", encoding="utf-8")
+    out_file = tmp_path / "preds.parquet"
+    assert (
+        main(
+            [
+                "predict",
+                "--data-dir",
+                str(paths.root),
+                "--file",
+                str(reviews),
+                "--out",
+                str(out_file),
+            ]
+        )
+        == 0
+    )
+    assert list(pd.read_parquet(out_file)["label"]) == ["negative", "positive"]
+
+
+def test_cli_without_champion_or_text_fails_clearly(tmp_path, capsys):
+    from entrypoints.cli import main
+
+    assert main(["predict", "--data-dir", str(tmp_path), "fine film"]) == 1
+    assert "no champion model in" in capsys.readouterr().err
+    assert main(["predict", "--data-dir", str(tmp_path)]) == 2
+    assert "no review text given" in capsys.readouterr().err

@@ -1,0 +1,120 @@
+"""The whole flow under a Prefect test server, on a generated archive served over HTTP."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from imdb_rnn.config import (
+    BaselineConfig,
+    ClaimsConfig,
+    PreprocessConfig,
+    SourceConfig,
+    TrainingConfig,
+)
+from rnn_models.config import ModelConfig
+from tests.conftest import read_artifact
+
+pytestmark = [pytest.mark.flow, pytest.mark.slow]
+
+SEED_ARCHITECTURES = ["simple_rnn", "lstm", "gru"]
+
+
+def test_flow_downloads_trains_three_architectures_and_reports(
+    prefect_harness, fake_archive, http_server, tmp_path
+):
+    from flows.compare import compare_architectures
+
+    data_dir = tmp_path / "data"
+    parameters = dict(
+        source=SourceConfig(
+            source=f"{http_server.url}/{fake_archive.path.name}", sha256=fake_archive.sha256
+        ),
+        preprocess=PreprocessConfig(vocab_size=60, maxlen=40),
+        model=ModelConfig(embedding_dim=8, units=8),
+        training=TrainingConfig(epochs=1, batch_size=8),
+        baseline=BaselineConfig(),
+        claims=ClaimsConfig(enabled=False),  # measured in tests/test_claims.py
+        data_dir=str(data_dir),
+    )
+    result = compare_architectures(**parameters)
+
+    assert [row["model"] for row in result.rows] == [*SEED_ARCHITECTURES, "tfidf_logreg"]
+    table = json.loads(read_artifact("rnn-comparison").data)
+    assert [row["model"] for row in table] == [*SEED_ARCHITECTURES, "tfidf_logreg"]
+    assert all(isinstance(row["accuracy"], float) for row in table)
+    markdown = read_artifact("rnn-summary").data
+    assert f"Best model on test accuracy: {result.best_model} (" in markdown
+    assert "Accuracy by review length" in markdown and "Short vs long memory" in markdown
+    html_report = data_dir / "reports" / result.run_id / "report.html"
+    assert str(html_report.resolve()) in markdown
+    # Prefect stores a link artifact as markdown: [text](url).
+    link = read_artifact("rnn-report").data
+    assert link == f"[report.html of run {result.run_id}]({html_report.resolve().as_uri()})"
+
+    report_dir = data_dir / "reports" / result.run_id
+    assert {p.name for p in report_dir.iterdir()} == {
+        "summary.md",
+        "summary.csv",
+        "metrics.json",
+        "report.html",
+    }
+    assert (data_dir / "reports" / "latest").resolve() == report_dir.resolve()
+    assert len(list((data_dir / "models").glob("*-*"))) == 4  # three RNNs and the baseline
+    champion = json.loads((data_dir / "models" / "champion" / "champion.json").read_text())
+    best_by_auc = max(
+        (row for row in result.rows if row["kind"] == "rnn"), key=lambda row: row["roc_auc"]
+    )
+    assert champion["architecture"] == best_by_auc["model"] and champion["run_id"] == result.run_id
+    assert "## Champion\n\nPromoted " in markdown
+    assert http_server.requests == [f"/{fake_archive.path.name}"]
+
+    # Same inputs again: nothing is downloaded, prepared or trained a second time.
+    mtimes = {p: p.stat().st_mtime_ns for p in (data_dir / "models").rglob("model.keras")}
+    again = compare_architectures(**parameters)
+    assert len(http_server.requests) == 1
+    assert again.run_id != result.run_id
+    assert again.rows == result.rows
+    assert {p: p.stat().st_mtime_ns for p in (data_dir / "models").rglob("model.keras")} == mtimes
+    # The same model is already in service: it stays, and the history has both runs.
+    assert "Kept the champion" in (data_dir / "reports" / again.run_id / "summary.md").read_text()
+    import pandas as pd
+
+    history = pd.read_parquet(data_dir / "reports" / "history.parquet")
+    assert len(history) == 8 and history["run_id"].nunique() == 2
+    assert history["promoted"].sum() == 1
+
+
+def test_flow_rejects_bad_parameters_before_any_work(prefect_harness, tmp_path):
+    from flows.compare import compare_architectures
+
+    with pytest.raises(Exception, match="unknown architecture 'cnn'"):
+        compare_architectures(training={"architectures": ["cnn"]}, data_dir=str(tmp_path / "d"))
+    assert not (tmp_path / "d").exists()
+
+
+def test_several_seeds_train_each_architecture_per_seed_and_report_the_spread(
+    prefect_harness, fake_archive, tmp_path
+):
+    from flows.compare import compare_architectures
+
+    data_dir = tmp_path / "data"
+    result = compare_architectures(
+        source=SourceConfig(source=str(fake_archive.path), sha256=fake_archive.sha256),
+        preprocess=PreprocessConfig(vocab_size=60, maxlen=40),
+        model=ModelConfig(embedding_dim=8, units=8),
+        training=TrainingConfig(architectures=("gru",), epochs=1, batch_size=8, seed=5, seeds=2),
+        baseline=BaselineConfig(enabled=False),
+        claims=ClaimsConfig(enabled=False),
+        data_dir=str(data_dir),
+    )
+
+    assert [row["model"] for row in result.rows] == ["gru-seed5", "gru-seed6"]
+    assert len(list((data_dir / "models").glob("gru-*"))) == 2  # one folder per seed
+    (spread,) = result.seed_rows
+    accuracies = [row["accuracy"] for row in result.rows]
+    assert spread["model"] == "gru" and spread["seeds"] == 2 and spread["seed_values"] == [5, 6]
+    assert spread["accuracy_mean"] == pytest.approx(sum(accuracies) / 2, abs=1e-4)
+    assert json.loads(read_artifact("rnn-seeds").data)[0]["seed_values"] == [5, 6]
+    assert "## Across seeds" in result.markdown

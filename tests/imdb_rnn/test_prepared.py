@@ -1,0 +1,129 @@
+"""The prepared-data contract: fingerprint, Parquet schema and metadata, and its checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from imdb_rnn.aclimdb import RawDataset
+from imdb_rnn.config import PreprocessConfig
+from imdb_rnn.errors import DataContractError
+from imdb_rnn.prepared import fingerprint, load_arrays, load_split
+from tasks.prepare import prepare_dataset
+from tests.conftest import (
+    make_aclimdb,
+)
+
+SOURCE_SHA = "a" * 64
+
+
+MAXLEN = 50
+
+
+# 24 training reviews (12 per label) and a quarter held out: 6 validation rows, 3 per label.
+CONFIG = PreprocessConfig(maxlen=MAXLEN, validation_fraction=0.25)
+
+
+def read_metadata(path: Path) -> dict:
+    return json.loads(pq.read_schema(path).metadata[b"imdb_rnn"])
+
+
+@pytest.fixture
+def raw(tmp_path) -> RawDataset:
+    dataset = make_aclimdb(tmp_path / "source")  # 12 reviews per label in train and in test
+    return RawDataset(dataset.root, sha256=SOURCE_SHA, origin="test")
+
+
+@pytest.fixture
+def prepared(raw, tmp_path):
+    return prepare_dataset(raw, CONFIG, tmp_path / "processed")
+
+
+def test_parquet_schema_and_metadata(prepared):
+    for split in ("train", "validation", "test"):
+        path = prepared.split_path(split)
+        schema = pq.read_schema(path)
+
+        assert schema.field("tokens").type == pa.list_(pa.int32(), MAXLEN)
+        assert str(schema.field("tokens").type).startswith("fixed_size_list<")
+        assert schema.field("n_tokens").type == pa.int32()
+        assert schema.field("label").type == pa.int8()
+        assert schema.field("review_id").type == pa.string()
+        metadata = read_metadata(path)
+        assert metadata["fingerprint"] == prepared.fingerprint
+        assert metadata["source_sha256"] == SOURCE_SHA
+        assert metadata["maxlen"] == MAXLEN
+        assert metadata["padding"] == "pre"
+        assert metadata["truncating"] == "pre"
+        assert metadata["split"] == split
+
+
+def test_fingerprint_is_stable_for_equal_inputs():
+    one = fingerprint(SOURCE_SHA, PreprocessConfig())
+    two = fingerprint("a" * 64, PreprocessConfig(vocab_size=10_000, maxlen=200))
+
+    assert one == two
+    assert len(one) == 16
+    assert int(one, 16) >= 0  # hexadecimal
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"vocab_size": 9_999},
+        {"maxlen": 201},
+        {"padding": "post"},
+        {"truncating": "post"},
+        {"validation_fraction": 0.25},
+        {"split_seed": 43},
+        {"max_reviews_per_split": 100},
+        {"invalid_reviews": "skip"},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+def test_fingerprint_changes_with_every_preprocessing_parameter(change):
+    base = fingerprint(SOURCE_SHA, PreprocessConfig())
+
+    assert fingerprint(SOURCE_SHA, PreprocessConfig(**change)) != base
+
+
+def test_fingerprint_changes_with_the_source():
+    assert fingerprint("b" * 64, PreprocessConfig()) != fingerprint(SOURCE_SHA, PreprocessConfig())
+
+
+def test_fingerprint_covers_every_config_field():
+    # If a field is added to PreprocessConfig, the parametrized test above must cover it.
+    assert set(PreprocessConfig.model_fields) == {
+        "vocab_size",
+        "maxlen",
+        "padding",
+        "truncating",
+        "validation_fraction",
+        "split_seed",
+        "max_reviews_per_split",
+        "invalid_reviews",
+    }
+
+
+def test_parquet_with_a_foreign_fingerprint_is_rejected(prepared):
+    path = prepared.split_path("validation")
+    table = pq.read_table(path)
+    metadata = read_metadata(path) | {"fingerprint": "0123456789abcdef"}
+    pq.write_table(
+        table.replace_schema_metadata({b"imdb_rnn": json.dumps(metadata).encode()}), path
+    )
+
+    with pytest.raises(DataContractError, match="fingerprint 0123456789abcdef"):
+        load_split(prepared, "validation")
+
+
+def test_unreadable_parquet_is_a_data_contract_error(prepared):
+    path = prepared.split_path("test")
+    path.write_bytes(b"not parquet")
+
+    with pytest.raises(DataContractError, match="not a readable Parquet file"):
+        load_arrays(prepared, "test")

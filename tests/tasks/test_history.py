@@ -1,0 +1,77 @@
+"""reports/history.parquet: rows per model and run, appended atomically, and the trend."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from imdb_rnn.champion import ChampionDecision
+from imdb_rnn.config import PreprocessConfig
+from imdb_rnn.errors import DataContractError
+from imdb_rnn.prepared import PreparedData
+from tasks.history import SCHEMA, append_history, history_rows, read_history, trend
+from tests.samples import evaluation
+
+PREPARED = PreparedData(Path("/x"), "f" * 16, "a" * 64, PreprocessConfig(), {"test": 100})
+
+
+def decision(promoted: str | None) -> ChampionDecision:
+    return ChampionDecision(
+        "roc_auc", promoted or "lstm", 0.9, None, None, 0.0, promoted is not None, None
+    )
+
+
+def rows_for(run_id: str, day: int, lstm_auc: float, gru_auc: float, promoted: str | None):
+    evaluations = [
+        evaluation("lstm", "rnn", 0.85, lstm_auc, 0.3),
+        evaluation("gru", "rnn", 0.84, gru_auc, 0.3),
+        evaluation("tfidf_logreg", "baseline", 0.90, 0.96, 0.2),
+    ]
+    when = datetime(2026, 1, day, 3, 0, tzinfo=UTC)
+    return history_rows(run_id, when, evaluations, decision(promoted), PREPARED, {"epochs": 2})
+
+
+def test_one_row_per_model_and_only_the_promoted_one_flagged():
+    rows = rows_for("run-1", 1, 0.91, 0.93, "gru")
+    assert list(rows["model"]) == ["lstm", "gru", "tfidf_logreg"]
+    assert list(rows["promoted"]) == [False, True, False]
+    assert set(rows.columns) == set(SCHEMA.names)
+    assert rows["parameters"].iloc[0] == '{"epochs": 2}'
+
+
+def test_appending_keeps_earlier_runs(tmp_path):
+    path = tmp_path / "reports" / "history.parquet"
+    append_history(path, rows_for("run-1", 1, 0.91, 0.93, "gru"))
+    combined = append_history(path, rows_for("run-2", 2, 0.95, 0.92, "lstm"))
+    assert len(combined) == 6
+    stored = read_history(path)
+    assert list(stored["run_id"]) == ["run-1"] * 3 + ["run-2"] * 3
+    assert pq.read_schema(path).remove_metadata().equals(SCHEMA)
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_trend_shows_best_recurrent_model_per_run_newest_last(tmp_path):
+    history = pd.concat(
+        [rows_for("run-2", 2, 0.95, 0.92, "lstm"), rows_for("run-1", 1, 0.91, 0.93, None)],
+        ignore_index=True,
+    )
+    recent = trend(history, "roc_auc")
+    assert [r["run_id"] for r in recent] == ["run-1", "run-2"]
+    assert [r["best_rnn"] for r in recent] == ["gru", "lstm"]
+    assert [r["roc_auc"] for r in recent] == [0.93, 0.95]
+    assert [r["promoted"] for r in recent] == ["", "lstm"]
+    assert recent[0]["baseline_accuracy"] == 0.9
+
+
+def test_a_foreign_history_file_is_refused_not_overwritten(tmp_path):
+    path = tmp_path / "history.parquet"
+    pq.write_table(pa.table({"something": [1, 2]}), path)
+    before = path.read_bytes()
+    with pytest.raises(DataContractError, match="history schema"):
+        append_history(path, rows_for("run-1", 1, 0.9, 0.9, None))
+    assert path.read_bytes() == before

@@ -1,0 +1,283 @@
+"""Unpacking an archive safely: hostile members refused, only reviews written, reuse."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from imdb_rnn.config import SourceConfig
+from imdb_rnn.errors import (
+    DatasetLayoutError,
+    DataSourceError,
+    UnsafeArchiveError,
+)
+from imdb_rnn.paths import DataPaths
+from imdb_rnn.sources import LocalSource
+from tasks.download import fetch_archive
+from tasks.unpack import check_member, extract_archive, locate_dataset
+from tests.conftest import make_aclimdb, make_tarball
+
+OTHER_SHA = "0" * 64
+
+
+def files_under(folder: Path) -> list[str]:
+    """Relative paths of every non-folder entry below ``folder`` (links included)."""
+    if not folder.exists():
+        return []
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_symlink() or not p.is_dir()
+    )
+
+
+def file_member(name: str, data: bytes = b"text") -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info, data
+
+
+def link_member(name: str, target: str, kind: bytes) -> tuple[tarfile.TarInfo, None]:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = target
+    return info, None
+
+
+def device_member(name: str) -> tuple[tarfile.TarInfo, None]:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.CHRTYPE
+    info.devmajor, info.devminor = 1, 3
+    return info, None
+
+
+def write_tarball(target: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
+    """Write members exactly as given (names are not sanitised the way ``tar.add`` does)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(target, "w:gz") as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return target
+
+
+def valid_members() -> list[tuple[tarfile.TarInfo, bytes]]:
+    """One review in each of the four aclImdb folders: a complete, extractable layout."""
+    return [
+        file_member(f"aclImdb/{split}/{label}/{i}_{rating}.txt", f"{label} review {i}".encode())
+        for i, (split, label, rating) in enumerate(
+            [("train", "pos", 8), ("train", "neg", 2), ("test", "pos", 9), ("test", "neg", 1)]
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("member", "reason"),
+    [
+        (file_member("../evil.txt")[0], "climbs out"),
+        (file_member("aclImdb/../../evil.txt")[0], "climbs out"),
+        (file_member("/tmp/evil.txt")[0], "absolute path"),
+        (file_member("C:/evil.txt")[0], "absolute path"),
+        (link_member("aclImdb/link", "../../etc/passwd", tarfile.SYMTYPE)[0], "outside"),
+        (link_member("aclImdb/link", "/etc/passwd", tarfile.SYMTYPE)[0], "outside"),
+        (link_member("aclImdb/train/link", "../../../x", tarfile.SYMTYPE)[0], "outside"),
+        (link_member("aclImdb/hard", "../outside.txt", tarfile.LNKTYPE)[0], "outside"),
+        (link_member("aclImdb/hard", "/etc/passwd", tarfile.LNKTYPE)[0], "outside"),
+        (device_member("aclImdb/dev")[0], "device or pipe"),
+    ],
+    ids=[
+        "dotdot",
+        "dotdot-nested",
+        "absolute",
+        "drive-letter",
+        "symlink-up",
+        "symlink-absolute",
+        "symlink-deep-up",
+        "hardlink-up",
+        "hardlink-absolute",
+        "char-device",
+    ],
+)
+def test_check_member_rejects_hostile_members(member, reason):
+    with pytest.raises(UnsafeArchiveError, match=reason) as caught:
+        check_member(member)
+
+    assert repr(member.name) in str(caught.value)
+
+
+def test_check_member_rejects_a_fifo():
+    info = tarfile.TarInfo("aclImdb/pipe")
+    info.type = tarfile.FIFOTYPE
+
+    with pytest.raises(UnsafeArchiveError, match="device or pipe"):
+        check_member(info)
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        file_member("aclImdb/train/pos/0_9.txt")[0],
+        file_member("aclImdb/README")[0],
+        link_member("aclImdb/a", "b", tarfile.SYMTYPE)[0],
+        link_member("aclImdb/train/pos/x.txt", "../neg/y.txt", tarfile.SYMTYPE)[0],
+        link_member("aclImdb/copy", "aclImdb/README", tarfile.LNKTYPE)[0],
+    ],
+    ids=["review", "readme", "symlink-sibling", "symlink-internal-up", "hardlink-internal"],
+)
+def test_check_member_accepts_members_that_stay_inside(member):
+    check_member(member)  # raises nothing
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        file_member("../evil.txt", b"evil"),
+        file_member("../train/pos/0_1.txt", b"evil"),  # also matches the review pattern
+        link_member("aclImdb/train/pos/link.txt", "../../../../etc/passwd", tarfile.SYMTYPE),
+        link_member("aclImdb/train/pos/hard.txt", "../outside.txt", tarfile.LNKTYPE),
+        device_member("aclImdb/train/pos/dev.txt"),
+    ],
+    ids=["dotdot", "dotdot-review", "symlink", "hardlink", "char-device"],
+)
+def test_extract_archive_rejects_a_hostile_tarball_and_leaves_nothing(tmp_path, hostile):
+    # The hostile member comes after a complete layout, so some files are staged first.
+    archive = write_tarball(tmp_path / "in" / "hostile.tar.gz", [*valid_members(), hostile])
+    (tmp_path / "outside.txt").write_text("target of the hard link")
+    extracted = tmp_path / "data" / "raw" / "extracted"
+    before = files_under(tmp_path)
+
+    with pytest.raises(UnsafeArchiveError):
+        extract_archive(archive, OTHER_SHA, extracted)
+
+    assert files_under(tmp_path) == before  # nothing written anywhere, inside or outside
+    assert not (extracted / "evil.txt").exists()
+    assert not (tmp_path / "data" / "raw" / "evil.txt").exists()
+    assert list(extracted.iterdir()) == []  # neither extracted/<sha> nor a staging folder
+
+
+def test_extract_archive_rejects_an_absolute_member(tmp_path):
+    evil = tmp_path / "evil.txt"
+    archive = write_tarball(
+        tmp_path / "in" / "absolute.tar.gz", [*valid_members(), file_member(str(evil), b"evil")]
+    )
+    extracted = tmp_path / "extracted"
+
+    with pytest.raises(UnsafeArchiveError, match="absolute path"):
+        extract_archive(archive, OTHER_SHA, extracted)
+
+    assert not evil.exists()
+    assert list(extracted.iterdir()) == []
+
+
+def test_tarball_without_the_aclimdb_layout_is_rejected(tmp_path):
+    archive = write_tarball(
+        tmp_path / "other.tar.gz", [file_member("photos/cat.txt"), file_member("notes/README.md")]
+    )
+    extracted = tmp_path / "extracted"
+
+    with pytest.raises(DatasetLayoutError, match="no reviews in the aclImdb layout"):
+        extract_archive(archive, OTHER_SHA, extracted)
+
+    assert list(extracted.iterdir()) == []
+
+
+def test_tarball_with_only_part_of_the_layout_is_rejected(tmp_path):
+    archive = write_tarball(tmp_path / "part.tar.gz", valid_members()[:2])  # train/ only
+    extracted = tmp_path / "extracted"
+
+    with pytest.raises(DatasetLayoutError, match="aclImdb layout"):
+        extract_archive(archive, OTHER_SHA, extracted)
+
+    assert list(extracted.iterdir()) == []
+
+
+def test_truncated_tarball_is_a_data_source_error(fake_archive, tmp_path):
+    whole = fake_archive.path.read_bytes()
+    truncated = tmp_path / "truncated.tar.gz"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    extracted = tmp_path / "extracted"
+
+    with pytest.raises(DataSourceError) as caught:
+        extract_archive(truncated, fake_archive.sha256, extracted)
+
+    message = str(caught.value)
+    assert "truncated" in message
+    assert "readable" in message
+    assert str(truncated) in message
+    assert not isinstance(caught.value, DatasetLayoutError)
+    assert list(extracted.iterdir()) == []
+
+
+def test_extraction_writes_only_reviews_and_readme(tmp_path):
+    dataset = make_aclimdb(tmp_path / "source", per_label=2)
+    # Extra files the real archive has and the pipeline must not unpack.
+    (dataset.root / "imdb.vocab").write_text("great\nawful\n")
+    (dataset.root / "train" / "urls_pos.txt").write_text("http://www.imdb.com/title/x\n")
+    (dataset.root / "train" / "labeledBow.feat").write_text("0 0:1\n")
+    (dataset.root / "train" / "unsup").mkdir()
+    (dataset.root / "train" / "unsup" / "0_0.txt").write_text("unlabelled review")
+    archive = tmp_path / "in" / "extra.tar.gz"
+    archive.parent.mkdir()
+    sha = make_tarball(tmp_path / "source", archive)
+    extracted = tmp_path / "extracted"
+
+    root = extract_archive(archive, sha, extracted)
+
+    assert root == extracted / sha / "aclImdb"
+    expected = ["README"] + [
+        f"{split}/{label}/{name}"
+        for split in ("test", "train")
+        for label in ("neg", "pos")
+        for name in sorted(p.name for p in (dataset.root / split / label).glob("*.txt"))
+    ]
+    assert files_under(root) == sorted(expected)
+    assert len(expected) == 1 + 2 * 2 * 2
+    for relative in expected:
+        assert (root / relative).read_bytes() == (dataset.root / relative).read_bytes()
+    assert sorted(p.name for p in extracted.iterdir()) == [sha]  # no staging folder left
+
+
+def test_extraction_is_reused_on_the_second_call(fake_archive, tmp_path, monkeypatch):
+    extracted = tmp_path / "extracted"
+    root = extract_archive(fake_archive.path, fake_archive.sha256, extracted)
+    review = root / "train" / "pos" / fake_archive.dataset.files[0].name
+    mtime = review.stat().st_mtime_ns
+
+    def no_second_unpack(*args, **kwargs):
+        raise AssertionError("the archive was opened again")
+
+    monkeypatch.setattr(tarfile, "open", no_second_unpack)
+    again = extract_archive(fake_archive.path, fake_archive.sha256, extracted)
+
+    assert again == root
+    assert review.stat().st_mtime_ns == mtime
+
+
+def test_locate_dataset_extracts_an_archive_source(fake_archive, tmp_path):
+    paths = DataPaths(tmp_path / "data")
+    source = LocalSource(fake_archive.path, fake_archive.sha256, "archive", "somewhere")
+
+    raw = locate_dataset(source, paths)
+
+    assert raw.root == paths.extracted / fake_archive.sha256 / "aclImdb"
+    assert raw.sha256 == fake_archive.sha256
+    assert raw.origin == "somewhere"
+    assert len(list((raw.root / "test" / "neg").glob("*.txt"))) == 12
+
+
+@pytest.mark.parametrize("given", ["root", "parent"])
+def test_extracted_folder_is_used_where_it_is(fake_dataset, tmp_path, given):
+    folder = fake_dataset.root if given == "root" else fake_dataset.root.parent
+    paths = DataPaths(tmp_path / "data")
+
+    source = fetch_archive(SourceConfig(source=str(folder)), paths.archives)
+
+    assert source.kind == "folder"
+    assert source.path == fake_dataset.root
+    assert source.origin == str(folder)
+    assert len(source.sha256) == 64
+    raw = locate_dataset(source, paths)
+    assert (raw.root, raw.sha256) == (fake_dataset.root, source.sha256)
+    assert not paths.root.exists()  # nothing copied, extracted or cached
