@@ -118,7 +118,7 @@ def swap_link(link: Path, target: Path) -> None:
     """Atomically make ``link`` a relative symbolic link to ``target``."""
     if link.exists() and not link.is_symlink():
         raise DataContractError(
-            f"{link} is a real folder, not the link this pipeline manages; move it away"
+            f"{link} is a real file or folder, not the link this pipeline manages; move it away"
         )
     temporary = link.with_name(f".{link.name}.{os.getpid()}.tmp")
     temporary.unlink(missing_ok=True)

@@ -125,6 +125,10 @@ def atomic_directory(target: Path, *, replace: bool = False) -> Iterator[Path]:
             try:
                 os.rename(tmp, target)
             except OSError:
+                if retired is not None and not target.exists():
+                    os.rename(retired, target)  # the old folder stays in service
+                    retired = None
+                    raise
                 if not target.is_dir():
                     raise
     finally:

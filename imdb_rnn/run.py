@@ -72,4 +72,7 @@ def start_run(data_dir: str, settings: RunSettings, name: str | None = None) -> 
     execution = execution.model_copy(
         update={"threads": tensorflow_threads(settings.runner, execution)}
     )
-    return Run(make_run_id(suffix=name), store, replace(settings, execution=execution))
+    # What a 0.3.0 deployment set aside in `training` now lives in `execution` alone.
+    training = TrainingConfig.model_validate(settings.training.model_dump())
+    settled = replace(settings, training=training, execution=execution)
+    return Run(make_run_id(suffix=name), store, settled)

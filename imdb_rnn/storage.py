@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from imdb_rnn.errors import ConfigError
 from imdb_rnn.files import atomic_directory, build_lock, sha256_file
 from imdb_rnn.paths import DataPaths
+from imdb_rnn.sources import local_path
 
 Built = TypeVar("Built")
 
@@ -80,8 +81,9 @@ class DataStore:
     def local_root(self) -> Path:
         """The folder this process reads and writes; worked out where it is used."""
         if not self.is_remote:
-            path = self.location.split("://", 1)[1] if _protocol(self.location) else self.location
-            return Path(path).expanduser().resolve()
+            if _protocol(self.location) == "local":  # fsspec's own name for this disk
+                return Path(self.location.split("://", 1)[1]).expanduser().resolve()
+            return local_path(self.location).resolve()  # a path, or a file:// URL
         digest = hashlib.sha256(self.location.encode()).hexdigest()[:16]
         return (default_cache_dir() / "stores" / digest).resolve()
 

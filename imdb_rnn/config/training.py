@@ -198,8 +198,8 @@ class RunnerConfig(Frozen):
         default="sequential",
         description="'sequential' trains one model at a time in the flow's process; 'dask' "
         "trains every architecture and seed as its own task on a Dask cluster (needs the "
-        "'dask' extra: pip install 'imdb-rnn[dask]'). Default: dask when a scheduler "
-        "address is given, else sequential.",
+        "'dask' extra: pip install 'imdb-rnn[dask]'); dask when only a scheduler address "
+        "is given.",
     )
     dask_address: str | None = Field(
         default=None,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 from contextlib import nullcontext
 
 import pytest
 
 from entrypoints.cli import build_parser, main
-from entrypoints.options import configs_from_args
+from entrypoints.options import RUN_GROUPS, SECTIONS, configs_from_args
+from imdb_rnn.config import ClaimsConfig, TrainingConfig
 from imdb_rnn.profiles import PROFILES
 
 
@@ -84,3 +86,104 @@ def test_wrong_values_are_refused_before_anything_runs(argv, message, capsys, tm
         assert code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "reports").exists()
+
+
+ALL_OPTIONS = [option for options in RUN_GROUPS.values() for option in options]
+
+
+def _run_help() -> str:
+    parser = build_parser()
+    [commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return commands.choices["run"].format_help()
+
+
+def _squeezed(text: str) -> str:
+    """``text`` without whitespace: argparse wraps the help at any space or hyphen."""
+    return "".join(text.split())
+
+
+def test_every_run_option_names_a_field_of_its_section():
+    for option in ALL_OPTIONS:
+        assert option.field in SECTIONS[option.section].model_fields, option
+        assert option.flag.startswith("--"), option
+    assert len({option.flag for option in ALL_OPTIONS}) == len(ALL_OPTIONS)
+    assert len({option.dest for option in ALL_OPTIONS}) == len(ALL_OPTIONS)
+    for option in ALL_OPTIONS:
+        if option.switches_off:  # a --no- flag turns a switch off
+            assert SECTIONS[option.section].model_fields[option.field].default is True, option
+
+
+@pytest.mark.parametrize("option", ALL_OPTIONS, ids=lambda option: option.flag)
+def test_run_help_shows_each_field_description_and_default(option):
+    field = SECTIONS[option.section].model_fields[option.field]
+    shown = _squeezed(_run_help())
+    assert option.flag in shown
+    assert field.description, f"{option.dest} has no description for --help"
+    description = field.description.rstrip(".")
+    if option.switches_off:
+        expected = f"do not {description[0].lower()}{description[1:]}"
+    elif field.default is None:
+        expected = description
+        assert _squeezed(description + " (default:") not in shown
+    else:
+        default = field.default
+        value = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
+        expected = f"{description} (default: {value})"
+    assert _squeezed(expected) in shown
+
+
+@pytest.mark.parametrize(
+    ("text", "flag"),
+    [
+        ("(default: 2)", "--epochs"),
+        ("(default: 64)", "--batch-size"),
+        ("(default: 0.001)", "--learning-rate"),
+        ("(default: simple_rnn,lstm,gru)", "--archs"),
+        ("(default: 10,50,100,200)", "--claims-distances"),
+        ("(default: 10000)", "--vocab-size"),
+        ("(default: auto)", "--xla"),
+        ("(default: False)", "--retrain"),
+    ],
+)
+def test_run_help_shows_the_seed_notes_defaults(text, flag):
+    lines = _run_help().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith(flag))
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i].strip().startswith("--")), len(lines)
+    )
+    assert _squeezed(text) in _squeezed(" ".join(lines[start:end]))
+
+
+def test_no_flags_give_exactly_the_config_defaults():
+    configs = _configs(["run"])
+    assert list(configs) == list(SECTIONS)
+    for section, config_type in SECTIONS.items():
+        assert configs[section] == config_type(), section
+        assert configs[section].model_dump() == config_type().model_dump(), section
+
+
+@pytest.mark.parametrize(
+    "option", [o for o in ALL_OPTIONS if o.switches_off], ids=lambda option: option.flag
+)
+def test_a_no_flag_turns_its_step_off_and_nothing_else(option):
+    configs = _configs(["run", option.flag])
+    assert getattr(configs[option.section], option.field) is False
+    for section, config_type in SECTIONS.items():
+        if section != option.section:
+            assert configs[section] == config_type(), section
+
+
+def test_no_claims_turns_the_claims_off():
+    assert _configs(["run"])["claims"].enabled is True
+    claims = _configs(["run", "--no-claims"])["claims"]
+    assert claims.enabled is False
+    assert claims.model_dump() == {**ClaimsConfig().model_dump(), "enabled": False}
+
+
+def test_retrain_and_threads_land_in_execution_not_in_training():
+    configs = _configs(["run", "--retrain", "--threads", "2"])
+    assert configs["execution"].retrain is True
+    assert configs["execution"].threads == 2
+    assert configs["training"].model_dump() == TrainingConfig().model_dump()
+    assert "retrain" not in configs["training"].model_dump()
+    assert _configs(["run", "--no-retrain"])["execution"].retrain is False

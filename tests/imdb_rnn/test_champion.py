@@ -2,12 +2,188 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import pytest
 
-from imdb_rnn.champion import NoChampionError, load_champion
+from imdb_rnn.champion import (
+    ChampionDecision,
+    NoChampionError,
+    load_champion,
+    read_champion,
+    swap_link,
+    write_champion_folder,
+)
+from imdb_rnn.errors import DataContractError
 from imdb_rnn.paths import DataPaths
 
 
 def test_no_champion_says_how_to_train_one(tmp_path):
     with pytest.raises(NoChampionError, match="train one with 'imdb-rnn run'"):
         load_champion(DataPaths.at(tmp_path).champion)
+
+
+RECORD = {"run_id": "20260101T000000Z-a", "architecture": "lstm", "metrics": {"roc_auc": 0.9}}
+
+
+def _champion_folder(folder: Path, record: dict = RECORD) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "model.keras").write_bytes(b"weights")
+    (folder / "champion.json").write_text(json.dumps(record), encoding="utf-8")
+    return folder
+
+
+def test_no_champion_reads_as_none(tmp_path):
+    paths = DataPaths.at(tmp_path)
+    assert read_champion(paths.champion) is None
+    paths.champions.mkdir(parents=True)  # a folder of old champions, but no link
+    assert read_champion(paths.champion) is None
+
+
+def test_the_champion_record_names_the_folder_in_service(tmp_path):
+    paths = DataPaths.at(tmp_path)
+    folder = _champion_folder(paths.champions / "20260101T000000Z-a-lstm")
+    swap_link(paths.champion, folder)
+    record = read_champion(paths.champion)
+    assert record == {**RECORD, "directory": str(folder)}
+    assert Path(record["directory"]).is_absolute()
+
+
+def test_a_champion_folder_holds_the_model_its_vocabulary_and_its_record(tmp_path):
+    model_dir = tmp_path / "models" / "lstm-0123456789abcdef"
+    model_dir.mkdir(parents=True)
+    (model_dir / "model.keras").write_bytes(b"trained weights")
+    (model_dir / "history.json").write_text("{}", encoding="utf-8")
+    vocabulary = tmp_path / "processed" / "vocab.json"
+    vocabulary.parent.mkdir()
+    vocabulary.write_text('{"the": 2}', encoding="utf-8")
+    target = tmp_path / "models" / "champions" / "run-lstm"
+
+    write_champion_folder(target, model_dir, vocabulary, RECORD)
+
+    assert sorted(p.name for p in target.iterdir()) == [
+        "champion.json",
+        "model.keras",
+        "vocab.json",
+    ]
+    assert (target / "model.keras").read_bytes() == b"trained weights"
+    assert (target / "vocab.json").read_text(encoding="utf-8") == '{"the": 2}'
+    assert json.loads((target / "champion.json").read_text(encoding="utf-8")) == RECORD
+    # Copied, not moved: the trained model's folder stays whole.
+    assert (model_dir / "model.keras").read_bytes() == b"trained weights"
+    assert vocabulary.is_file()
+    assert [p.name for p in target.parent.iterdir()] == ["run-lstm"]  # no staging left over
+
+
+def test_the_link_is_relative_and_points_at_the_new_folder(tmp_path):
+    paths = DataPaths.at(tmp_path)
+    folder = _champion_folder(paths.champions / "first")
+    swap_link(paths.champion, folder)
+    assert paths.champion.is_symlink()
+    assert os.readlink(paths.champion) == os.path.join("champions", "first")
+    assert paths.champion.resolve() == folder
+    # Relative, so the data folder can be moved or mounted elsewhere.
+    moved = tmp_path.parent / f"{tmp_path.name}-moved"
+    tmp_path.rename(moved)
+    try:
+        assert read_champion(DataPaths.at(moved).champion)["run_id"] == RECORD["run_id"]
+    finally:
+        moved.rename(tmp_path)
+
+
+def test_swapping_replaces_the_link_in_one_step(tmp_path, monkeypatch):
+    paths = DataPaths.at(tmp_path)
+    first = _champion_folder(paths.champions / "first")
+    second = _champion_folder(paths.champions / "second", {**RECORD, "run_id": "second-run"})
+    swap_link(paths.champion, first)
+
+    seen_during_swap = []
+    real_replace = os.replace
+
+    def watching_replace(source, destination):
+        seen_during_swap.append(read_champion(paths.champion)["run_id"])
+        return real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", watching_replace)
+    swap_link(paths.champion, second)
+
+    # The old champion stayed in service until the one rename that put the new one there.
+    assert seen_during_swap == [RECORD["run_id"]]
+    assert os.readlink(paths.champion) == os.path.join("champions", "second")
+    assert read_champion(paths.champion)["run_id"] == "second-run"
+    assert sorted(p.name for p in paths.models.iterdir()) == ["champion", "champions"]
+    assert (first / "model.keras").is_file()  # the old champion's folder is kept
+
+
+def test_a_stale_temporary_link_from_a_crashed_swap_is_replaced(tmp_path):
+    paths = DataPaths.at(tmp_path)
+    folder = _champion_folder(paths.champions / "first")
+    stale = paths.models / f".champion.{os.getpid()}.tmp"
+    os.symlink("nowhere", stale)
+    swap_link(paths.champion, folder)
+    assert paths.champion.resolve() == folder
+    assert sorted(p.name for p in paths.models.iterdir()) == ["champion", "champions"]
+
+
+def test_a_real_folder_where_the_link_goes_is_refused_and_left_alone(tmp_path):
+    paths = DataPaths.at(tmp_path)
+    folder = _champion_folder(paths.champions / "first")
+    paths.champion.mkdir()
+    (paths.champion / "mine.txt").write_text("keep me", encoding="utf-8")
+    with pytest.raises(DataContractError, match="real file or folder"):
+        swap_link(paths.champion, folder)
+    assert not paths.champion.is_symlink()
+    assert (paths.champion / "mine.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def _decision(**changes) -> ChampionDecision:
+    values = {
+        "metric": "roc_auc",
+        "challenger": "gru",
+        "challenger_score": 0.95,
+        "champion": "lstm from run 20260101T000000Z-a",
+        "champion_score": 0.9,
+        "min_improvement": 0.01,
+        "promoted": True,
+        "champion_dir": "/data/models/champions/run-gru",
+    }
+    return ChampionDecision(**{**values, **changes})
+
+
+def test_the_first_champion_is_promoted_because_there_was_none():
+    decision = _decision(challenger_score=0.912345, champion=None, champion_score=None)
+    assert decision.reason == "Promoted gru (roc_auc 0.9123): there was no champion yet."
+
+
+def test_a_promotion_gives_both_scores_the_gain_and_the_margin():
+    assert _decision().reason == (
+        "Promoted gru: roc_auc 0.9500 beats the champion lstm from run 20260101T000000Z-a "
+        "at 0.9000 by +0.0500 (needed more than 0.0100)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("score", "gain"), [(0.905, "+0.0050"), (0.88, "-0.0200")], ids=["too little", "worse"]
+)
+def test_a_kept_champion_gives_both_scores_the_gain_and_the_margin(score, gain):
+    decision = _decision(challenger_score=score, promoted=False)
+    assert decision.reason == (
+        "Kept the champion lstm from run 20260101T000000Z-a: roc_auc 0.9000 on this test "
+        f"data; the best challenger, gru, scored {score:.4f} ({gain}, needed more than 0.0100)."
+    )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"challenger": None, "challenger_score": None, "champion_score": None},
+        {},  # a reason to skip wins over the scores
+    ],
+)
+def test_a_skipped_decision_gives_why_it_was_skipped(changes):
+    decision = _decision(skipped="No recurrent model to promote.", promoted=False, **changes)
+    assert decision.reason == "No recurrent model to promote."
+    assert decision.to_dict()["reason"] == "No recurrent model to promote."
+    assert decision.to_dict()["skipped"] == "No recurrent model to promote."

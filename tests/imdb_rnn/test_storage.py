@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -10,6 +11,7 @@ import fsspec
 import pytest
 
 from imdb_rnn.errors import ConfigError
+from imdb_rnn.paths import DataPaths
 from imdb_rnn.storage import CACHE_ENV, LISTING_NAME, DataStore
 
 
@@ -142,3 +144,105 @@ def test_replacing_a_published_file_withdraws_the_listing_until_the_upload_is_do
 
     expected = hashlib.sha256(b"retrained").hexdigest()
     assert json.loads(fs.cat_file(listing_path)) == {"model.keras": expected}
+
+
+def test_the_paths_of_a_local_store_are_under_its_folder(tmp_path):
+    store = DataStore.open(str(tmp_path / "data"))
+    assert isinstance(DataStore.__dict__["paths"], property)
+    assert store.paths == DataPaths((tmp_path / "data").resolve())
+    assert store.paths.models == (tmp_path / "data").resolve() / "models"
+    assert store.paths.processed == (tmp_path / "data").resolve() / "processed"
+    assert not (tmp_path / "data").exists()  # naming the folders creates none
+
+
+def test_fetched_on_a_local_store_says_whether_the_folder_exists(tmp_path):
+    store = DataStore.open(str(tmp_path / "data"))
+    folder = store.paths.processed / "abc"
+    assert store.fetched(folder) is False
+    assert not folder.exists()
+    folder.mkdir(parents=True)
+    assert store.fetched(folder) is True
+    not_a_folder = store.paths.processed / "file"
+    not_a_folder.write_text("x")
+    assert store.fetched(not_a_folder) is False
+
+
+def test_build_shared_on_a_local_store_builds_once_and_returns_the_result(tmp_path):
+    store = DataStore.open(str(tmp_path / "data"))
+    folder = store.paths.models / "gru-1"
+    calls = []
+
+    def build():
+        calls.append(folder.exists())
+        folder.mkdir(parents=True)
+        (folder / "model.keras").write_bytes(b"w")
+        return {"accuracy": 0.8}
+
+    assert store.build_shared(folder, build) == {"accuracy": 0.8}
+    assert calls == [False]
+    assert (folder / "model.keras").read_bytes() == b"w"
+    assert not (folder / LISTING_NAME).exists()  # nothing to publish in place
+
+
+def _build_into(folder: Path, result, builds: list):
+    """A build that reuses a complete folder, like the tasks' builds do."""
+
+    def build():
+        if (folder / "model.keras").is_file():
+            builds.append("reused")
+            return result
+        builds.append("built")
+        _folder(folder, {"model.keras": b"weights", "history.json": b"{}"})
+        return result
+
+    return build
+
+
+def test_build_shared_publishes_only_a_result_worth_keeping(memory_store):
+    fs = fsspec.filesystem("memory")
+    failed = memory_store.paths.models / "lstm-failed"
+    seen = []
+
+    def worth_keeping(result):
+        seen.append(result)
+        return result == "trained"
+
+    builds = []
+    outcome = memory_store.build_shared(
+        failed, _build_into(failed, "failed", builds), worth_keeping
+    )
+    assert outcome == "failed"
+    assert builds == ["built"] and seen == ["failed"]
+    assert not fs.exists(f"{memory_store.location}/models/lstm-failed")
+
+    kept = memory_store.paths.models / "lstm-ok"
+    outcome = memory_store.build_shared(kept, _build_into(kept, "trained", builds), worth_keeping)
+    assert outcome == "trained"
+    listing = json.loads(fs.cat_file(f"{memory_store.location}/models/lstm-ok/{LISTING_NAME}"))
+    assert listing == {
+        "history.json": hashlib.sha256(b"{}").hexdigest(),
+        "model.keras": hashlib.sha256(b"weights").hexdigest(),
+    }
+
+
+def test_build_shared_takes_a_copy_another_machine_published(memory_store, monkeypatch, tmp_path):
+    builds = []
+    on_a = memory_store.paths.models / "gru-abc"
+    memory_store.build_shared(on_a, _build_into(on_a, "a", builds))
+    assert builds == ["built"]
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "machine-b"))
+    on_b = memory_store.paths.models / "gru-abc"
+    assert on_b != on_a and not on_b.exists()
+    assert memory_store.build_shared(on_b, _build_into(on_b, "b", builds)) == "b"
+    assert builds == ["built", "reused"]  # machine b found the folder already there
+    assert (on_b / "model.keras").read_bytes() == b"weights"
+    assert (on_b / "history.json").read_bytes() == b"{}"
+
+
+def test_a_file_url_is_read_as_a_url_escapes_and_host_included(tmp_path):
+    folder = tmp_path / "my data"
+    escaped = f"file://{str(folder).replace(' ', '%20')}"
+    assert DataStore.open(escaped).local_root == folder.resolve()
+    assert DataStore.open(f"file://localhost{folder}").local_root == folder.resolve()
+    assert DataStore.open(str(folder)).local_root == folder.resolve()

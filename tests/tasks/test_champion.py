@@ -173,6 +173,6 @@ def test_a_real_folder_in_place_of_the_link_is_not_overwritten(trained, tmp_path
     paths = DataPaths.at(tmp_path)
     paths.champion.mkdir(parents=True)
     (paths.champion / "notes.txt").write_text("mine")
-    with pytest.raises(Exception, match="real folder"):
+    with pytest.raises(Exception, match="real file or folder"):
         decide_and_promote("run-1", [evaluations["lstm"]], prepared, ChampionConfig(), paths)
     assert (paths.champion / "notes.txt").read_text() == "mine"
