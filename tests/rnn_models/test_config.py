@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from rnn_models.config import ModelConfig
 
 
@@ -11,3 +14,23 @@ def test_model_defaults_match_the_seed_notes():
     assert config.embedding_dim == 32  # Embedding(10000, 32)
     assert config.units == 32  # RNN(32)
     assert config.dropout == 0.0
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "value"),
+    [
+        (ModelConfig, "embedding_dim", 0),
+        (ModelConfig, "units", 0),
+        (ModelConfig, "dropout", 1.0),
+        (ModelConfig, "embedding_dropout", -0.1),
+        (ModelConfig, "pooling", "sum"),
+    ],
+    ids=lambda value: value.__name__ if isinstance(value, type) else str(value),
+)
+def test_out_of_range_values_are_rejected(model, field, value):
+    with pytest.raises(ValidationError) as caught:
+        model(**{field: value})
+
+    errors = caught.value.errors()
+    assert len(errors) == 1
+    assert errors[0]["loc"] == (field,)

@@ -1,35 +1,15 @@
-"""Unit tests of imdb_rnn/config.py: defaults from the seed notes, validation, immutability."""
+"""What a run trains and how it runs: seed-notes defaults, architectures, the fit of one
+model, and the execution settings a 0.3.0 deployment passes inside ``training``."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from imdb_rnn.config import (
-    CANONICAL_URL,
-    BaselineConfig,
-    ExecutionConfig,
-    FitConfig,
-    PreprocessConfig,
-    SourceConfig,
-    TrainingConfig,
-)
+from imdb_rnn.config import ExecutionConfig, FitConfig, TrainingConfig
 from imdb_rnn.errors import ConfigError
-from rnn_models.config import ModelConfig
 
 ALL_ARCHITECTURES = ("simple_rnn", "lstm", "gru", "bilstm", "bigru")
-
-
-def test_preprocess_defaults_match_the_seed_notes():
-    config = PreprocessConfig()
-
-    assert config.vocab_size == 10_000  # imdb.load_data(num_words=10000)
-    assert config.maxlen == 200  # pad_sequences(maxlen=200)
-    assert config.padding == "pre"  # Keras' pad_sequences defaults
-    assert config.truncating == "pre"
-    assert config.validation_fraction == 0.2
-    assert config.split_seed == 42
-    assert config.max_reviews_per_split is None
 
 
 def test_training_defaults_match_the_seed_notes():
@@ -41,15 +21,6 @@ def test_training_defaults_match_the_seed_notes():
     assert config.learning_rate == 0.001  # adam's default
     assert config.seed == 42
     assert ExecutionConfig().retrain is False
-
-
-def test_source_defaults_to_the_canonical_archive():
-    config = SourceConfig()
-
-    assert config.source == CANONICAL_URL
-    assert config.source == "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
-    assert config.sha256 is None
-    assert config.timeout_seconds == 60.0
 
 
 def test_unknown_architecture_is_named_with_the_choices():
@@ -79,24 +50,12 @@ def test_no_architecture_is_rejected():
 @pytest.mark.parametrize(
     ("model", "field", "value"),
     [
-        (PreprocessConfig, "maxlen", 0),
-        (PreprocessConfig, "maxlen", -5),
-        (PreprocessConfig, "vocab_size", 2),  # needs room for padding, unknown and one word
-        (PreprocessConfig, "validation_fraction", 0.0),
-        (PreprocessConfig, "validation_fraction", 1.0),
-        (PreprocessConfig, "padding", "middle"),
-        (PreprocessConfig, "truncating", "both"),
-        (PreprocessConfig, "split_seed", -1),
-        (PreprocessConfig, "max_reviews_per_split", 3),
-        (ModelConfig, "embedding_dim", 0),
-        (ModelConfig, "units", 0),
-        (ModelConfig, "dropout", 1.0),
         (TrainingConfig, "epochs", 0),
         (TrainingConfig, "batch_size", 0),
         (TrainingConfig, "learning_rate", 0.0),
-        (SourceConfig, "timeout_seconds", 0),
-        (BaselineConfig, "max_ngram", 4),
-        (BaselineConfig, "c_grid", (1.0, -1.0)),
+        (TrainingConfig, "seeds", 0),
+        (ExecutionConfig, "batch_parts", 0),
+        (ExecutionConfig, "threads", -1),
     ],
     ids=lambda value: value.__name__ if isinstance(value, type) else str(value),
 )
@@ -107,43 +66,6 @@ def test_out_of_range_values_are_rejected(model, field, value):
     errors = caught.value.errors()
     assert len(errors) == 1
     assert errors[0]["loc"] == (field,)
-
-
-def test_smallest_valid_values_are_accepted():
-    config = PreprocessConfig(maxlen=1, vocab_size=3, validation_fraction=0.01)
-
-    assert (config.maxlen, config.vocab_size, config.validation_fraction) == (1, 3, 0.01)
-    assert TrainingConfig(epochs=1).epochs == 1
-
-
-@pytest.mark.parametrize(
-    "sha256",
-    ["xyz", "a" * 63, "a" * 65, "g" * 64, "a" * 62 + " a"],
-    ids=["short-word", "63-digits", "65-digits", "not-hex", "inner-space"],
-)
-def test_bad_sha256_is_rejected(sha256):
-    with pytest.raises(ValidationError, match="sha256 must be 64 hex digits") as caught:
-        SourceConfig(sha256=sha256)
-
-    assert repr(sha256) in str(caught.value)
-
-
-def test_sha256_is_normalised_to_lowercase():
-    assert SourceConfig(sha256=" " + "AB" * 32 + "\n").sha256 == "ab" * 32
-
-
-def test_blank_source_is_rejected():
-    with pytest.raises(ValidationError, match="source is empty"):
-        SourceConfig(source="   ")
-
-
-def test_source_is_stripped():
-    assert SourceConfig(source="  data/aclImdb  ").source == "data/aclImdb"
-
-
-def test_unknown_field_is_rejected():
-    with pytest.raises(ValidationError, match="extra"):
-        PreprocessConfig(max_len=100)
 
 
 def test_comma_string_of_architectures_is_split():
@@ -158,32 +80,6 @@ def test_architecture_list_becomes_a_tuple():
 
 def test_every_registered_architecture_is_accepted():
     assert TrainingConfig(architectures=ALL_ARCHITECTURES).architectures == ALL_ARCHITECTURES
-
-
-@pytest.mark.parametrize(
-    ("config", "field", "value"),
-    [
-        (PreprocessConfig(), "maxlen", 100),
-        (ModelConfig(), "units", 64),
-        (TrainingConfig(), "epochs", 5),
-        (SourceConfig(), "sha256", "a" * 64),
-        (BaselineConfig(), "enabled", False),
-    ],
-    ids=["preprocess", "model", "training", "source", "baseline"],
-)
-def test_configs_are_frozen(config, field, value):
-    before = getattr(config, field)
-
-    with pytest.raises(ValidationError, match="frozen"):
-        setattr(config, field, value)
-
-    assert getattr(config, field) == before
-
-
-def test_frozen_configs_are_hashable_and_compare_by_value():
-    assert PreprocessConfig(maxlen=100) == PreprocessConfig(maxlen=100)
-    assert hash(PreprocessConfig(maxlen=100)) == hash(PreprocessConfig(maxlen=100))
-    assert PreprocessConfig(maxlen=100) != PreprocessConfig(maxlen=101)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,50 @@
+"""The configs of the steps after training: the baseline, the champion and the claims."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from imdb_rnn.config import BaselineConfig, ChampionConfig, ClaimsConfig
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "value"),
+    [
+        (BaselineConfig, "max_ngram", 4),
+        (BaselineConfig, "c_grid", (1.0, -1.0)),
+        (BaselineConfig, "c_grid", ()),
+        (ChampionConfig, "min_improvement", 1.5),
+        (ChampionConfig, "metric", "loss"),
+        (ClaimsConfig, "distances", (0, 10)),
+        (ClaimsConfig, "synthetic_vocab", 4),
+    ],
+    ids=lambda value: value.__name__ if isinstance(value, type) else str(value),
+)
+def test_out_of_range_values_are_rejected(model, field, value):
+    with pytest.raises(ValidationError) as caught:
+        model(**{field: value})
+
+    errors = caught.value.errors()
+    assert len(errors) == 1
+    assert errors[0]["loc"] == (field,)
+
+
+def test_the_steps_default_to_the_seed_run():
+    assert BaselineConfig().enabled and BaselineConfig().c_grid == (1.0, 4.0, 16.0)
+    assert ChampionConfig().metric == "roc_auc" and ChampionConfig().min_improvement == 0.0
+    assert ClaimsConfig().enabled and ClaimsConfig().distances == (10, 50, 100, 200)
+
+
+def test_claim_distances_from_a_flag_are_split_sorted_and_unique():
+    assert ClaimsConfig(distances="100, 10,50,10").distances == (10, 50, 100)
+    assert ClaimsConfig(distances=[7]).distances == (7,)
+
+
+def test_the_synthetic_sequences_have_room_for_the_largest_distance():
+    claims = ClaimsConfig(distances=(3, 9), synthetic_train=40, synthetic_epochs=2)
+    budget = claims.synthetic_budget()
+    assert claims.synthetic_length == 10 == budget.length  # marker 9 steps before the end
+    assert (budget.train_rows, budget.epochs) == (40, 2)
+    assert (budget.test_rows, budget.vocab_size, budget.batch_size) == (1024, 100, 64)
+    assert budget.learning_rate == 0.01
