@@ -5,7 +5,7 @@
 Trains the seed GRU (``Embedding(10000, 32) -> GRU(32) -> Dense``, batch 64, 200 tokens,
 XLA) on random tokens, ``--epochs`` epochs of ``--steps`` steps and 1,000 validation rows
 per fit, each fit in a fresh process. The settings alternate: the pipeline's input
-(``rnn_models.runtime``, autotuning off), and tf.data's and Keras' defaults (the same
+(``rnn_models.datasets``, autotuning off), and tf.data's and Keras' defaults (the same
 training dataset with autotuning on, the validation rows given to Keras as arrays). For each
 fit it prints the seconds from Keras' ``on_train_end`` until ``fit`` returns: the time spent
 deleting the input iterators. No data download and no Prefect; one JSON line per fit,

@@ -72,7 +72,7 @@ class BigramEmbedding(keras.layers.Embedding):
     """An ``Embedding`` of the tokens plus an embedding of their hashed bigrams.
 
     It is an ``Embedding`` itself, so that code which splits a model at its embedding output
-    (the gradient by position in ``tasks.claims``) sees unigrams and bigrams together.
+    (the gradient by position in ``rnn_models.probes``) sees unigrams and bigrams together.
     """
 
     def __init__(self, input_dim: int, output_dim: int, buckets: int, **kwargs: Any) -> None:

@@ -71,7 +71,7 @@ def build_model(name: str, config: ModelConfig, vocab_size: int, maxlen: int) ->
     With ``config.skip_padding`` the recurrent block gets a mask from the token ids and steps
     over padding, so a review's output does not depend on how much padding surrounds it. Such
     a model takes sequences of any length (``reads_any_length``), which lets training and
-    prediction cut each batch to its longest review (``rnn_models.runtime``).
+    prediction cut each batch to its longest review (``rnn_models.datasets``).
 
     Args:
         name: An entry of ``ARCHITECTURE_NAMES``.
