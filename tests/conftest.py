@@ -213,3 +213,29 @@ def evaluations(tmp_path: Path) -> list[Any]:
             bucketed_evaluation(name, kind, accuracy, buckets(short, long), str(path), history)
         )
     return made
+
+
+@pytest.fixture
+def memory_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+    """A fresh ``memory://`` store, and a cache folder per simulated machine."""
+    import fsspec
+
+    from imdb_rnn.storage import CACHE_ENV, DataStore
+
+    location = f"memory://imdb-{os.getpid()}-{tmp_path.name}"
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "machine-a"))
+    yield DataStore.open(location)
+    fs = fsspec.filesystem("memory")
+    if fs.exists(location):
+        fs.rm(location, recursive=True)
+
+
+def small_prepared(base: Path, sha256: str = "c" * 64) -> Any:
+    """80 generated train and 80 test reviews, prepared with vocabulary 60 and maxlen 30."""
+    from imdb_rnn.aclimdb import RawDataset
+    from imdb_rnn.config import PreprocessConfig
+    from tasks.prepare import prepare_dataset
+
+    dataset = make_aclimdb(base / "source", per_label=40)
+    raw = RawDataset(dataset.root, sha256, "generated")
+    return prepare_dataset(raw, PreprocessConfig(vocab_size=60, maxlen=30), base / "processed")

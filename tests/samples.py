@@ -1,10 +1,15 @@
-"""Sample records shared by the tests of the report, its tables and the CLI's report command."""
+"""Hand-made records and archives that several test modules share."""
 
 from __future__ import annotations
 
+import io
+import json
 import math
+import tarfile
+from pathlib import Path
 
-from imdb_rnn.config import ClaimsConfig
+from imdb_rnn.claims import ArchitectureClaims, ClaimsResult
+from imdb_rnn.config import ClaimsConfig, PreprocessConfig
 from imdb_rnn.evaluation import ModelEvaluation
 
 # --- three scored models: the comparison table and the summary files
@@ -127,3 +132,164 @@ SMALL_CLAIMS = ClaimsConfig(
     synthetic_epochs=1,
     synthetic_vocab=8,
 )
+
+
+# --- hand-made measurements of the claims step: short, long and exploding on purpose
+
+
+def measured_claims(name, curve, accuracy, parameters, norms=(1.0, 2.0)):
+    return ArchitectureClaims(
+        model=name,
+        window=len(curve),
+        gradient_curve=list(curve),
+        synthetic={
+            str(d): {"accuracy": a, "epochs": 1, "seconds": 0.1} for d, a in accuracy.items()
+        },
+        parameters=parameters,
+        seconds_per_epoch=12.0,
+        reviews_per_second=5000.0,
+        gradient_norm_first=norms[0],
+        gradient_norm_max=norms[1],
+    )
+
+
+def hand_made_result() -> ClaimsResult:
+    decaying = [0.5**k for k in range(200)][::-1]  # span 7: short
+    flat_end = [0.001] * 20 + [1.0] * 180  # span 180: long
+    return ClaimsResult(
+        distances=(10, 200),
+        measured=[
+            measured_claims("simple_rnn", decaying, {10: 0.99, 200: 0.5}, 1000, norms=(0.1, 50.0)),
+            measured_claims("lstm", flat_end, {10: 1.0, 200: 0.95}, 4000),
+            measured_claims("gru", flat_end, {10: 1.0, 200: 0.6}, 3000),
+        ],
+        seconds=1.0,
+        reused=False,
+    )
+
+
+# --- archives built member by member: hostile, partial or valid
+
+OTHER_SHA = "0" * 64
+
+
+def files_under(folder: Path) -> list[str]:
+    """Relative paths of every non-folder entry below ``folder`` (links included)."""
+    if not folder.exists():
+        return []
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_symlink() or not p.is_dir()
+    )
+
+
+def file_member(name: str, data: bytes = b"text") -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info, data
+
+
+def link_member(name: str, target: str, kind: bytes) -> tuple[tarfile.TarInfo, None]:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = target
+    return info, None
+
+
+def device_member(name: str) -> tuple[tarfile.TarInfo, None]:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.CHRTYPE
+    info.devmajor, info.devminor = 1, 3
+    return info, None
+
+
+def write_tarball(target: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
+    """Write members exactly as given (names are not sanitised the way ``tar.add`` does)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(target, "w:gz") as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return target
+
+
+def valid_members() -> list[tuple[tarfile.TarInfo, bytes]]:
+    """One review in each of the four aclImdb folders: a complete, extractable layout."""
+    return [
+        file_member(f"aclImdb/{split}/{label}/{i}_{rating}.txt", f"{label} review {i}".encode())
+        for i, (split, label, rating) in enumerate(
+            [("train", "pos", 8), ("train", "neg", 2), ("test", "pos", 9), ("test", "neg", 1)]
+        )
+    ]
+
+
+# --- reviews of random length as token ids, padded on either side
+
+REVIEW_MAXLEN = 40
+
+
+def random_reviews(rows: int, seed: int = 0) -> list:
+    """``rows`` reviews of 1 to 39 token ids in 2..49 (no padding, no unknown)."""
+    import numpy as np
+
+    generator = np.random.default_rng(seed)
+    return [
+        generator.integers(2, 50, size=generator.integers(1, REVIEW_MAXLEN)) for _ in range(rows)
+    ]
+
+
+def padded(reviews: list, side: str, maxlen: int = REVIEW_MAXLEN):
+    """``reviews`` as one int32 matrix, zeros before (``pre``) or after (``post``) each."""
+    import numpy as np
+
+    tokens = np.zeros((len(reviews), maxlen), dtype=np.int32)
+    for row, review in enumerate(reviews):
+        if side == "post":
+            tokens[row, : len(review)] = review
+        else:
+            tokens[row, maxlen - len(review) :] = review
+    return tokens
+
+
+# --- configs
+
+
+def assert_only_field_refused(config_type: type, field: str, value: object) -> None:
+    """Building ``config_type`` with ``field=value`` fails, naming that field alone."""
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        config_type(**{field: value})
+    errors = caught.value.errors()
+    assert len(errors) == 1
+    assert errors[0]["loc"] == (field,)
+
+
+# --- the prepare step on the generated reviews of make_aclimdb
+
+SOURCE_SHA = "a" * 64
+MAXLEN = 50
+# 24 training reviews (12 per label) and a quarter held out: 6 validation rows, 3 per label.
+CONFIG = PreprocessConfig(maxlen=MAXLEN, validation_fraction=0.25)
+
+
+def read_metadata(path: Path) -> dict:
+    """The pipeline's key/value metadata of a prepared Parquet file."""
+    import pyarrow.parquet as pq
+
+    return json.loads(pq.read_schema(path).metadata[b"imdb_rnn"])
+
+
+# --- small models with parameter counts worked out from the cell equations
+
+VOCAB, EMBED, UNITS, SMALL_MAXLEN = 50, 8, 4, 12
+EMBEDDING_PARAMS = VOCAB * EMBED  # 400
+# Per-layer counts (Keras 3 GRU uses reset_after: two bias vectors).
+EXPECTED_PARAMS = {
+    "simple_rnn": EMBEDDING_PARAMS + UNITS * (EMBED + UNITS + 1) + (UNITS + 1),  # 457
+    "lstm": EMBEDDING_PARAMS + 4 * UNITS * (EMBED + UNITS + 1) + (UNITS + 1),  # 613
+    "gru": EMBEDDING_PARAMS + 3 * UNITS * (EMBED + UNITS + 2) + (UNITS + 1),  # 573
+    "bilstm": EMBEDDING_PARAMS + 2 * 4 * UNITS * (EMBED + UNITS + 1) + (2 * UNITS + 1),  # 825
+    "bigru": EMBEDDING_PARAMS + 2 * 3 * UNITS * (EMBED + UNITS + 2) + (2 * UNITS + 1),  # 745
+}

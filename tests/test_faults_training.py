@@ -12,13 +12,11 @@ import textwrap
 import pandas as pd
 import pytest
 
-from imdb_rnn.aclimdb import RawDataset
 from imdb_rnn.config import ClaimsConfig, PreprocessConfig, TrainingConfig
 from rnn_models.config import ModelConfig
 from tasks.evaluate import evaluate_trained_model
-from tasks.prepare import prepare_dataset
 from tasks.report import write_report_files
-from tests.conftest import PROJECT_ROOT, make_aclimdb, make_tarball, train_model
+from tests.conftest import PROJECT_ROOT, make_aclimdb, make_tarball, small_prepared, train_model
 
 pytestmark = pytest.mark.slow
 
@@ -30,10 +28,7 @@ THREE_EPOCHS = TrainingConfig(epochs=3, batch_size=16, learning_rate=0.01, seed=
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
-    base = tmp_path_factory.mktemp("faults")
-    dataset = make_aclimdb(base / "source", per_label=40)
-    raw = RawDataset(dataset.root, "f" * 64, "generated")
-    return prepare_dataset(raw, PreprocessConfig(vocab_size=60, maxlen=30), base / "processed")
+    return small_prepared(tmp_path_factory.mktemp("faults"), "f" * 64)
 
 
 def nan_block(layers, config):

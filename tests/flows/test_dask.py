@@ -7,22 +7,10 @@ import os
 import sys
 from pathlib import Path
 
-import fsspec
 import pytest
 
 from imdb_rnn.config import RunnerConfig, TrainingConfig
 from imdb_rnn.storage import CACHE_ENV, LISTING_NAME, DataStore
-
-
-@pytest.fixture
-def memory_store(monkeypatch, tmp_path):
-    """A fresh ``memory://`` store, and a cache folder per simulated machine."""
-    location = f"memory://imdb-{os.getpid()}-{tmp_path.name}"
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "machine-a"))
-    yield DataStore.open(location)
-    fs = fsspec.filesystem("memory")
-    if fs.exists(location):
-        fs.rm(location, recursive=True)
 
 
 def _read_table_artifact(key: str) -> list[dict]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -17,19 +16,7 @@ from tasks.prepare import prepare_dataset
 from tests.conftest import (
     make_aclimdb,
 )
-
-SOURCE_SHA = "a" * 64
-
-
-MAXLEN = 50
-
-
-# 24 training reviews (12 per label) and a quarter held out: 6 validation rows, 3 per label.
-CONFIG = PreprocessConfig(maxlen=MAXLEN, validation_fraction=0.25)
-
-
-def read_metadata(path: Path) -> dict:
-    return json.loads(pq.read_schema(path).metadata[b"imdb_rnn"])
+from tests.samples import CONFIG, MAXLEN, SOURCE_SHA, read_metadata
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import fsspec
@@ -13,17 +12,6 @@ import pytest
 from imdb_rnn.errors import ConfigError
 from imdb_rnn.paths import DataPaths
 from imdb_rnn.storage import CACHE_ENV, LISTING_NAME, DataStore
-
-
-@pytest.fixture
-def memory_store(monkeypatch, tmp_path):
-    """A fresh ``memory://`` store, and a cache folder per simulated machine."""
-    location = f"memory://imdb-{os.getpid()}-{tmp_path.name}"
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "machine-a"))
-    yield DataStore.open(location)
-    fs = fsspec.filesystem("memory")
-    if fs.exists(location):
-        fs.rm(location, recursive=True)
 
 
 def _folder(root: Path, files: dict[str, bytes]) -> Path:

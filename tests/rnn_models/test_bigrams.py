@@ -7,23 +7,9 @@ import pytest
 
 from rnn_models import build_model
 from rnn_models.config import ModelConfig
+from tests.samples import EMBED, EXPECTED_PARAMS, SMALL_MAXLEN, UNITS, VOCAB
 
 pytestmark = pytest.mark.slow
-
-VOCAB, EMBED, UNITS, MAXLEN = 50, 8, 4, 12
-
-
-EMBEDDING_PARAMS = VOCAB * EMBED  # 400
-
-
-# Per-layer counts from the cell equations (Keras 3 GRU uses reset_after: two bias vectors).
-EXPECTED_PARAMS = {
-    "simple_rnn": EMBEDDING_PARAMS + UNITS * (EMBED + UNITS + 1) + (UNITS + 1),  # 457
-    "lstm": EMBEDDING_PARAMS + 4 * UNITS * (EMBED + UNITS + 1) + (UNITS + 1),  # 613
-    "gru": EMBEDDING_PARAMS + 3 * UNITS * (EMBED + UNITS + 2) + (UNITS + 1),  # 573
-    "bilstm": EMBEDDING_PARAMS + 2 * 4 * UNITS * (EMBED + UNITS + 1) + (2 * UNITS + 1),  # 825
-    "bigru": EMBEDDING_PARAMS + 2 * 3 * UNITS * (EMBED + UNITS + 2) + (2 * UNITS + 1),  # 745
-}
 
 
 BUCKETS = 101
@@ -35,9 +21,9 @@ def _bigram_config(**overrides) -> ModelConfig:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_PARAMS))
 def test_bigram_buckets_add_one_bigram_table_and_keep_the_output_shape(name):
-    model = build_model(name, _bigram_config(), VOCAB, MAXLEN)
+    model = build_model(name, _bigram_config(), VOCAB, SMALL_MAXLEN)
     assert model.count_params() == EXPECTED_PARAMS[name] + BUCKETS * EMBED
-    batch = np.zeros((2, MAXLEN), dtype=np.int32)
+    batch = np.zeros((2, SMALL_MAXLEN), dtype=np.int32)
     batch[1, -3:] = [5, 6, 7]
     out = np.asarray(model(batch))
     assert out.shape == (2, 1)
@@ -86,8 +72,10 @@ def test_a_bigram_model_saves_and_loads_with_identical_predictions(tmp_path):
 
     from rnn_models.optimizers import load_model
 
-    model = build_model("bigru", _bigram_config(pooling="max_mean", dropout=0.2), VOCAB, MAXLEN)
-    tokens = np.random.default_rng(1).integers(0, VOCAB, size=(6, MAXLEN)).astype(np.int32)
+    model = build_model(
+        "bigru", _bigram_config(pooling="max_mean", dropout=0.2), VOCAB, SMALL_MAXLEN
+    )
+    tokens = np.random.default_rng(1).integers(0, VOCAB, size=(6, SMALL_MAXLEN)).astype(np.int32)
     tokens[0, :5] = 0
     model.compile(optimizer="adam", loss="binary_crossentropy")
     model.fit(tokens, np.array([0, 1, 0, 1, 0, 1], dtype=np.float32), epochs=1, verbose=0)

@@ -16,6 +16,7 @@ from rnn_models.datasets import (
     training_dataset,
     width_step,
 )
+from tests.samples import padded, random_reviews
 
 pytestmark = pytest.mark.slow
 
@@ -28,24 +29,6 @@ def _epochs(dataset, steps: int) -> list[list[np.ndarray]]:
 
 def _autotuned(dataset) -> bool:
     return dataset.options().autotune.enabled is not False
-
-
-MAXLEN = 40
-
-
-def _reviews(rows: int, seed: int = 0) -> list[np.ndarray]:
-    generator = np.random.default_rng(seed)
-    return [generator.integers(2, 50, size=generator.integers(1, MAXLEN)) for _ in range(rows)]
-
-
-def _padded(reviews: list[np.ndarray], side: str, maxlen: int = MAXLEN) -> np.ndarray:
-    tokens = np.zeros((len(reviews), maxlen), dtype=np.int32)
-    for row, review in enumerate(reviews):
-        if side == "post":
-            tokens[row, : len(review)] = review
-        else:
-            tokens[row, maxlen - len(review) :] = review
-    return tokens
 
 
 def test_each_epoch_is_a_reshuffled_subset_of_full_batches():
@@ -165,8 +148,8 @@ def test_length_grouped_epochs_see_each_row_once_in_batches_of_similar_length():
 
 
 def test_length_grouped_dataset_cuts_each_batch_to_its_longest_review():
-    reviews = _reviews(64, seed=2)
-    tokens = _padded(reviews, "post", maxlen=64)
+    reviews = random_reviews(64, seed=2)
+    tokens = padded(reviews, "post", maxlen=64)
     labels = np.arange(64, dtype=np.float32)  # a label that names its row
     seen = []
     widths = []

@@ -14,25 +14,9 @@ from rnn_models.datasets import (
     length_sorted_dataset,
 )
 from rnn_models.inference import PREDICT_BATCH_SIZE, predict_probabilities
+from tests.samples import REVIEW_MAXLEN, padded, random_reviews
 
 pytestmark = pytest.mark.slow
-
-MAXLEN = 40
-
-
-def _reviews(rows: int, seed: int = 0) -> list[np.ndarray]:
-    generator = np.random.default_rng(seed)
-    return [generator.integers(2, 50, size=generator.integers(1, MAXLEN)) for _ in range(rows)]
-
-
-def _padded(reviews: list[np.ndarray], side: str, maxlen: int = MAXLEN) -> np.ndarray:
-    tokens = np.zeros((len(reviews), maxlen), dtype=np.int32)
-    for row, review in enumerate(reviews):
-        if side == "post":
-            tokens[row, : len(review)] = review
-        else:
-            tokens[row, maxlen - len(review) :] = review
-    return tokens
 
 
 def _config(**overrides) -> ModelConfig:
@@ -51,8 +35,8 @@ def test_padded_prediction_equals_plain_prediction_row_for_row():
 
 
 def test_length_sorted_validation_and_prediction_equal_full_width_prediction():
-    model = build_model("gru", _config(pooling="max"), 50, MAXLEN)
-    tokens = _padded(_reviews(37, seed=4), "pre")
+    model = build_model("gru", _config(pooling="max"), 50, REVIEW_MAXLEN)
+    tokens = padded(random_reviews(37, seed=4), "pre")
     expected = model.predict(tokens, verbose=0).reshape(-1)
     got = predict_probabilities(model, tokens, batch_size=16)
     assert got.shape == (37,)
@@ -76,12 +60,12 @@ def test_length_sorted_cut_batches_score_as_keras_on_full_width_batches(
     from rnn_models.runtime import seeded_construction
 
     with seeded_construction(1):
-        model = build_model(architecture, _config(pooling=pooling), 50, MAXLEN)
+        model = build_model(architecture, _config(pooling=pooling), 50, REVIEW_MAXLEN)
     assert reads_any_length(model)
-    reviews = _reviews(45, seed=7)
+    reviews = random_reviews(45, seed=7)
     reviews[3] = reviews[3][:1]  # a one-word review
-    reviews[10] = np.arange(2, 2 + MAXLEN)  # one that fills every column
-    tokens = _padded(reviews, side)
+    reviews[10] = np.arange(2, 2 + REVIEW_MAXLEN)  # one that fills every column
+    tokens = padded(reviews, side)
 
     full_width = model.predict(batched_dataset(tokens, None, 16), verbose=0).reshape(-1)
     got = predict_probabilities(model, tokens, batch_size=16)  # 16 + 16 + 13 rows

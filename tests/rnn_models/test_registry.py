@@ -7,43 +7,18 @@ import pytest
 
 from rnn_models import ARCHITECTURE_NAMES, build_model, reads_any_length
 from rnn_models.config import ModelConfig
+from tests.samples import (
+    EMBED,
+    EXPECTED_PARAMS,
+    REVIEW_MAXLEN,
+    SMALL_MAXLEN,
+    UNITS,
+    VOCAB,
+    padded,
+    random_reviews,
+)
 
 pytestmark = pytest.mark.slow
-
-VOCAB, EMBED, UNITS, MAXLEN = 50, 8, 4, 12
-
-
-EMBEDDING_PARAMS = VOCAB * EMBED  # 400
-
-
-# Per-layer counts from the cell equations (Keras 3 GRU uses reset_after: two bias vectors).
-EXPECTED_PARAMS = {
-    "simple_rnn": EMBEDDING_PARAMS + UNITS * (EMBED + UNITS + 1) + (UNITS + 1),  # 457
-    "lstm": EMBEDDING_PARAMS + 4 * UNITS * (EMBED + UNITS + 1) + (UNITS + 1),  # 613
-    "gru": EMBEDDING_PARAMS + 3 * UNITS * (EMBED + UNITS + 2) + (UNITS + 1),  # 573
-    "bilstm": EMBEDDING_PARAMS + 2 * 4 * UNITS * (EMBED + UNITS + 1) + (2 * UNITS + 1),  # 825
-    "bigru": EMBEDDING_PARAMS + 2 * 3 * UNITS * (EMBED + UNITS + 2) + (2 * UNITS + 1),  # 745
-}
-
-
-PADDED_MAXLEN = 40
-
-
-def _reviews(rows: int, seed: int = 0) -> list[np.ndarray]:
-    generator = np.random.default_rng(seed)
-    return [
-        generator.integers(2, 50, size=generator.integers(1, PADDED_MAXLEN)) for _ in range(rows)
-    ]
-
-
-def _padded(reviews: list[np.ndarray], side: str, maxlen: int = PADDED_MAXLEN) -> np.ndarray:
-    tokens = np.zeros((len(reviews), maxlen), dtype=np.int32)
-    for row, review in enumerate(reviews):
-        if side == "post":
-            tokens[row, : len(review)] = review
-        else:
-            tokens[row, maxlen - len(review) :] = review
-    return tokens
 
 
 def _config(**overrides) -> ModelConfig:
@@ -57,9 +32,9 @@ def test_registry_lists_the_seed_architectures_and_the_bidirectional_ones():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_PARAMS))
 def test_build_model_has_expected_parameters_and_output(name):
-    model = build_model(name, ModelConfig(embedding_dim=EMBED, units=UNITS), VOCAB, MAXLEN)
+    model = build_model(name, ModelConfig(embedding_dim=EMBED, units=UNITS), VOCAB, SMALL_MAXLEN)
     assert model.count_params() == EXPECTED_PARAMS[name]
-    batch = np.zeros((2, MAXLEN), dtype=np.int32)
+    batch = np.zeros((2, SMALL_MAXLEN), dtype=np.int32)
     batch[1, -3:] = [5, 6, 7]
     out = np.asarray(model(batch))
     assert out.shape == (2, 1)
@@ -81,7 +56,7 @@ def test_a_seed_model_starts_from_the_weights_of_the_notes_script_at_the_same_se
     }[name]
     notes = keras.Sequential(
         [
-            keras.Input(shape=(MAXLEN,), dtype="int32"),
+            keras.Input(shape=(SMALL_MAXLEN,), dtype="int32"),
             keras.layers.Embedding(VOCAB, EMBED),
             layer(UNITS),
             keras.layers.Dense(1, activation="sigmoid"),
@@ -89,15 +64,15 @@ def test_a_seed_model_starts_from_the_weights_of_the_notes_script_at_the_same_se
     )
     configure_tensorflow(44)
     with seeded_construction(44):
-        ours = build_model(name, ModelConfig(embedding_dim=EMBED, units=UNITS), VOCAB, MAXLEN)
+        ours = build_model(name, ModelConfig(embedding_dim=EMBED, units=UNITS), VOCAB, SMALL_MAXLEN)
     for mine, theirs in zip(ours.get_weights(), notes.get_weights(), strict=True):
         np.testing.assert_array_equal(mine, theirs)
 
 
 def test_dropout_adds_a_layer_but_no_parameters():
-    plain = build_model("lstm", ModelConfig(embedding_dim=EMBED, units=UNITS), VOCAB, MAXLEN)
+    plain = build_model("lstm", ModelConfig(embedding_dim=EMBED, units=UNITS), VOCAB, SMALL_MAXLEN)
     dropped = build_model(
-        "lstm", ModelConfig(embedding_dim=EMBED, units=UNITS, dropout=0.5), VOCAB, MAXLEN
+        "lstm", ModelConfig(embedding_dim=EMBED, units=UNITS, dropout=0.5), VOCAB, SMALL_MAXLEN
     )
     assert dropped.count_params() == plain.count_params()
     assert "dropout" in [layer.name for layer in dropped.layers]
@@ -105,7 +80,7 @@ def test_dropout_adds_a_layer_but_no_parameters():
 
 def test_unknown_architecture_names_the_choices():
     with pytest.raises(KeyError, match=r"transformer.*simple_rnn"):
-        build_model("transformer", ModelConfig(), VOCAB, MAXLEN)
+        build_model("transformer", ModelConfig(), VOCAB, SMALL_MAXLEN)
 
 
 def test_embedding_dropout_is_a_layer_without_parameters():
@@ -126,20 +101,20 @@ def test_embedding_dropout_is_a_layer_without_parameters():
     ],
 )
 def test_a_review_scores_the_same_alone_or_in_any_padding(name, overrides):
-    model = build_model(name, _config(**overrides), 50, PADDED_MAXLEN)
+    model = build_model(name, _config(**overrides), 50, REVIEW_MAXLEN)
     assert reads_any_length(model)
-    reviews = _reviews(6)
-    left = model.predict(_padded(reviews, "pre"), verbose=0).reshape(-1)
-    right = model.predict(_padded(reviews, "post"), verbose=0).reshape(-1)
+    reviews = random_reviews(6)
+    left = model.predict(padded(reviews, "pre"), verbose=0).reshape(-1)
+    right = model.predict(padded(reviews, "post"), verbose=0).reshape(-1)
     alone = [model.predict(review[None, :].astype(np.int32), verbose=0)[0, 0] for review in reviews]
     np.testing.assert_allclose(left, alone, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(right, alone, rtol=1e-5, atol=1e-6)
 
 
 def test_without_skip_padding_the_padding_changes_the_output():
-    model = build_model("lstm", _config(skip_padding=False), 50, PADDED_MAXLEN)
+    model = build_model("lstm", _config(skip_padding=False), 50, REVIEW_MAXLEN)
     assert not reads_any_length(model)
-    reviews = _reviews(6)
-    left = model.predict(_padded(reviews, "pre"), verbose=0).reshape(-1)
-    right = model.predict(_padded(reviews, "post"), verbose=0).reshape(-1)
+    reviews = random_reviews(6)
+    left = model.predict(padded(reviews, "pre"), verbose=0).reshape(-1)
+    right = model.predict(padded(reviews, "post"), verbose=0).reshape(-1)
     assert np.abs(left - right).max() > 1e-4

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import http.server
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -19,19 +18,7 @@ from imdb_rnn.errors import (
 from imdb_rnn.sources import LocalSource, expected_sha256
 from imdb_rnn.storage import DataStore
 from tasks.download import fetch_archive
-
-OTHER_SHA = "0" * 64
-
-
-def files_under(folder: Path) -> list[str]:
-    """Relative paths of every non-folder entry below ``folder`` (links included)."""
-    if not folder.exists():
-        return []
-    return sorted(
-        p.relative_to(folder).as_posix()
-        for p in folder.rglob("*")
-        if p.is_symlink() or not p.is_dir()
-    )
+from tests.samples import OTHER_SHA, files_under
 
 
 class FlakyServer:

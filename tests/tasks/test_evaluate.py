@@ -6,12 +6,10 @@ import json
 
 import pytest
 
-from imdb_rnn.aclimdb import RawDataset
-from imdb_rnn.config import PreprocessConfig, TrainingConfig
+from imdb_rnn.config import TrainingConfig
 from rnn_models.config import ModelConfig
 from tasks.evaluate import evaluate_trained_model
-from tasks.prepare import prepare_dataset
-from tests.conftest import make_aclimdb, train_model
+from tests.conftest import small_prepared, train_model
 
 pytestmark = pytest.mark.slow
 
@@ -25,10 +23,7 @@ TRAINING = TrainingConfig(
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
-    base = tmp_path_factory.mktemp("train-data")
-    dataset = make_aclimdb(base / "source", per_label=40)
-    raw = RawDataset(dataset.root, "c" * 64, "generated")
-    return prepare_dataset(raw, PreprocessConfig(vocab_size=60, maxlen=30), base / "processed")
+    return small_prepared(tmp_path_factory.mktemp("train-data"))
 
 
 def test_evaluation_scores_the_test_split_and_is_cached(prepared, tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -26,19 +25,7 @@ from tests.conftest import (
     TEST_ONLY_WORD,
     make_aclimdb,
 )
-
-SOURCE_SHA = "a" * 64
-
-
-MAXLEN = 50
-
-
-# 24 training reviews (12 per label) and a quarter held out: 6 validation rows, 3 per label.
-CONFIG = PreprocessConfig(maxlen=MAXLEN, validation_fraction=0.25)
-
-
-def read_metadata(path: Path) -> dict:
-    return json.loads(pq.read_schema(path).metadata[b"imdb_rnn"])
+from tests.samples import CONFIG, MAXLEN, SOURCE_SHA, read_metadata
 
 
 def row(frame, review_id: str):

@@ -20,7 +20,7 @@ from imdb_rnn.config import (
 from rnn_models.config import ModelConfig
 from rnn_models.training import NORM_MAX_KEY, NORM_MEAN_KEY
 from tasks.prepare import prepare_dataset
-from tests.conftest import make_aclimdb, train_model
+from tests.conftest import make_aclimdb, small_prepared, train_model
 
 _MIRRORED_SCRIPT = """
 import json, sys
@@ -68,18 +68,13 @@ TRAINING = TrainingConfig(
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
-    base = tmp_path_factory.mktemp("train-data")
-    dataset = make_aclimdb(base / "source", per_label=40)
-    raw = RawDataset(dataset.root, "c" * 64, "generated")
-    return prepare_dataset(raw, PreprocessConfig(vocab_size=60, maxlen=30), base / "processed")
+    return small_prepared(tmp_path_factory.mktemp("train-data"))
 
 
 @pytest.mark.slow
 def test_training_logs_the_gradient_norm_and_saves_clipnorm(tmp_path):
-    from imdb_rnn.aclimdb import RawDataset
     from rnn_models.optimizers import load_model
-    from tasks.prepare import prepare_dataset
-    from tests.conftest import make_aclimdb, train_model
+    from tests.conftest import train_model
 
     dataset = make_aclimdb(tmp_path / "source", per_label=16)
     raw = RawDataset(dataset.root, "d" * 64, "generated")
@@ -129,12 +124,10 @@ def test_mirrored_training_splits_each_batch_over_two_replicas_with_the_same_res
 
 @pytest.mark.slow
 def test_training_with_lazy_updates_runs_without_xla_and_saves_the_choice(tmp_path):
-    from imdb_rnn.aclimdb import RawDataset
     from imdb_rnn.config import PreprocessConfig, TrainingConfig
     from rnn_models.config import ModelConfig
     from rnn_models.optimizers import load_model
-    from tasks.prepare import prepare_dataset
-    from tests.conftest import make_aclimdb, train_model
+    from tests.conftest import train_model
 
     dataset = make_aclimdb(tmp_path / "source", per_label=16)
     raw = RawDataset(dataset.root, "d" * 64, "generated")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import tarfile
-from pathlib import Path
 
 import pytest
 
@@ -19,58 +17,15 @@ from imdb_rnn.sources import LocalSource
 from tasks.download import fetch_archive
 from tasks.unpack import check_member, extract_archive, locate_dataset
 from tests.conftest import make_aclimdb, make_tarball
-
-OTHER_SHA = "0" * 64
-
-
-def files_under(folder: Path) -> list[str]:
-    """Relative paths of every non-folder entry below ``folder`` (links included)."""
-    if not folder.exists():
-        return []
-    return sorted(
-        p.relative_to(folder).as_posix()
-        for p in folder.rglob("*")
-        if p.is_symlink() or not p.is_dir()
-    )
-
-
-def file_member(name: str, data: bytes = b"text") -> tuple[tarfile.TarInfo, bytes]:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    return info, data
-
-
-def link_member(name: str, target: str, kind: bytes) -> tuple[tarfile.TarInfo, None]:
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.linkname = target
-    return info, None
-
-
-def device_member(name: str) -> tuple[tarfile.TarInfo, None]:
-    info = tarfile.TarInfo(name)
-    info.type = tarfile.CHRTYPE
-    info.devmajor, info.devminor = 1, 3
-    return info, None
-
-
-def write_tarball(target: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
-    """Write members exactly as given (names are not sanitised the way ``tar.add`` does)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(target, "w:gz") as tar:
-        for info, data in members:
-            tar.addfile(info, io.BytesIO(data) if data is not None else None)
-    return target
-
-
-def valid_members() -> list[tuple[tarfile.TarInfo, bytes]]:
-    """One review in each of the four aclImdb folders: a complete, extractable layout."""
-    return [
-        file_member(f"aclImdb/{split}/{label}/{i}_{rating}.txt", f"{label} review {i}".encode())
-        for i, (split, label, rating) in enumerate(
-            [("train", "pos", 8), ("train", "neg", 2), ("test", "pos", 9), ("test", "neg", 1)]
-        )
-    ]
+from tests.samples import (
+    OTHER_SHA,
+    device_member,
+    file_member,
+    files_under,
+    link_member,
+    valid_members,
+    write_tarball,
+)
 
 
 @pytest.mark.parametrize(

@@ -4,38 +4,7 @@ from __future__ import annotations
 
 import json
 
-from imdb_rnn.claims import ArchitectureClaims, ClaimsResult
-
-
-def _measured(name, curve, accuracy, parameters, norms=(1.0, 2.0)):
-    return ArchitectureClaims(
-        model=name,
-        window=len(curve),
-        gradient_curve=list(curve),
-        synthetic={
-            str(d): {"accuracy": a, "epochs": 1, "seconds": 0.1} for d, a in accuracy.items()
-        },
-        parameters=parameters,
-        seconds_per_epoch=12.0,
-        reviews_per_second=5000.0,
-        gradient_norm_first=norms[0],
-        gradient_norm_max=norms[1],
-    )
-
-
-def hand_made_result() -> ClaimsResult:
-    decaying = [0.5**k for k in range(200)][::-1]  # span 7: short
-    flat_end = [0.001] * 20 + [1.0] * 180  # span 180: long
-    return ClaimsResult(
-        distances=(10, 200),
-        measured=[
-            _measured("simple_rnn", decaying, {10: 0.99, 200: 0.5}, 1000, norms=(0.1, 50.0)),
-            _measured("lstm", flat_end, {10: 1.0, 200: 0.95}, 4000),
-            _measured("gru", flat_end, {10: 1.0, 200: 0.6}, 3000),
-        ],
-        seconds=1.0,
-        reused=False,
-    )
+from tests.samples import hand_made_result
 
 
 def test_claims_rows_and_report_sections():
