@@ -11,6 +11,7 @@ import pytest
 
 from imdb_rnn.config import RunnerConfig, TrainingConfig
 from imdb_rnn.storage import CACHE_ENV, LISTING_NAME, DataStore
+from tests.conftest import PROJECT_ROOT
 
 
 def _read_table_artifact(key: str) -> list[dict]:
@@ -192,7 +193,7 @@ def test_the_cli_on_a_local_cluster_records_every_task_in_its_one_temporary_serv
     ]
     done = subprocess.run(
         command,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
         text=True,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +19,7 @@ from imdb_rnn.config import (
 from rnn_models.config import ModelConfig
 from rnn_models.training import NORM_MAX_KEY, NORM_MEAN_KEY
 from tasks.prepare import prepare_dataset
-from tests.conftest import make_aclimdb, small_prepared, train_model
+from tests.conftest import PROJECT_ROOT, make_aclimdb, small_prepared, train_model
 
 _MIRRORED_SCRIPT = """
 import json, sys
@@ -105,11 +104,10 @@ def test_training_logs_the_gradient_norm_and_saves_clipnorm(tmp_path):
 def test_mirrored_training_splits_each_batch_over_two_replicas_with_the_same_result(tmp_path):
     import subprocess
 
-    root = Path(__file__).resolve().parents[1]
     done = subprocess.run(
         [sys.executable, "-c", _MIRRORED_SCRIPT, str(tmp_path)],
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3"},
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"},
         capture_output=True,
         text=True,
         timeout=300,
