@@ -31,6 +31,18 @@ _DISK_FULL_ERRNOS = frozenset(
 )
 
 
+def _plain_write_mode() -> int:
+    """The mode ``open(path, "w")`` gives a new file: 0666 less the process's umask."""
+    # Reading the umask without setting it: os.umask would change it for every thread.
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -89,6 +101,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
     try:
         with disk_full_as_error(target):
             yield tmp
+            # mkstemp makes the file 0600; others should read it as they read any file.
+            os.chmod(tmp, _plain_write_mode())
             os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

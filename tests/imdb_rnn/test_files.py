@@ -275,3 +275,18 @@ def test_a_replacement_that_cannot_be_moved_in_leaves_the_old_folder_in_place(
     monkeypatch.undo()
     assert (target / "weights").read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_atomic_writes_get_the_mode_a_plain_write_would_have(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "summary.md", "# summary\n")
+        with atomic_path(tmp_path / "model.keras") as tmp:
+            tmp.write_bytes(b"weights")
+        os.umask(0o077)
+        write_json_atomic(tmp_path / "private.json", {"a": 1})
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "summary.md").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "model.keras").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "private.json").stat().st_mode & 0o777 == 0o600
