@@ -8,6 +8,8 @@ it scored in the report.
 
 from __future__ import annotations
 
+import io
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,14 +27,43 @@ def read_review_file(path: Path) -> list[str]:
     if not path.is_file():
         raise ConfigError(f"--file {path}: no such file")
     suffix = path.suffix.lower()
-    if suffix == ".txt":
-        return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if suffix == ".csv":
-        frame = pd.read_csv(path)
-    elif suffix == ".parquet":
-        frame = pd.read_parquet(path)
-    else:
+    if suffix not in {".txt", ".csv", ".parquet"}:
         raise ConfigError(f"--file {path}: use a .txt, .csv or .parquet file, not {suffix!r}")
+    if suffix == ".parquet":
+        return _text_column(pd.read_parquet(path), path)
+    text, valid_utf8 = _decoded(path)
+    if suffix == ".txt":
+        reviews = [line for line in text.splitlines() if line.strip()]
+    else:
+        reviews = _text_column(pd.read_csv(io.StringIO(text)), path)
+    if not valid_utf8:
+        _warn_replaced(path, reviews)
+    return reviews
+
+
+def _decoded(path: Path) -> tuple[str, bool]:
+    """The file's text, and whether it was valid UTF-8.
+
+    Bad bytes are replaced with U+FFFD, as training does with the review files, so that one
+    Latin-1 review does not stop the others from being labelled.
+    """
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8"), True
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="replace"), False
+
+
+def _warn_replaced(path: Path, reviews: list[str]) -> None:
+    damaged = sum("\ufffd" in review for review in reviews)
+    print(
+        f"imdb-rnn: warning: {damaged} of {len(reviews)} reviews in {path} were not valid "
+        "UTF-8; the bad bytes were replaced with U+FFFD (save the file as UTF-8 to keep them)",
+        file=sys.stderr,
+    )
+
+
+def _text_column(frame: pd.DataFrame, path: Path) -> list[str]:
     column = next((name for name in TEXT_COLUMNS if name in frame.columns), None)
     if column is None:
         found = ", ".join(map(str, frame.columns))

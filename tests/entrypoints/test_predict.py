@@ -91,6 +91,26 @@ def test_review_files_in_three_formats(tmp_path):
     assert read_review_file(tmp_path / "r.parquet") == ["good one", ""]
 
 
+def test_review_files_that_are_not_utf8_are_read_with_bad_bytes_replaced(tmp_path, capsys):
+    (tmp_path / "r.txt").write_bytes(b"caf\xe9 was great\nplain bad one\n")
+    (tmp_path / "r.csv").write_bytes(b"review\ncaf\xe9 was great\nna\xefve and dull\nok\n")
+    assert read_review_file(tmp_path / "r.txt") == ["caf\ufffd was great", "plain bad one"]
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"1 of 2 reviews in {tmp_path / 'r.txt'} were not valid UTF-8" in err
+    assert read_review_file(tmp_path / "r.csv") == [
+        "caf\ufffd was great",
+        "na\ufffdve and dull",
+        "ok",
+    ]
+    assert f"2 of 3 reviews in {tmp_path / 'r.csv'} were not valid UTF-8" in (
+        capsys.readouterr().err
+    )
+    (tmp_path / "good.txt").write_text("café was great\n", encoding="utf-8")
+    assert read_review_file(tmp_path / "good.txt") == ["café was great"]
+    assert capsys.readouterr().err == ""
+
+
 def test_review_file_errors_name_the_problem(tmp_path):
     pd.DataFrame({"body": ["x"]}).to_csv(tmp_path / "r.csv", index=False)
     with pytest.raises(ConfigError, match=r"no 'text' or 'review' column \(found: body\)"):
@@ -140,6 +160,19 @@ def test_cli_prints_or_writes_predictions(champion_setup, tmp_path, capsys):
         == 0
     )
     assert list(pd.read_parquet(out_file)["label"]) == ["negative", "positive"]
+
+
+@pytest.mark.slow
+def test_cli_labels_a_latin1_file_and_warns_once(champion_setup, tmp_path, capsys):
+    from entrypoints.cli import main
+
+    _, _, paths = champion_setup
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_bytes(POSITIVE.encode("latin-1") + b" caf\xe9\n" + NEGATIVE.encode() + b"\n")
+    assert main(["predict", "--data-dir", str(paths.root), "--file", str(reviews)]) == 0
+    out, err = capsys.readouterr()
+    assert [line.split()[0] for line in out.splitlines()] == ["positive", "negative"]
+    assert err.count("were not valid UTF-8") == 1 and f"1 of 2 reviews in {reviews}" in err
 
 
 def test_cli_without_champion_or_text_fails_clearly(tmp_path, capsys):
