@@ -24,9 +24,11 @@ from imdb_rnn.config import (
     ClaimsConfig,
     ExecutionConfig,
     PreprocessConfig,
+    ReportConfig,
     RunnerConfig,
     SourceConfig,
     TrainingConfig,
+    check_champion_evidence,
 )
 from imdb_rnn.errors import ConfigError
 from imdb_rnn.profiles import PROFILES
@@ -43,6 +45,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "baseline": BaselineConfig,
     "champion": ChampionConfig,
     "claims": ClaimsConfig,
+    "report": ReportConfig,
 }
 
 
@@ -158,6 +161,16 @@ RUN_GROUPS: dict[str, list[Option]] = {
             "synthetic_epochs": "--claims-epochs",
         },
     ),
+    "report (intervals, verdicts and examples)": _options(
+        "report",
+        {
+            "bootstrap": "--bootstrap",
+            "confidence": "--confidence",
+            "error_examples": "--error-examples",
+            "explained_reviews": "--explained-reviews",
+        },
+        {"bootstrap": "N"},
+    ),
 }
 FLAGS: dict[tuple[str, str], str] = {
     (option.section, option.field): option.flag
@@ -178,7 +191,10 @@ def _value_type(annotation: Any) -> Any:
     """The type a flag's text is converted to: the annotation without ``None``; comma lists
     stay text for the config to split."""
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        annotation = next(arg for arg in typing.get_args(annotation) if arg is not type(None))
+        choices = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(choices) > 1:  # a number or a word: the config tells them apart
+            return str
+        annotation = choices[0]
     if typing.get_origin(annotation) is Literal or typing.get_origin(annotation) is tuple:
         return str
     return annotation
@@ -249,6 +265,7 @@ def configs_from_args(args: argparse.Namespace) -> dict[str, BaseModel]:
         )
         configs[section] = build_config(section, values)
     configs["execution"] = configs["training"].execution(configs["execution"])
+    check_champion_evidence(configs["champion"], configs["report"])
     if configs["runner"].runner == "dask":
         from imdb_rnn.cluster import require_dask
 

@@ -25,7 +25,15 @@ PACKAGE = "imdb-rnn"
 # The settings that decide what a run computes. The source is compared by the sha256 of its
 # bytes instead of by its location; how and where the arithmetic runs (execution, runner)
 # does not change what is computed.
-RESULT_SECTIONS = ("preprocess", "model", "training", "baseline", "champion", "claims")
+RESULT_SECTIONS = (
+    "preprocess",
+    "model",
+    "training",
+    "baseline",
+    "champion",
+    "claims",
+    "report",
+)
 
 
 def package_version() -> str:

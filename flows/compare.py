@@ -1,5 +1,5 @@
 """Download -> unpack -> prepare -> train and evaluate each architecture -> baseline ->
-claims -> champion -> history -> report."""
+claims -> evidence -> champion -> explanation -> history -> report."""
 
 # No ``from __future__ import annotations`` here: `imdb-rnn serve` ships this flow to each run's
 # subprocess with cloudpickle, and string annotations naming the configs would not resolve there.
@@ -17,6 +17,7 @@ from imdb_rnn.config import (
     ClaimsConfig,
     ExecutionConfig,
     PreprocessConfig,
+    ReportConfig,
     RunnerConfig,
     SourceConfig,
     TrainingConfig,
@@ -33,9 +34,11 @@ from tasks.claims import measure_claims
 from tasks.download import download_archive
 from tasks.ensemble import ensemble
 from tasks.evaluate import evaluate
+from tasks.evidence import weigh
+from tasks.explain import explain_champion
 from tasks.history import record_history
 from tasks.prepare import prepare
-from tasks.report import RunReport, publish_report, report
+from tasks.report import RunReport, publish_report, write_report
 from tasks.train import train
 from tasks.unpack import unpack_dataset
 
@@ -52,6 +55,7 @@ def compare_architectures(
     runner: RunnerConfig = RunnerConfig(),  # noqa: B008
     data_dir: str = "data",
     execution: ExecutionConfig = ExecutionConfig(),  # noqa: B008
+    report: ReportConfig = ReportConfig(),  # noqa: B008
 ) -> RunReport:
     """Train every architecture in ``training.architectures`` on IMDb and compare them."""
     settings = RunSettings(
@@ -64,6 +68,7 @@ def compare_architectures(
         champion=champion,
         claims=claims,
         runner=runner,
+        report=report,
     )
     run = start_run(data_dir, settings, flow_run.name)
     fan_out = train_and_evaluate.with_options(task_runner=task_runner(runner))
@@ -73,9 +78,15 @@ def compare_architectures(
     recurrent = fan_out(prepared, model, training, run.settings.execution, run.store)
     baselines = train_baselines(prepared, baseline, run.store)
     seed_claims = measure_claims(recurrent, prepared, model, training, claims, run.store)
-    decision = crown_champion(run.run_id, recurrent.evaluations, prepared, champion, run.store)
+    evidence = weigh(recurrent, baselines, prepared, report)
+    decision = crown_champion(
+        run.run_id, recurrent.evaluations, prepared, champion, report, run.store
+    )
+    explained = explain_champion(decision, prepared, report)
     recent_runs = record_history(run, recurrent, baselines, decision, prepared)
-    run_report = report(run, recurrent, baselines, prepared, decision, recent_runs, seed_claims)
+    run_report = write_report(
+        run, recurrent, baselines, prepared, decision, recent_runs, seed_claims, evidence, explained
+    )
     publish_report(run_report, run.store)
     return run_report
 

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from imdb_rnn.errors import DataContractError, ImdbRnnError
 from imdb_rnn.files import atomic_directory, write_json_atomic
 from imdb_rnn.text import VOCABULARY_FILE, SequenceEncoder
@@ -31,41 +33,113 @@ class NoChampionError(ImdbRnnError):
 
 @dataclass(frozen=True)
 class ChampionDecision:
-    """What the comparison with the model in service concluded."""
+    """What the comparison with the model in service concluded, and on what evidence."""
 
     metric: str
     challenger: str | None
     challenger_score: float | None
     champion: str | None  # "<architecture> from run <run id>" of the model in service before
     champion_score: float | None
-    min_improvement: float
+    min_improvement: float | str  # a margin, or "significant"
     promoted: bool
     champion_dir: str | None  # the folder in service after the decision
     skipped: str = ""  # why no comparison was made; empty when one was
+    # The challenger minus the champion on this run's test reviews: the paired bootstrap's
+    # interval of the metric's difference, and McNemar's p-value on their accuracies.
+    difference_interval: list[float] | None = None
+    accuracy_p_value: float | None = None
+    confidence: float = 0.95
+
+    @property
+    def evidence(self) -> str:
+        """The difference's interval and McNemar's p, as the reason quotes them."""
+        parts = []
+        if self.difference_interval:
+            low, high = self.difference_interval
+            parts.append(f"{self.confidence:.0%} interval [{low:+.4f}, {high:+.4f}]")
+        if self.accuracy_p_value is not None:
+            parts.append(f"McNemar's p on accuracy {self.accuracy_p_value:.3g}")
+        return "; ".join(parts)
 
     @property
     def reason(self) -> str:
-        """The decision in one sentence, with both scores."""
+        """The decision in one sentence, with both scores and the evidence."""
         if self.skipped or self.challenger is None or self.challenger_score is None:
             return self.skipped
-        challenger, score, margin = self.challenger, self.challenger_score, self.min_improvement
+        challenger, score = self.challenger, self.challenger_score
         if self.champion is None or self.champion_score is None:
             return f"Promoted {challenger} ({self.metric} {score:.4f}): there was no champion yet."
         gain = score - self.champion_score
+        evidence = f"; {self.evidence}" if self.evidence else ""
+        if self.min_improvement == "significant":
+            rule = "needed a significant improvement"
+        else:
+            rule = f"needed more than {self.min_improvement:.4f}"
         if self.promoted:
             return (
                 f"Promoted {challenger}: {self.metric} {score:.4f} beats the champion "
-                f"{self.champion} at {self.champion_score:.4f} by {gain:+.4f} "
-                f"(needed more than {margin:.4f})."
+                f"{self.champion} at {self.champion_score:.4f} by {gain:+.4f}{evidence} "
+                f"({rule})."
             )
         return (
             f"Kept the champion {self.champion}: {self.metric} {self.champion_score:.4f} on this "
-            f"test data; the best challenger, {challenger}, scored {score:.4f} ({gain:+.4f}, "
-            f"needed more than {margin:.4f})."
+            f"test data; the best challenger, {challenger}, scored {score:.4f} "
+            f"({gain:+.4f}{evidence}, {rule})."
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The challenger against the champion on the same test reviews."""
+
+    challenger_score: float
+    champion_score: float
+    difference_interval: list[float] | None
+    accuracy_p_value: float
+    better: bool  # by the rule asked for: the margin, or the paired test
+
+
+def judge(
+    labels: np.ndarray,
+    challenger: np.ndarray,
+    champion: np.ndarray,
+    scores: tuple[float, float],
+    metric: str,
+    min_improvement: float | str,
+    resamples: int,
+    confidence: float,
+    seed: int = 0,
+) -> Verdict:
+    """Apply the promotion rule to the challenger's and the champion's ``scores`` on
+    ``metric``, given both models' probabilities for the same test reviews.
+
+    With ``min_improvement="significant"``, accuracy is judged by McNemar's exact test and
+    every other metric by whether the paired bootstrap's interval of the difference lies
+    above zero.
+    """
+    from imdb_rnn.significance import mcnemar_exact, paired_bootstrap, percentile_interval
+
+    challenger_score, champion_score = scores
+    truth = np.asarray(labels).astype(bool)
+    test = mcnemar_exact((challenger >= 0.5) == truth, (champion >= 0.5) == truth)
+    interval = None
+    if resamples > 0:
+        both = paired_bootstrap(
+            labels, {"challenger": challenger, "champion": champion}, resamples, seed
+        )
+        differences = both["challenger"][metric] - both["champion"][metric]
+        interval = list(percentile_interval(differences, confidence))
+    gain = challenger_score - champion_score
+    if min_improvement != "significant":
+        better = gain > float(min_improvement)
+    elif metric == "accuracy":
+        better = gain > 0 and test.p_value < 1 - confidence
+    else:
+        better = interval is not None and interval[0] > 0
+    return Verdict(challenger_score, champion_score, interval, test.p_value, better)
 
 
 @dataclass(frozen=True)

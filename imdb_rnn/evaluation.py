@@ -8,6 +8,7 @@ prediction.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -17,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sklearn import metrics as skm
 
+from imdb_rnn.calibration import brier_score, expected_calibration_error
 from imdb_rnn.files import atomic_path
 from imdb_rnn.trained import TrainedModel
 
@@ -37,9 +39,11 @@ METRIC_NAMES = (
     "average_precision",
     "log_loss",
     "mcc",
+    "brier",
+    "ece",
 )
 # Bump when what evaluation.json holds changes, so cached evaluations are recomputed.
-EVALUATION_VERSION = 2
+EVALUATION_VERSION = 3
 PREDICTIONS_FILE = "predictions.parquet"
 EVALUATION_FILE = "evaluation.json"
 
@@ -77,8 +81,12 @@ class ModelEvaluation:
 def classification_metrics(
     y_true: np.ndarray, probabilities: np.ndarray, threshold: float = 0.5
 ) -> tuple[dict[str, float], dict[str, int]]:
-    """Threshold and ranking metrics, and the confusion counts, as plain Python numbers."""
+    """Threshold, ranking and calibration metrics, and the confusion counts, as plain numbers."""
     y_true = np.asarray(y_true).astype(int)
+    calibration = {
+        "brier": brier_score(y_true, probabilities),
+        "ece": expected_calibration_error(y_true, probabilities),
+    }
     probabilities = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-7, 1 - 1e-7)
     y_pred = (probabilities >= threshold).astype(int)
     both_classes = len(np.unique(y_true)) == 2
@@ -94,6 +102,7 @@ def classification_metrics(
         ),
         "log_loss": skm.log_loss(y_true, probabilities, labels=[0, 1]),
         "mcc": skm.matthews_corrcoef(y_true, y_pred),
+        **calibration,
     }
     confusion = {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)}
     return {name: float(value) for name, value in values.items()}, confusion
@@ -170,6 +179,24 @@ def load_predictions(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarr
         table.column("probability").to_numpy(),
         table.column("n_tokens").to_numpy(),
     )
+
+
+def read_cached(cache: Path, predictions: Path) -> dict | None:
+    """A stored ``evaluation.json`` record, brought up to this version; None when unusable.
+
+    A record of version 2 lacks only the calibration metrics, which the saved predictions
+    give, so upgrading the package does not retrain the baseline or predict again.
+    """
+    if not (cache.is_file() and predictions.is_file()):
+        return None
+    stored = json.loads(cache.read_text(encoding="utf-8"))
+    if stored.get("version") == 2:
+        labels, probabilities, _ = load_predictions(predictions)
+        added, _ = classification_metrics(labels, probabilities)
+        metrics = stored["evaluation"]["metrics"]
+        metrics.update({name: added[name] for name in METRIC_NAMES if name not in metrics})
+        stored["version"] = EVALUATION_VERSION
+    return stored if stored.get("version") == EVALUATION_VERSION else None
 
 
 def failed_evaluation(trained: TrainedModel) -> ModelEvaluation:

@@ -14,9 +14,11 @@ from imdb_rnn.config import (
     ClaimsConfig,
     ExecutionConfig,
     PreprocessConfig,
+    ReportConfig,
     RunnerConfig,
     SourceConfig,
     TrainingConfig,
+    check_champion_evidence,
 )
 from imdb_rnn.storage import DataStore
 from rnn_models.config import ModelConfig
@@ -35,6 +37,7 @@ class RunSettings:
     champion: ChampionConfig
     claims: ClaimsConfig
     runner: RunnerConfig
+    report: ReportConfig
 
     def as_json(self) -> dict[str, dict[str, Any]]:
         """``{section: {field: value}}`` in plain JSON types, in the order of the fields."""
@@ -67,6 +70,7 @@ def start_run(data_dir: str, settings: RunSettings, name: str | None = None) -> 
     at once (``tensorflow_threads``). A bad data folder or a contradiction between the
     settings raises ``ConfigError`` naming the fix.
     """
+    check_champion_evidence(settings.champion, settings.report)
     store = DataStore.open(data_dir)
     execution = settings.training.execution(settings.execution)
     execution = execution.model_copy(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from imdb_rnn.evaluation import (
     EVALUATION_VERSION,
     PREDICTIONS_FILE,
     ModelEvaluation,
+    read_cached,
     save_predictions,
     score_predictions,
 )
@@ -48,11 +48,10 @@ def train_and_score_baseline(
     )[:16]
     directory = models_dir / f"{BASELINE_NAME}-{fp}"
     cache = directory / EVALUATION_FILE
-    if cache.is_file():
-        stored = json.loads(cache.read_text(encoding="utf-8"))
-        if stored.get("version") == EVALUATION_VERSION and (directory / PREDICTIONS_FILE).is_file():
-            logger.info("Reusing the baseline scored in %s", directory)
-            return ModelEvaluation.from_dict(stored["evaluation"])
+    stored = read_cached(cache, directory / PREDICTIONS_FILE)
+    if stored is not None:
+        logger.info("Reusing the baseline scored in %s", directory)
+        return ModelEvaluation.from_dict(stored["evaluation"])
 
     columns = ["text", "label", "n_tokens"]
     train, validation, test = (

@@ -1,7 +1,8 @@
 """Champion/challenger: a retrain replaces the model in service only when it is better.
 
 The run's best recurrent model (the challenger) and the champion are scored on this run's
-test data; the challenger is promoted when it is better by more than the configured margin.
+test data; the challenger is promoted when it is better by more than the configured margin,
+or, with ``min_improvement="significant"``, when a paired test says it is better.
 How the champion's folder is written and swapped is ``imdb_rnn.champion``.
 """
 
@@ -13,18 +14,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from filelock import FileLock
 from prefect import get_run_logger, task
 
 from imdb_rnn.champion import (
     ChampionDecision,
+    judge,
     load_champion,
     read_champion,
     swap_link,
     write_champion_folder,
 )
-from imdb_rnn.config import ChampionConfig
-from imdb_rnn.evaluation import ModelEvaluation, classification_metrics
+from imdb_rnn.config import ChampionConfig, ReportConfig
+from imdb_rnn.evaluation import ModelEvaluation, classification_metrics, load_predictions
 from imdb_rnn.paths import DataPaths
 from imdb_rnn.prepared import PreparedData, load_split
 from imdb_rnn.storage import DataStore
@@ -35,10 +38,10 @@ log = logging.getLogger(__name__)
 
 def score_champion(
     champion_dir: Path, prepared: PreparedData, metric: str, evaluations: list[ModelEvaluation]
-) -> float:
-    """Score the champion on this run's test split.
+) -> tuple[float, np.ndarray]:
+    """The champion's score on this run's test split, and its probabilities, in test order.
 
-    When the champion is one of this run's models on the same prepared data, its score is
+    When the champion is one of this run's models on the same prepared data, both are
     already known. Otherwise the champion encodes the current test reviews with its own
     vocabulary and padding, exactly as it would in service, and predicts them.
     """
@@ -46,7 +49,8 @@ def score_champion(
     for evaluation in evaluations:
         same_model = Path(evaluation.model_path).parent.name == record.get("model_folder")
         if same_model and record.get("data_fingerprint") == prepared.fingerprint:
-            return float(evaluation.metrics[metric])
+            probabilities = load_predictions(evaluation.predictions_path)[1]
+            return float(evaluation.metrics[metric]), probabilities
 
     from rnn_models.inference import predict_probabilities
 
@@ -55,7 +59,7 @@ def score_champion(
     tokens, _ = champion.encoder.encode_tokens(tokenize_all(test["text"]))
     probabilities = predict_probabilities(champion.model, tokens)
     values, _ = classification_metrics(test["label"].to_numpy(), probabilities)
-    return float(values[metric])
+    return float(values[metric]), probabilities
 
 
 def promote(
@@ -96,6 +100,7 @@ def decide_and_promote(
     prepared: PreparedData,
     config: ChampionConfig,
     paths: DataPaths,
+    report: ReportConfig = ReportConfig(),  # noqa: B008 - frozen, so a shared default is safe
     logger: logging.Logger | logging.LoggerAdapter = log,
 ) -> ChampionDecision:
     """Compare this run's best recurrent model with the champion; promote it if better.
@@ -122,18 +127,27 @@ def decide_and_promote(
         )
 
     challenger = max(candidates, key=lambda e: _finite(e.metrics[metric]))
-    challenger_score = float(challenger.metrics[metric])
+    labels, challenger_probabilities, _ = load_predictions(challenger.predictions_path)
     paths.models.mkdir(parents=True, exist_ok=True)
     with FileLock(str(paths.models / ".champion.lock")):
         current = read_champion(paths.champion)
-        champion_score = (
-            None
-            if current is None
-            else score_champion(Path(current["directory"]), prepared, metric, evaluations)
-        )
-        promoted = (
-            champion_score is None or challenger_score - champion_score > config.min_improvement
-        )
+        verdict = None
+        if current is not None:
+            champion_score, champion_probabilities = score_champion(
+                Path(current["directory"]), prepared, metric, evaluations
+            )
+            verdict = judge(
+                labels,
+                challenger_probabilities,
+                champion_probabilities,
+                (float(challenger.metrics[metric]), champion_score),
+                metric,
+                config.min_improvement,
+                report.bootstrap,
+                report.confidence,
+                report.bootstrap_seed,
+            )
+        promoted = verdict is None or verdict.better
         # Not promoted implies a champion exists, so its folder stays in service.
         in_service = (
             str(promote(run_id, challenger, prepared, paths)) if promoted else current["directory"]
@@ -141,12 +155,15 @@ def decide_and_promote(
     decision = ChampionDecision(
         metric,
         challenger.model,
-        challenger_score,
+        float(challenger.metrics[metric]),
         _describe(current),
-        champion_score,
+        None if verdict is None else verdict.champion_score,
         config.min_improvement,
         promoted,
         in_service,
+        difference_interval=None if verdict is None else verdict.difference_interval,
+        accuracy_p_value=None if verdict is None else verdict.accuracy_p_value,
+        confidence=report.confidence,
     )
     logger.info(decision.reason)
     return decision
@@ -164,7 +181,10 @@ def crown_champion(
     evaluations: list[ModelEvaluation],
     prepared: PreparedData,
     config: ChampionConfig,
+    report: ReportConfig,
     store: DataStore,
 ) -> ChampionDecision:
     """Promote the run's best recurrent model if it beats the model in service."""
-    return decide_and_promote(run_id, evaluations, prepared, config, store.paths, get_run_logger())
+    return decide_and_promote(
+        run_id, evaluations, prepared, config, store.paths, report, get_run_logger()
+    )

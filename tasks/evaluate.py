@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -15,6 +14,7 @@ from imdb_rnn.evaluation import (
     ModelEvaluation,
     failed_evaluation,
     named_for,
+    read_cached,
     save_predictions,
     score_predictions,
 )
@@ -39,15 +39,10 @@ def evaluate_trained_model(
     if trained.failure:
         return failed_evaluation(trained)
     cache = trained.directory / EVALUATION_FILE
-    if cache.is_file() and trained.reused:
-        stored = json.loads(cache.read_text(encoding="utf-8"))
-        if (
-            stored.get("data_fingerprint") == prepared.fingerprint
-            and stored.get("version") == EVALUATION_VERSION
-            and (trained.directory / PREDICTIONS_FILE).is_file()
-        ):
-            logger.info("Reusing the test scores of %s", trained.name)
-            return named_for(ModelEvaluation.from_dict(stored["evaluation"]), trained)
+    stored = read_cached(cache, trained.directory / PREDICTIONS_FILE) if trained.reused else None
+    if stored is not None and stored.get("data_fingerprint") == prepared.fingerprint:
+        logger.info("Reusing the test scores of %s", trained.name)
+        return named_for(ModelEvaluation.from_dict(stored["evaluation"]), trained)
 
     from rnn_models.inference import predict_probabilities
     from rnn_models.optimizers import load_model  # knows the optimizer the model was saved with

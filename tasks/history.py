@@ -19,12 +19,21 @@ from imdb_rnn.errors import DataContractError
 from imdb_rnn.evaluation import ModelEvaluation, TrainedAndScored
 from imdb_rnn.files import atomic_path
 from imdb_rnn.prepared import PreparedData
-from imdb_rnn.reporting.tables import COLUMNS
 from imdb_rnn.run import Run
 
 log = logging.getLogger(__name__)
 
-METRIC_COLUMNS = tuple(column for column, _, _ in COLUMNS)
+# The columns of release 0.3.0: a history file written then must stay readable and appendable.
+METRIC_COLUMNS = (
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "average_precision",
+    "log_loss",
+    "mcc",
+)
 SCHEMA = pa.schema(
     [
         pa.field("run_id", pa.string(), nullable=False),

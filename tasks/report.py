@@ -11,7 +11,7 @@ import csv
 import io
 import os
 import platform
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -27,11 +27,19 @@ from imdb_rnn.champion import ChampionDecision
 from imdb_rnn.claim_rules import memory_verdict
 from imdb_rnn.claims import ClaimsResult
 from imdb_rnn.evaluation import ModelEvaluation, TrainedAndScored
+from imdb_rnn.evidence import Evidence
 from imdb_rnn.files import write_json_atomic, write_text_atomic
 from imdb_rnn.prepared import PreparedData
+from imdb_rnn.reporting.charts import report_charts
 from imdb_rnn.reporting.html import load_all_predictions, render_html
 from imdb_rnn.reporting.markdown import render_markdown
-from imdb_rnn.reporting.tables import across_seeds, best_by, comparison_rows, plain
+from imdb_rnn.reporting.tables import (
+    across_seeds,
+    best_by,
+    comparison_rows,
+    plain,
+    summary_sentences,
+)
 from imdb_rnn.run import Run
 from imdb_rnn.storage import DataStore
 
@@ -63,8 +71,10 @@ class RunReport:
     directory: Path
     best_model: str
     rows: list[dict[str, Any]]
-    markdown: str
+    markdown: str  # the whole report, charts embedded: the rnn-summary artifact
     seed_rows: list[dict[str, Any]] = field(default_factory=list)
+    headline: list[str] = field(default_factory=list)
+    evidence: dict[str, Any] | None = None
 
     @property
     def html_path(self) -> Path:
@@ -129,13 +139,20 @@ def write_report_files(
     evaluations: list[ModelEvaluation],
     run_info: dict[str, Any],
     reports_dir: Path,
+    evidence: Evidence | None = None,
 ) -> RunReport:
-    """Write ``reports/<run-id>/``: report.html, summary.md/.csv, metrics.json; move ``latest``."""
+    """Write ``reports/<run-id>/``: report.html, summary.md/.csv, metrics.json; move ``latest``.
+
+    ``RunReport.markdown`` is the whole report with its charts embedded, for the Prefect UI;
+    ``summary.md`` is the same without the charts.
+    """
     if not evaluations:
         raise ValueError("no model was evaluated, so there is nothing to report")
     directory = reports_dir / run_id
-    rows = comparison_rows(evaluations)
-    markdown = render_markdown(run_id, evaluations, run_info)
+    found = None if evidence is None else _json_safe(evidence.to_dict())
+    rows = comparison_rows(evaluations, (found or {}).get("intervals") or None)
+    charts = report_charts(evaluations, load_all_predictions(evaluations), run_info, found)
+    markdown = render_markdown(run_id, evaluations, run_info, found)
     best = best_by(evaluations)
     write_text_atomic(directory / "summary.csv", _rows_to_csv(rows))
     write_json_atomic(
@@ -144,24 +161,35 @@ def write_report_files(
             {
                 "run_id": run_id,
                 "best_model": best.model,
+                "headline": summary_sentences(evaluations, (found or {}).get("headline")),
                 "rows": rows,
                 "across_seeds": across_seeds(evaluations),
                 "memory_verdict": memory_verdict(evaluations)["text"],
+                "evidence": found,
                 "run": run_info,
                 "models": [e.to_dict() for e in evaluations],
             }
         ),
     )
-    page = render_html(run_id, evaluations, run_info, load_all_predictions(evaluations))
+    page = render_html(run_id, evaluations, run_info, charts=charts, evidence=found)
     write_text_atomic(directory / "report.html", page)
     # summary.md last: its presence marks a complete report folder.
     write_text_atomic(directory / "summary.md", markdown)
     _point_latest(reports_dir, run_id)
-    return RunReport(run_id, directory, best.model, rows, markdown, across_seeds(evaluations))
+    return RunReport(
+        run_id,
+        directory,
+        best.model,
+        rows,
+        render_markdown(run_id, evaluations, run_info, found, charts),
+        across_seeds(evaluations),
+        summary_sentences(evaluations, (found or {}).get("headline")),
+        found,
+    )
 
 
 @task(name="report", task_run_name="report")
-def report(
+def write_report(
     run: Run,
     recurrent: TrainedAndScored,
     baselines: list[ModelEvaluation],
@@ -169,6 +197,8 @@ def report(
     decision: ChampionDecision | None = None,
     recent_runs: list[dict[str, Any]] | None = None,
     claims: ClaimsResult | None = None,
+    evidence: Evidence | None = None,
+    explained: list[dict[str, Any]] | None = None,
 ) -> RunReport:
     """Publish the comparison as Prefect artifacts and as files under ``reports/<run-id>/``."""
     evaluations = [*recurrent.evaluations, *baselines]
@@ -185,7 +215,12 @@ def report(
     if claims is not None:
         run_info["seed_claims"] = claims.to_dict()
         run_info["timings"]["seed claims"] = claims.seconds
-    written = write_report_files(run.run_id, evaluations, run_info, run.store.paths.reports)
+    if evidence is not None:
+        evidence = replace(evidence, explained=explained or [])
+        run_info["timings"]["evidence"] = evidence.seconds
+    written = write_report_files(
+        run.run_id, evaluations, run_info, run.store.paths.reports, evidence
+    )
     run_id = run.run_id
     create_table_artifact(
         table=written.rows,
@@ -199,7 +234,7 @@ def report(
             description=f"Mean and standard deviation across seeds per architecture, run {run_id}",
         )
     create_markdown_artifact(
-        markdown=written.markdown + f"\n\nFull report with charts: `{written.html_path}`\n",
+        markdown=written.markdown,
         key=MARKDOWN_ARTIFACT_KEY,
         description=f"Comparison summary, run {run_id}",
     )

@@ -27,6 +27,7 @@ from imdb_rnn.config import ExecutionConfig, FitConfig
 from imdb_rnn.files import build_lock, write_json_atomic
 from imdb_rnn.folds import TrainingRows, training_rows
 from imdb_rnn.prepared import PreparedData, local_prepared
+from imdb_rnn.stopping import raise_if_stop_requested, training, training_epoch
 from imdb_rnn.storage import DataStore
 from imdb_rnn.trained import TrainedModel, TrainingRecipe, load_trained, save_model_folder
 
@@ -98,17 +99,21 @@ def _fit_and_save(
     configure_tensorflow(recipe.weights_seed, execution.threads)
     rows = training_rows(prepared, recipe.fold)
     model, arithmetic = _compiled_model(recipe, prepared, execution, len(rows.fit_tokens), logger)
-    callbacks = _callbacks(in_progress, epoch_log, done_epochs, fit, on_epoch_end)
+    name = (
+        recipe.architecture if recipe.fold is None else f"{recipe.architecture} {recipe.fold.label}"
+    )
+    callbacks = _callbacks(in_progress, epoch_log, done_epochs, fit, on_epoch_end, name)
     in_progress.mkdir(parents=True, exist_ok=True)
     resumed_seconds = sum(epoch.get("seconds", 0.0) for epoch in done_epochs)
     fit_started = time.perf_counter()
-    model.fit(
-        **_data_arguments(rows, recipe, len(done_epochs), arithmetic["jit_compile"] is True),
-        epochs=fit.epochs,
-        shuffle=False,  # the dataset shuffles itself, a new order every epoch
-        verbose=0,
-        callbacks=callbacks,
-    )
+    with training(name):
+        model.fit(
+            **_data_arguments(rows, recipe, len(done_epochs), arithmetic["jit_compile"] is True),
+            epochs=fit.epochs,
+            shuffle=False,  # the dataset shuffles itself, a new order every epoch
+            verbose=0,
+            callbacks=callbacks,
+        )
     # Wall time of fit, compilation included, so that it compares with a plain script's.
     # Rounded as training.json stores it, so a reused model reports the very same number.
     train_seconds = round(resumed_seconds + time.perf_counter() - fit_started, 3)
@@ -206,11 +211,24 @@ def _callbacks(
     done_epochs: list[dict[str, float]],
     fit: FitConfig,
     on_epoch_end: EpochHook | None,
+    name: str,
 ) -> list[Any]:
-    """Backup for resuming, stop on NaN, the gradient norm, the epoch log, early stopping."""
+    """Backup for resuming, stop on NaN or on request, the gradient norm, the epoch log,
+    early stopping."""
     import keras
 
     from rnn_models.optimizers import LogGradientNorm
+
+    class _StopOnRequest(keras.callbacks.Callback):
+        # Raising, not setting stop_training: Keras would then end the epoch early and
+        # record half an epoch as done, and the next run would resume from it.
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self._doing = f"{name} epoch {epoch + 1}"
+            training_epoch(name, epoch + 1, fit.epochs)
+            raise_if_stop_requested(self._doing)
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            raise_if_stop_requested(self._doing)
 
     class _RecordEpoch(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
@@ -224,6 +242,7 @@ def _callbacks(
                 on_epoch_end(epoch + 1, fit.epochs, values)
 
     callbacks = [
+        _StopOnRequest(),
         keras.callbacks.BackupAndRestore(str(in_progress / "backup")),
         keras.callbacks.TerminateOnNaN(),
         LogGradientNorm(),  # before _RecordEpoch, which saves the logs it adds

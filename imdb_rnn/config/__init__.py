@@ -12,7 +12,13 @@ identifies a prepared dataset, a trained model or an unchanged re-run.
 """
 
 from imdb_rnn.config.data import CANONICAL_SHA256, CANONICAL_URL, PreprocessConfig, SourceConfig
-from imdb_rnn.config.steps import BaselineConfig, ChampionConfig, ClaimsConfig
+from imdb_rnn.config.steps import (
+    BaselineConfig,
+    ChampionConfig,
+    ClaimsConfig,
+    ReportConfig,
+    check_champion_evidence,
+)
 from imdb_rnn.config.training import (
     SEED_ARCHITECTURES,
     ExecutionConfig,
@@ -31,7 +37,9 @@ __all__ = [
     "ExecutionConfig",
     "FitConfig",
     "PreprocessConfig",
+    "ReportConfig",
     "RunnerConfig",
     "SourceConfig",
     "TrainingConfig",
+    "check_champion_evidence",
 ]

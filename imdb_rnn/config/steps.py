@@ -1,12 +1,14 @@
-"""The steps after training: the baseline, the champion decision and the claims."""
+"""The steps after training: the baseline, the champion decision, the claims, the report."""
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from imdb_rnn.config.base import Frozen, comma_separated
+from imdb_rnn.errors import ConfigError
 from rnn_models.probes import SyntheticBudget
 
 
@@ -41,12 +43,25 @@ class ChampionConfig(Frozen):
         description="Test metric the run's best recurrent model and the champion are compared "
         "on; higher is better.",
     )
-    min_improvement: float = Field(
+    min_improvement: float | Literal["significant"] = Field(
         default=0.0,
-        ge=0.0,
-        le=1.0,
-        description="Promote only when the challenger beats the champion by more than this.",
+        description="Promote only when the challenger beats the champion by more than this "
+        "margin (0 to 1), or, with 'significant', only when a paired test on this run's test "
+        "reviews says it is better (McNemar's for accuracy, else the paired bootstrap).",
     )
+
+    @field_validator("min_improvement", mode="before")
+    @classmethod
+    def _significant_or_margin(cls, value: object) -> object:
+        if value == "significant":
+            return value
+        try:
+            margin = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            margin = math.nan
+        if not 0.0 <= margin <= 1.0:
+            raise ValueError("must be 'significant' or a number from 0 to 1")
+        return margin
 
 
 class ClaimsConfig(Frozen):
@@ -110,4 +125,49 @@ class ClaimsConfig(Frozen):
             epochs=self.synthetic_epochs,
             learning_rate=self.synthetic_learning_rate,
             batch_size=self.synthetic_batch_size,
+        )
+
+
+class ReportConfig(Frozen):
+    """How sure the report is, and which of the models' mistakes it shows."""
+
+    bootstrap: int = Field(
+        default=1000,
+        ge=0,
+        description="Paired bootstrap resamples of the test reviews behind every interval; "
+        "0 turns the intervals off (McNemar's verdicts remain).",
+    )
+    confidence: float = Field(
+        default=0.95,
+        gt=0.5,
+        lt=1.0,
+        description="Coverage of every interval; 1 minus this is the significance level.",
+    )
+    bootstrap_seed: int = Field(default=0, ge=0, description="Seed of the test resamples.")
+    error_examples: int = Field(
+        default=5,
+        ge=0,
+        le=50,
+        description="Most confidently wrong test reviews shown for each model.",
+    )
+    explained_reviews: int = Field(
+        default=3,
+        ge=0,
+        le=20,
+        description="Test reviews shown with each word coloured by its effect on the "
+        "champion's score (occlusion).",
+    )
+
+
+def check_champion_evidence(champion: ChampionConfig, report: ReportConfig) -> None:
+    """A significant improvement on a metric other than accuracy needs the bootstrap."""
+    if (
+        champion.min_improvement == "significant"
+        and champion.metric != "accuracy"
+        and report.bootstrap == 0
+    ):
+        raise ConfigError(
+            f"--min-improvement significant on {champion.metric} is judged by the paired "
+            "bootstrap, which --bootstrap 0 turns off: give --bootstrap N (e.g. 1000), or "
+            "--champion-metric accuracy (McNemar's test)"
         )

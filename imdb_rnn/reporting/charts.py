@@ -17,6 +17,7 @@ import numpy as np
 from imdb_rnn.evaluation import LENGTH_BUCKETS, ModelEvaluation
 
 Predictions = dict[str, tuple[np.ndarray, np.ndarray]]  # model -> (labels, probabilities)
+DPI = 110
 
 
 def _png_data_uri(draw: Callable[[Any], None], size: tuple[float, float]) -> str:
@@ -24,8 +25,9 @@ def _png_data_uri(draw: Callable[[Any], None], size: tuple[float, float]) -> str
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from PIL import Image
 
-    figure = plt.figure(figsize=size, dpi=110)
+    figure = plt.figure(figsize=size, dpi=DPI)
     try:
         draw(figure)
         figure.tight_layout()
@@ -33,7 +35,13 @@ def _png_data_uri(draw: Callable[[Any], None], size: tuple[float, float]) -> str
         figure.savefig(buffer, format="png")
     finally:
         plt.close(figure)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    # A chart has few colours: a 64-colour palette keeps it sharp at a third of the bytes,
+    # which matters in the Prefect UI, where every chart is inlined in one artifact.
+    buffer.seek(0)
+    image = Image.open(buffer).convert("RGB").quantize(colors=64)
+    small = io.BytesIO()
+    image.save(small, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(small.getvalue()).decode("ascii")
 
 
 def roc_chart(predictions: Predictions) -> str:
@@ -207,3 +215,73 @@ def synthetic_chart(synthetic: dict[str, dict[str, dict[str, float]]], handled: 
         axes.legend(fontsize=8)
 
     return _png_data_uri(draw, (5.2, 4.4))
+
+
+def reliability_chart(curves: dict[str, list[dict[str, Any]]]) -> str:
+    """Fraction positive against mean predicted probability per bin; the diagonal is perfect."""
+
+    def draw(figure: Any) -> None:
+        axes = figure.add_subplot(1, 1, 1)
+        axes.plot([0, 1], [0, 1], color="#999", linestyle=":", label="perfectly calibrated")
+        for name, points in curves.items():
+            axes.plot(
+                [point["mean_probability"] for point in points],
+                [point["fraction_positive"] for point in points],
+                marker="o",
+                markersize=3,
+                label=name,
+            )
+        axes.set(
+            xlabel="mean predicted probability of positive (10 bins)",
+            ylabel="fraction positive",
+            title="Reliability diagram (test)",
+        )
+        axes.set_xlim(0, 1)
+        axes.set_ylim(0, 1)
+        axes.legend(loc="upper left", fontsize=8)
+
+    return _png_data_uri(draw, (5.2, 4.4))
+
+
+def report_charts(
+    evaluations: list[ModelEvaluation],
+    predictions: Predictions,
+    run_info: dict[str, Any],
+    evidence: dict[str, Any] | None = None,
+) -> dict[str, tuple[str, str]]:
+    """Every chart of a report, by name: ``(PNG data URI, alternative text)``.
+
+    Drawn once, and shared by ``report.html`` and the markdown artifact.
+    """
+    charts: dict[str, tuple[str, str]] = {}
+    if predictions:
+        charts["roc"] = (roc_chart(predictions), "ROC curves of all models")
+        charts["precision_recall"] = (
+            precision_recall_chart(predictions),
+            "Precision-recall curves of all models",
+        )
+    if evidence and evidence.get("calibration"):
+        charts["reliability"] = (
+            reliability_chart(evidence["calibration"]),
+            "Reliability diagram: fraction positive against predicted probability",
+        )
+    training = training_chart(evaluations)
+    if training:
+        charts["training"] = (training, "Loss and accuracy per epoch, train and validation")
+    if evaluations:
+        charts["length"] = (length_chart(evaluations), "Accuracy by review length per model")
+    scored = [e for e in evaluations if not e.failure]
+    if scored:
+        charts["confusion"] = (confusion_chart(scored), "Confusion matrix per model")
+    claims = run_info.get("seed_claims")
+    if claims and claims.get("curves"):
+        charts["gradient"] = (
+            gradient_position_chart(claims["curves"], claims["thresholds"]["span_threshold"]),
+            "Gradient by position per model, log scale",
+        )
+    if claims and claims.get("synthetic"):
+        charts["synthetic"] = (
+            synthetic_chart(claims["synthetic"], claims["thresholds"]["handled_accuracy"]),
+            "Synthetic task accuracy against marker distance",
+        )
+    return charts

@@ -8,17 +8,20 @@ from typing import Any
 
 from imdb_rnn.claim_rules import memory_verdict
 from imdb_rnn.evaluation import LENGTH_BUCKETS, ModelEvaluation, load_predictions
-from imdb_rnn.reporting.charts import (
-    Predictions,
-    confusion_chart,
-    gradient_position_chart,
-    length_chart,
-    precision_recall_chart,
-    roc_chart,
-    synthetic_chart,
-    training_chart,
-)
+from imdb_rnn.evidence import variation_sentence
+from imdb_rnn.reporting.charts import Predictions, report_charts
 from imdb_rnn.reporting.claims_tables import contradictions, measured_table, notes_table
+from imdb_rnn.reporting.evidence_tables import (
+    PAIRWISE_NOTE,
+    coloured_words,
+    disagreement_table,
+    interval_note,
+    pairwise_table,
+    review_rows,
+    seed_comparison_table,
+    value_interval,
+    variation_table,
+)
 from imdb_rnn.reporting.tables import (
     COLUMNS,
     PARAMETER_SECTIONS,
@@ -55,6 +58,11 @@ dt{font-weight:600}
 dd{margin:0}
 .side{display:flex;flex-wrap:wrap;gap:1.5rem;align-items:flex-start}
 .supported{color:#1b7a36}.unsupported{color:#b3261e}
+.headline{background:#f6f7fb;border-left:4px solid #4a6cf7;padding:.2rem 1rem;margin:.8rem 0}
+table.reviews td{text-align:left;vertical-align:top}
+table.reviews td:last-child{max-width:720px}
+.explained{line-height:2;max-width:900px}
+.word{padding:.1rem .15rem;border-radius:3px}
 """
 
 
@@ -62,7 +70,7 @@ def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def claims_html(section: dict[str, Any], real_data: str) -> str:
+def claims_html(section: dict[str, Any], real_data: str, charts: dict[str, tuple[str, str]]) -> str:
     """The notes' table beside the measured one, the verdicts, both charts, the evidence."""
     thresholds = section["thresholds"]
     parts = ["<h2>The seed notes' claims, measured</h2>"]
@@ -90,20 +98,7 @@ def claims_html(section: dict[str, Any], real_data: str) -> str:
         f"</ul><div class='verdict'><strong>{_esc(contradictions(section))}</strong></div>"
     )
     parts.append("<div class='charts'>")
-    if section["curves"]:
-        parts.append(
-            _figure(
-                gradient_position_chart(section["curves"], thresholds["span_threshold"]),
-                "Gradient by position per model, log scale",
-            )
-        )
-    if section["synthetic"]:
-        parts.append(
-            _figure(
-                synthetic_chart(section["synthetic"], thresholds["handled_accuracy"]),
-                "Synthetic task accuracy against marker distance",
-            )
-        )
+    parts.append(_chart(charts, "gradient") + _chart(charts, "synthetic"))
     parts.append("</div>")
     parts.append(
         "<div class='verdict'><strong>Real-data evidence (accuracy by review length).</strong> "
@@ -113,7 +108,10 @@ def claims_html(section: dict[str, Any], real_data: str) -> str:
 
 
 def _table(
-    headings: list[str], rows: list[list[str]], best_cells: frozenset | set = frozenset()
+    headings: list[str],
+    rows: list[list[str]],
+    best_cells: frozenset | set = frozenset(),
+    css: str = "",
 ) -> str:
     head = "".join(f"<th>{_esc(h)}</th>" for h in headings)
     body = []
@@ -123,7 +121,8 @@ def _table(
             for c, cell in enumerate(row)
         )
         body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    attribute = f" class='{css}'" if css else ""
+    return f"<table{attribute}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def _figure(uri: str, alt: str) -> str:
@@ -140,29 +139,29 @@ def load_all_predictions(evaluations: list[ModelEvaluation]) -> Predictions:
     return found
 
 
-def render_html(
-    run_id: str,
-    evaluations: list[ModelEvaluation],
-    run_info: dict[str, Any],
-    predictions: Predictions,
-) -> str:
-    """The whole report page as one string."""
-    rows = comparison_rows(evaluations)
+def _chart(charts: dict[str, tuple[str, str]], name: str) -> str:
+    return _figure(*charts[name]) if name in charts else ""
+
+
+def _names_as_code(row: list[str], columns: int) -> list[str]:
+    return [f"<code>{_esc(c)}</code>" for c in row[:columns]] + [_esc(c) for c in row[columns:]]
+
+
+def metrics_html(evaluations: list[ModelEvaluation], evidence: dict[str, Any] | None) -> str:
+    """The test metrics with their intervals under them; best value in each column marked."""
+    intervals = (evidence or {}).get("intervals") or None
+    rows = comparison_rows(evaluations, intervals)
     best = best_values(rows)
-    parts: list[str] = []
-
-    parts.append("<h1>IMDb sentiment: recurrent model comparison</h1>")
-    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    parts.append(f'<p class="muted">Run <code>{_esc(run_id)}</code> · generated {generated}</p>')
-    parts.append("".join(f"<p>{_esc(s)}</p>" for s in summary_sentences(evaluations)))
-
-    parts.append("<h2>Test metrics</h2><p class='muted'>Best value in each column highlighted.</p>")
     headings = ["model"] + [h for _, h, _ in COLUMNS] + ["parameters", "train s", "reviews/s"]
     table_rows, best_cells = [], set()
     for r, row in enumerate(rows):
         cells = [f"<code>{_esc(row['model'])}</code>"]
         for c, (column, _, _) in enumerate(COLUMNS, start=1):
-            cells.append(fmt(row[column]))
+            bounds = value_interval(
+                [row[f"{column}_low"], row[f"{column}_high"]] if intervals else None
+            )
+            small = f"<br><small class='muted'>{_esc(bounds)}</small>" if bounds else ""
+            cells.append(fmt(row[column]) + small)
             if row[column] is not None and row[column] == best.get(column):
                 best_cells.add((r, c))
         cells += [
@@ -171,7 +170,118 @@ def render_html(
             fmt(row["reviews_per_second"], 0),
         ]
         table_rows.append(cells)
-    parts.append(_table(headings, table_rows, best_cells))
+    note = "Best value in each column highlighted. Brier score and ECE: lower is better."
+    if evidence:
+        note += " " + interval_note(evidence)
+    return f"<h2>Test metrics</h2><p class='muted'>{_esc(note)}</p>" + _table(
+        headings, table_rows, best_cells
+    )
+
+
+def verdicts_html(evidence: dict[str, Any]) -> str:
+    alpha = 1 - evidence.get("confidence", 0.95)
+    headings, body = pairwise_table(evidence)
+    parts = [
+        "<h2 id='verdicts'>Is the difference real?</h2>",
+        f"<p class='muted'>{_esc(PAIRWISE_NOTE.format(alpha=alpha))}</p>",
+        _table(headings, [_names_as_code(row, 2) for row in body]),
+    ]
+    if evidence.get("seed_comparisons"):
+        headings, body = seed_comparison_table(evidence)
+        parts += [
+            "<h3>By seed</h3><p class='muted'>The same architectures compared seed by seed: "
+            "the mean of the accuracy differences, its t interval, and a paired t-test, "
+            "Holm-corrected.</p>",
+            _table(headings, [_names_as_code(row, 2) for row in body]),
+        ]
+    if evidence.get("seed_variation"):
+        headings, body = variation_table(evidence)
+        parts.append(_table(headings, [_names_as_code(row, 1) for row in body]))
+        sentence = variation_sentence(evidence["seed_variation"])
+        parts.append(f"<div class='verdict'>{_esc(sentence)}</div>")
+    return "".join(parts)
+
+
+def _reviews_table(reviews: list[dict[str, Any]], probability_heading: str) -> str:
+    body = [[_esc(cell) for cell in row] for row in review_rows(reviews)]
+    return _table([probability_heading, "true label", "review"], body, css="reviews")
+
+
+def mistakes_html(evidence: dict[str, Any]) -> str:
+    parts = [
+        "<h2 id='mistakes'>Mistakes a person can read</h2><p class='muted'>The test reviews "
+        "each model got most confidently wrong (cleaned text: lower case, markup removed). "
+        "The probability is the model's for <em>positive</em>.</p>"
+    ]
+    for model, reviews in evidence.get("confident_errors", {}).items():
+        if reviews:
+            parts.append(f"<h3><code>{_esc(model)}</code></h3>")
+            parts.append(_reviews_table(reviews, "probability"))
+    if evidence.get("disagreements"):
+        headings, body = disagreement_table(evidence)
+        parts.append("<h3>Recurrent models against the baseline</h3>")
+        parts.append(_table(headings, [_names_as_code(row, 2) for row in body]))
+        for row in evidence["disagreements"]:
+            for key, who in (
+                ("model_right_examples", row["model"]),
+                ("baseline_right_examples", row["baseline"]),
+            ):
+                if row[key]:
+                    parts.append(
+                        f"<p><strong>Only <code>{_esc(who)}</code> right</strong> "
+                        f"(<code>{_esc(row['model'])}</code> vs "
+                        f"<code>{_esc(row['baseline'])}</code>)</p>"
+                    )
+                    parts.append(_reviews_table(row[key], f"probability ({row['model']})"))
+    return "".join(parts)
+
+
+def explained_html(explained: list[dict[str, Any]]) -> str:
+    parts = [
+        "<h2 id='explained'>Which words moved the champion</h2><p class='muted'>Each word "
+        "dropped in turn and the review scored again: green words pushed the score towards "
+        "positive, red ones towards negative; the stronger the colour, the larger the change. "
+        "Hover a word for its effect.</p>"
+    ]
+    for review in explained:
+        words = " ".join(
+            f"<span class='word' style='background:{colour}' "
+            f"title='{effect:+.4f}'>{_esc(word)}</span>"
+            for (word, colour), effect in zip(
+                coloured_words(review), review["effects"], strict=True
+            )
+        )
+        parts.append(
+            f"<p><strong>True label {_esc(review['label'])}, probability of positive "
+            f"{review['probability']:.4f}</strong></p><p class='explained'>{words}</p>"
+        )
+    return "".join(parts)
+
+
+def render_html(
+    run_id: str,
+    evaluations: list[ModelEvaluation],
+    run_info: dict[str, Any],
+    predictions: Predictions | None = None,
+    *,
+    charts: dict[str, tuple[str, str]] | None = None,
+    evidence: dict[str, Any] | None = None,
+) -> str:
+    """The whole report page as one string (``charts`` drawn here when not given)."""
+    if charts is None:
+        charts = report_charts(evaluations, predictions or {}, run_info, evidence)
+    parts: list[str] = []
+
+    parts.append("<h1>IMDb sentiment: recurrent model comparison</h1>")
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    parts.append(f'<p class="muted">Run <code>{_esc(run_id)}</code> · generated {generated}</p>')
+    sentences = summary_sentences(evaluations, (evidence or {}).get("headline"))
+    parts.append("<div class='headline'>")
+    parts.append("".join(f"<p>{_esc(s)}</p>" for s in sentences))
+    parts.append("</div>")
+    parts.append(metrics_html(evaluations, evidence))
+    if evidence and evidence.get("comparisons"):
+        parts.append(verdicts_html(evidence))
     seed_rows = across_seeds(evaluations)
     if seed_rows:
         parts.append(
@@ -192,16 +302,22 @@ def render_html(
             )
         )
 
-    if predictions:
+    if "roc" in charts:
         parts.append("<h2>ROC and precision-recall curves</h2><div class='charts'>")
-        parts.append(_figure(roc_chart(predictions), "ROC curves of all models"))
-        parts.append(_figure(precision_recall_chart(predictions), "Precision-recall curves"))
+        parts.append(_chart(charts, "roc") + _chart(charts, "precision_recall"))
         parts.append("</div>")
+    if "reliability" in charts:
+        parts.append(
+            "<h2 id='calibration'>Calibration</h2><p class='muted'>Does a predicted 0.9 mean "
+            "90 %? The Brier score and the expected calibration error (ECE, 10 equal-width "
+            "bins of the probability of positive) are in the metrics table; on the diagram, "
+            "a calibrated model follows the diagonal.</p>"
+        )
+        parts.append(_chart(charts, "reliability"))
 
-    chart = training_chart(evaluations)
-    if chart:
+    if "training" in charts:
         parts.append("<h2>Training and validation per epoch</h2>")
-        parts.append(_figure(chart, "Loss and accuracy per epoch, train and validation"))
+        parts.append(_chart(charts, "training"))
 
     maxlen = run_info.get("preprocess", {}).get("maxlen")
     verdict = memory_verdict(evaluations)
@@ -219,14 +335,17 @@ def render_html(
         f"{n} tokens (n={counts.get(n, 0):,})" for n, _, _ in LENGTH_BUCKETS
     ]
     parts.append(_table(length_headings, length_rows))
-    parts.append(_figure(length_chart(evaluations), "Accuracy by review length per model"))
+    parts.append(_chart(charts, "length"))
     parts.append(f"<div class='verdict'><strong>Verdict.</strong> {_esc(verdict['text'])}</div>")
     if run_info.get("seed_claims"):
-        parts.append(claims_html(run_info["seed_claims"], verdict["text"]))
+        parts.append(claims_html(run_info["seed_claims"], verdict["text"], charts))
 
     parts.append("<h2>Confusion matrices (test)</h2>")
-    scored = [e for e in evaluations if not e.failure]
-    parts.append(_figure(confusion_chart(scored), "Confusion matrix per model"))
+    parts.append(_chart(charts, "confusion"))
+    if evidence and (evidence.get("confident_errors") or evidence.get("disagreements")):
+        parts.append(mistakes_html(evidence))
+    if evidence and evidence.get("explained"):
+        parts.append(explained_html(evidence["explained"]))
 
     decision = run_info.get("champion_decision")
     if decision:

@@ -1,12 +1,29 @@
-"""``summary.md`` and the ``rnn-summary`` artifact: the report as markdown."""
+"""``summary.md`` and the ``rnn-summary`` artifact: the report as markdown.
+
+The artifact is the whole report, charts embedded as PNG data URIs, because a run on a
+worker's disk has no ``report.html`` a user of the Prefect UI can open.
+"""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from imdb_rnn.claim_rules import memory_verdict
 from imdb_rnn.evaluation import LENGTH_BUCKETS, ModelEvaluation
+from imdb_rnn.evidence import variation_sentence
 from imdb_rnn.reporting.claims_tables import contradictions, measured_table, notes_table
+from imdb_rnn.reporting.evidence_tables import (
+    PAIRWISE_NOTE,
+    coloured_words,
+    disagreement_table,
+    interval_note,
+    pairwise_table,
+    review_rows,
+    seed_comparison_table,
+    value_interval,
+    variation_table,
+)
 from imdb_rnn.reporting.tables import (
     COLUMNS,
     PARAMETER_SECTIONS,
@@ -28,19 +45,23 @@ def _markdown_table(headings: list[str], body: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(
-    run_id: str,
-    evaluations: list[ModelEvaluation],
-    run_info: dict[str, Any],
-) -> str:
-    """The summary a person reads: best model, metrics, length buckets, data, parameters."""
-    rows = comparison_rows(evaluations)
-    best = best_values(rows)
-    parts = [f"# IMDb sentiment: recurrent model comparison\n\nRun `{run_id}`.\n"]
-    headline, *rest = summary_sentences(evaluations)
-    parts.append(" ".join([f"**{headline}**", *rest]) + "\n")
+def _cell(text: str) -> str:
+    """Text that cannot break a markdown table row."""
+    return text.replace("|", "\\|").replace("\n", " ")
 
-    parts.append("## Test metrics\n\nBest value in each column in bold.\n")
+
+def _chart(charts: dict[str, tuple[str, str]] | None, name: str) -> str:
+    if not charts or name not in charts:
+        return ""
+    uri, alt = charts[name]
+    return f"![{alt}]({uri})\n"
+
+
+def metrics_markdown(evaluations: list[ModelEvaluation], evidence: dict[str, Any] | None) -> str:
+    """The test metrics, each with its interval when there is one; best values in bold."""
+    intervals = (evidence or {}).get("intervals") or None
+    rows = comparison_rows(evaluations, intervals)
+    best = best_values(rows)
     headings = (
         ["model"] + [heading for _, heading, _ in COLUMNS] + ["parameters", "train s", "reviews/s"]
     )
@@ -49,18 +70,122 @@ def render_markdown(
         cells = [f"`{row['model']}`"]
         for column, _, _ in COLUMNS:
             text = fmt(row[column])
-            cells.append(
-                f"**{text}**"
-                if row[column] is not None and row[column] == best.get(column)
-                else text
+            if row[column] is not None and row[column] == best.get(column):
+                text = f"**{text}**"
+            bounds = value_interval(
+                [row[f"{column}_low"], row[f"{column}_high"]] if intervals else None
             )
+            cells.append(f"{text} {bounds}" if bounds else text)
         cells += [
             fmt(row["parameters"]),
             fmt(row["train_seconds"], 1),
             fmt(row["reviews_per_second"], 0),
         ]
         body.append(cells)
-    parts.append(_markdown_table(headings, body) + "\n")
+    note = "Best value in each column in bold. Brier score and ECE: lower is better."
+    if evidence:
+        note += " " + interval_note(evidence)
+    return f"## Test metrics\n\n{note}\n\n" + _markdown_table(headings, body) + "\n"
+
+
+def verdicts_markdown(evidence: dict[str, Any]) -> str:
+    """Which differences are real: the pairwise table, then the comparison by seed."""
+    alpha = 1 - evidence.get("confidence", 0.95)
+    parts = [
+        "## Is the difference real?\n",
+        PAIRWISE_NOTE.format(alpha=alpha) + "\n",
+        _markdown_table(*_code_names(*pairwise_table(evidence), columns=2)) + "\n",
+    ]
+    if evidence.get("seed_comparisons"):
+        parts += [
+            "### By seed\n",
+            "The same architectures compared seed by seed (each pair trained with the same "
+            "seed): the mean of the accuracy differences, its t interval, and a paired t-test, "
+            "Holm-corrected.\n",
+            _markdown_table(*_code_names(*seed_comparison_table(evidence), columns=2)) + "\n",
+        ]
+    if evidence.get("seed_variation"):
+        parts += [
+            _markdown_table(*_code_names(*variation_table(evidence), columns=1)) + "\n",
+            f"**{variation_sentence(evidence['seed_variation'])}**\n",
+        ]
+    return "\n".join(parts)
+
+
+def _code_names(
+    headings: list[str], body: list[list[str]], columns: int
+) -> tuple[list[str], list[list[str]]]:
+    """The first ``columns`` cells of each row (model names) as code."""
+    return headings, [[f"`{c}`" for c in row[:columns]] + row[columns:] for row in body]
+
+
+def mistakes_markdown(evidence: dict[str, Any]) -> str:
+    """Each model's most confident mistakes, and where the recurrent models and the baseline
+    disagree, with examples."""
+    parts = [
+        "## Mistakes a person can read\n",
+        "The test reviews each model got most confidently wrong (cleaned text: lower case, "
+        "markup removed). The probability is the model's for *positive*.\n",
+    ]
+    for model, reviews in evidence.get("confident_errors", {}).items():
+        if reviews:
+            parts.append(f"**`{model}`**\n")
+            rows = [[cells[0], cells[1], _cell(cells[2])] for cells in review_rows(reviews)]
+            parts.append(_markdown_table(["probability", "true label", "review"], rows) + "\n")
+    if evidence.get("disagreements"):
+        parts.append("### Recurrent models against the baseline\n")
+        parts.append(_markdown_table(*_code_names(*disagreement_table(evidence), columns=2)))
+        parts.append("")
+        for row in evidence["disagreements"]:
+            for key, who in (
+                ("model_right_examples", row["model"]),
+                ("baseline_right_examples", row["baseline"]),
+            ):
+                if row[key]:
+                    parts.append(
+                        f"**Only `{who}` right** (`{row['model']}` vs `{row['baseline']}`)\n"
+                    )
+                    rows = [[c[0], c[1], _cell(c[2])] for c in review_rows(row[key])]
+                    heading = f"probability ({row['model']})"
+                    parts.append(_markdown_table([heading, "true label", "review"], rows) + "\n")
+    return "\n".join(parts)
+
+
+def explained_markdown(explained: list[dict[str, Any]]) -> str:
+    """The champion's reviews with each word coloured by its effect (HTML spans)."""
+    parts = [
+        "## Which words moved the champion\n",
+        "Each word dropped in turn and the review scored again: green words pushed the score "
+        "towards positive, red ones towards negative; the stronger the colour, the larger "
+        "the change.\n",
+    ]
+    for review in explained:
+        words = " ".join(
+            f'<span style="background:{colour}">{html.escape(word)}</span>'
+            for word, colour in coloured_words(review)
+        )
+        parts.append(
+            f"**True label {review['label']}, probability of positive "
+            f"{review['probability']:.4f}**\n\n{words}\n"
+        )
+    return "\n".join(parts)
+
+
+def render_markdown(
+    run_id: str,
+    evaluations: list[ModelEvaluation],
+    run_info: dict[str, Any],
+    evidence: dict[str, Any] | None = None,
+    charts: dict[str, tuple[str, str]] | None = None,
+) -> str:
+    """The report as markdown: ``summary.md`` without ``charts``; with them, embedded as PNG
+    data URIs, the whole report, for the Prefect UI."""
+    parts = [f"# IMDb sentiment: recurrent model comparison\n\nRun `{run_id}`.\n"]
+    headline, *rest = summary_sentences(evaluations, (evidence or {}).get("headline"))
+    parts.append(" ".join([f"**{headline}**", *rest]) + "\n")
+    parts.append(metrics_markdown(evaluations, evidence))
+    if evidence and evidence.get("comparisons"):
+        parts.append(verdicts_markdown(evidence))
     seed_rows = across_seeds(evaluations)
     if seed_rows:
         parts.append(
@@ -72,6 +197,17 @@ def render_markdown(
     folds = run_info.get("training", {}).get("ensemble_folds", 1)
     if folds > 1:
         parts.append(ensembles_markdown(evaluations, folds))
+    if charts and ("roc" in charts or "training" in charts):
+        parts.append("## Curves and training\n")
+        parts += [_chart(charts, name) for name in ("roc", "precision_recall", "training")]
+    if evidence and evidence.get("calibration"):
+        parts.append(
+            "## Calibration\n\nDoes a predicted 0.9 mean 90 %? The Brier score and the "
+            "expected calibration error (ECE, 10 equal-width bins of the probability of "
+            "positive) are in the metrics table; on the diagram, a calibrated model follows "
+            "the diagonal.\n"
+        )
+        parts.append(_chart(charts, "reliability"))
 
     maxlen = run_info.get("preprocess", {}).get("maxlen")
     parts.append(
@@ -88,9 +224,11 @@ def render_markdown(
         for e in evaluations
     ]
     parts.append(_markdown_table(length_headings, length_body) + "\n")
+    parts.append(_chart(charts, "length"))
     parts.append(f"**Short vs long memory.** {memory_verdict(evaluations)['text']}\n")
     if run_info.get("seed_claims"):
         parts.append(claims_markdown(run_info["seed_claims"], memory_verdict(evaluations)["text"]))
+        parts += [_chart(charts, "gradient"), _chart(charts, "synthetic")]
 
     parts.append("## Confusion matrices (test)\n")
     confusion_body = [
@@ -101,6 +239,11 @@ def render_markdown(
         _markdown_table(["model", "true neg", "false pos", "false neg", "true pos"], confusion_body)
         + "\n"
     )
+    parts.append(_chart(charts, "confusion"))
+    if evidence and (evidence.get("confident_errors") or evidence.get("disagreements")):
+        parts.append(mistakes_markdown(evidence))
+    if evidence and evidence.get("explained"):
+        parts.append(explained_markdown(evidence["explained"]))
 
     decision = run_info.get("champion_decision")
     if decision:

@@ -24,6 +24,8 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("average_precision", "avg precision", True),
     ("log_loss", "log loss", False),
     ("mcc", "MCC", True),
+    ("brier", "Brier", False),
+    ("ece", "ECE", False),
 )
 
 # The config sections a report lists.
@@ -36,6 +38,7 @@ PARAMETER_SECTIONS = (
     "champion",
     "claims",
     "runner",
+    "report",
 )
 
 
@@ -61,13 +64,24 @@ def fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
-def comparison_rows(evaluations: list[ModelEvaluation]) -> list[dict[str, Any]]:
-    """One row per model: metrics rounded to 4 places, plain Python types only."""
+def comparison_rows(
+    evaluations: list[ModelEvaluation], intervals: dict[str, dict[str, list[float]]] | None = None
+) -> list[dict[str, Any]]:
+    """One row per model: metrics rounded to 4 places, plain Python types only.
+
+    With ``intervals`` (model -> metric -> [low, high]), each metric is followed by its
+    interval's bounds, ``<metric>_low`` and ``<metric>_high``.
+    """
     rows = []
     for evaluation in evaluations:
         row: dict[str, Any] = {"model": evaluation.model, "kind": evaluation.kind}
+        bounds = (intervals or {}).get(evaluation.model, {})
         for column, _, _ in COLUMNS:
-            row[column] = plain(round(float(evaluation.metrics[column]), 4))
+            row[column] = plain(round(float(evaluation.metrics.get(column, math.nan)), 4))
+            if intervals is not None:
+                low, high = bounds.get(column, (math.nan, math.nan))
+                row[f"{column}_low"] = plain(round(float(low), 4))
+                row[f"{column}_high"] = plain(round(float(high), 4))
         row["parameters"] = int(evaluation.parameters)
         row["train_seconds"] = round(float(evaluation.train_seconds), 1)
         row["reviews_per_second"] = round(float(evaluation.reviews_per_second), 1)
@@ -86,17 +100,24 @@ def best_by(
 
 
 def best_values(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The best value of each metric column (lowest for log loss)."""
+    """The best value of each metric column (lowest for log loss, Brier and ECE)."""
     best: dict[str, Any] = {}
     for column, _, higher in COLUMNS:
-        values = [row[column] for row in rows if row[column] is not None]
+        values = [row[column] for row in rows if row.get(column) is not None]
         if values:
             best[column] = max(values) if higher else min(values)
     return best
 
 
-def summary_sentences(evaluations: list[ModelEvaluation]) -> list[str]:
-    """The headline: best model, and whether any recurrent model beats the baseline."""
+def summary_sentences(
+    evaluations: list[ModelEvaluation], headline: list[str] | None = None
+) -> list[str]:
+    """The headline: what the pairwise tests support when they were run (``headline``);
+    else the best model on point estimates, and whether a recurrent model beats the baseline.
+    """
+    failures = [f"{e.model} failed: {e.failure}." for e in evaluations if e.failure]
+    if headline:
+        return [*headline, *failures]
     best = best_by(evaluations)
     sentences = [
         f"Best model on test accuracy: {best.model} ({best.metrics['accuracy']:.4f}, "
@@ -113,9 +134,7 @@ def summary_sentences(evaluations: list[ModelEvaluation]) -> list[str]:
             f"({best_rnn.metrics['accuracy']:.4f} vs {reference.metrics['accuracy']:.4f}, "
             f"{gap:+.4f})."
         )
-    for failed in (e for e in evaluations if e.failure):
-        sentences.append(f"{failed.model} failed: {failed.failure}.")
-    return sentences
+    return sentences + failures
 
 
 def trend_table(recent_runs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
@@ -196,26 +215,44 @@ _TREND_FIXED = {"run_id", "time", "best_rnn", "baseline_accuracy", "promoted"}
 
 
 def format_text_table(rows: list[dict[str, Any]]) -> str:
-    """Aligned plain-text table for the terminal; `*` marks the best value per column."""
+    """Aligned plain-text table for the terminal; `*` marks the best value per column.
+
+    When the rows carry intervals, each model's line is followed by one with their bounds.
+    """
     best = best_values(rows)
-    headings = ["model"] + [heading for _, heading, _ in COLUMNS] + ["params", "train s"]
+    columns = [c for c in COLUMNS if any(c[0] in row for row in rows)]
+    headings = ["model"] + [heading for _, heading, _ in columns] + ["params", "train s"]
     lines_cells = []
     for row in rows:
         cells = [row["model"]]
-        for column, _, _ in COLUMNS:
-            mark = "*" if row[column] is not None and row[column] == best.get(column) else " "
-            cells.append(fmt(row[column]) + mark)
+        for column, _, _ in columns:
+            value = row.get(column)
+            mark = "*" if value is not None and value == best.get(column) else " "
+            cells.append(fmt(value) + mark)
         cells += [fmt(row["parameters"]), fmt(row["train_seconds"], 1)]
         lines_cells.append(cells)
-    return _aligned(headings, lines_cells)
+        if any(f"{column}_low" in row for column, _, _ in columns):
+            bounds = [
+                _bounds(row.get(f"{column}_low"), row.get(f"{column}_high")) + " "
+                for column, _, _ in columns
+            ]
+            lines_cells.append(["", *bounds, "", ""])
+    return aligned_table(headings, lines_cells)
+
+
+def _bounds(low: float | None, high: float | None) -> str:
+    """An interval in 3 decimals, short enough for a terminal column: ``.851-.869``."""
+    if low is None or high is None:
+        return ""
+    return f"{low:.3f}-{high:.3f}".replace("0.", ".")
 
 
 def format_seed_table(seed_rows: list[dict[str, Any]]) -> str:
     """``across_seeds`` rows as an aligned plain-text table."""
-    return _aligned(*seed_table(seed_rows))
+    return aligned_table(*seed_table(seed_rows))
 
 
-def _aligned(headings: list[str], lines_cells: list[list[str]]) -> str:
+def aligned_table(headings: list[str], lines_cells: list[list[str]]) -> str:
     widths = [
         max(len(str(c)) for c in column) for column in zip(headings, *lines_cells, strict=True)
     ]

@@ -15,6 +15,7 @@ from imdb_rnn.config import (
     ClaimsConfig,
     ExecutionConfig,
     PreprocessConfig,
+    ReportConfig,
     RunnerConfig,
     SourceConfig,
     TrainingConfig,
@@ -42,6 +43,7 @@ def _settings(**sections) -> RunSettings:
         "champion": ChampionConfig(),
         "claims": ClaimsConfig(),
         "runner": RunnerConfig(),
+        "report": ReportConfig(),
     }
     return RunSettings(**{**defaults, **sections})
 
@@ -158,6 +160,7 @@ def test_the_settings_as_json_have_every_section_in_order_in_plain_json_values(t
         "champion",
         "claims",
         "runner",
+        "report",
     ]
     # Lists, not tuples, and nothing json cannot write: it reads back the same.
     assert json.loads(json.dumps(saved)) == saved

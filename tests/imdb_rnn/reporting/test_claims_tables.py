@@ -8,6 +8,7 @@ from tests.samples import hand_made_result
 
 
 def test_claims_rows_and_report_sections():
+    from imdb_rnn.reporting.charts import report_charts
     from imdb_rnn.reporting.html import claims_html
     from imdb_rnn.reporting.markdown import claims_markdown
 
@@ -22,6 +23,8 @@ def test_claims_rows_and_report_sections():
     assert "| RNN | short | low | no |" in markdown  # the notes' table as asserted
     assert "- GRU: long memory: supported, span 180 of 200 positions" in markdown
     assert "**Real-data evidence (accuracy by review length).** Real data say so." in markdown
-    page = claims_html(section, "Real data say so.")
+    charts = report_charts([], {}, {"seed_claims": section})
+    assert set(charts) == {"gradient", "synthetic"}
+    page = claims_html(section, "Real data say so.", charts)
     assert page.count('<img src="data:image/png;base64,') == 2
     assert "As asserted by the notes" in page and "As measured in this run" in page

@@ -28,7 +28,7 @@ def test_every_section_and_chart_is_present(evaluations):
     images = re.findall(r'<img src="data:image/png;base64,([^"]+)" alt="([^"]+)"', page)
     assert [alt for _, alt in images] == [
         "ROC curves of all models",
-        "Precision-recall curves",
+        "Precision-recall curves of all models",
         "Loss and accuracy per epoch, train and validation",
         "Accuracy by review length per model",
         "Confusion matrix per model",

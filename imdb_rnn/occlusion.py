@@ -1,0 +1,92 @@
+"""Which words moved the score: drop each word of a review in turn and score it again.
+
+Occlusion needs nothing but the model's scores, so any architecture can be explained the
+same way, and a review of L words costs L + 1 predictions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from imdb_rnn.mistakes import CLASS_NAMES
+from imdb_rnn.text import SequenceEncoder
+
+Scorer = Callable[[np.ndarray], np.ndarray]  # padded ids -> probability of "positive"
+
+
+def visible_words(words: Sequence[str], encoder: SequenceEncoder) -> list[str]:
+    """The words of a review the model reads: the last (or first) ``maxlen`` of them."""
+    words = list(words)
+    if len(words) <= encoder.maxlen:
+        return words
+    return words[-encoder.maxlen :] if encoder.truncating == "pre" else words[: encoder.maxlen]
+
+
+def word_effects(
+    words: Sequence[str], encoder: SequenceEncoder, score: Scorer
+) -> tuple[float, list[float]]:
+    """The review's score, and for each visible word, score minus the score without it.
+
+    A positive effect means the word pushed the review towards "positive".
+    """
+    shown = visible_words(words, encoder)
+    variants = [shown] + [shown[:i] + shown[i + 1 :] for i in range(len(shown))]
+    padded, _ = encoder.encode_tokens(variants)
+    scores = np.asarray(score(padded), dtype=np.float64).reshape(-1)
+    return float(scores[0]), [float(scores[0] - s) for s in scores[1:]]
+
+
+def choose_reviews(
+    labels: np.ndarray, probabilities: np.ndarray, lengths: np.ndarray, count: int
+) -> list[int]:
+    """Short, readable reviews to explain: the most confident right positive, right
+    negative and mistake, then the next most confident, until ``count``.
+
+    Only reviews of 30 to 120 words are candidates, so each fits on a screen.
+    """
+    labels = np.asarray(labels).astype(bool)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    readable = (np.asarray(lengths) >= 30) & (np.asarray(lengths) <= 120)
+    right = (probabilities >= 0.5) == labels
+    kinds = [readable & right & labels, readable & right & ~labels, readable & ~right]
+    ranked = [
+        np.flatnonzero(kind)[np.argsort(-np.abs(probabilities[kind] - 0.5), kind="stable")]
+        for kind in kinds
+    ]
+    chosen: list[int] = []
+    for rank in range(max((len(r) for r in ranked), default=0)):
+        for candidates in ranked:
+            if rank < len(candidates) and len(chosen) < count:
+                chosen.append(int(candidates[rank]))
+    return chosen
+
+
+def explain_reviews(
+    texts: Sequence[str],
+    labels: np.ndarray,
+    encoder: SequenceEncoder,
+    score: Scorer,
+    count: int,
+) -> list[dict[str, Any]]:
+    """``count`` of ``texts`` with every visible word's effect on the score."""
+    from imdb_rnn.text import tokenize_all
+
+    token_lists = tokenize_all(list(texts))
+    padded, lengths = encoder.encode_tokens(token_lists)
+    probabilities = np.asarray(score(padded), dtype=np.float64).reshape(-1)
+    explained = []
+    for index in choose_reviews(labels, probabilities, lengths, count):
+        words = token_lists[index].as_py()
+        probability, effects = word_effects(words, encoder, score)
+        explained.append(
+            {
+                "label": CLASS_NAMES[int(labels[index])],
+                "probability": round(probability, 4),
+                "words": visible_words(words, encoder),
+                "effects": [round(e, 4) for e in effects],
+            }
+        )
+    return explained

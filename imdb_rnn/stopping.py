@@ -1,0 +1,64 @@
+"""Stopping a run when its user asks (Ctrl-C), and knowing what it was doing then.
+
+The command line's interrupt handler calls ``request_stop``; training checks
+``raise_if_stop_requested`` after every batch, because a Keras fit in a task runner's worker
+thread never sees the main thread's ``KeyboardInterrupt``. What a training had finished stays
+on disk, so the next run resumes from it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+from imdb_rnn.errors import ImdbRnnError
+
+_stop = threading.Event()
+_lock = threading.Lock()
+# What each training in this process is doing now: its name -> (epoch, epochs).
+_training: dict[str, tuple[int, int]] = {}
+
+
+class RunInterrupted(ImdbRnnError):
+    """The user asked the run to stop; what was finished is kept for the next run."""
+
+
+def request_stop() -> None:
+    _stop.set()
+
+
+def stop_requested() -> bool:
+    return _stop.is_set()
+
+
+def clear_stop_request() -> None:
+    """Let this process run again after a stop (tests calling the command in-process)."""
+    _stop.clear()
+
+
+def raise_if_stop_requested(doing: str) -> None:
+    if _stop.is_set():
+        raise RunInterrupted(f"interrupted during {doing}; run again to resume")
+
+
+@contextlib.contextmanager
+def training(name: str) -> Iterator[None]:
+    """Mark ``name`` as training in this process for as long as the block runs."""
+    try:
+        yield
+    finally:
+        with _lock:
+            _training.pop(name, None)
+
+
+def training_epoch(name: str, epoch: int, epochs: int) -> None:
+    """Record that ``name`` is now in ``epoch`` (counted from 1) of ``epochs``."""
+    with _lock:
+        _training[name] = (epoch, epochs)
+
+
+def trainings_in_progress() -> list[str]:
+    """What trains now, e.g. ``["lstm epoch 2"]``."""
+    with _lock:
+        return [f"{name} epoch {epoch}" for name, (epoch, _) in _training.items()]
