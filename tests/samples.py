@@ -7,6 +7,7 @@ import json
 import math
 import tarfile
 from pathlib import Path
+from typing import Any
 
 from imdb_rnn.claims import ArchitectureClaims, ClaimsResult
 from imdb_rnn.config import ClaimsConfig, PreprocessConfig
@@ -293,3 +294,48 @@ EXPECTED_PARAMS = {
     "bilstm": EMBEDDING_PARAMS + 2 * 4 * UNITS * (EMBED + UNITS + 1) + (2 * UNITS + 1),  # 825
     "bigru": EMBEDDING_PARAMS + 2 * 3 * UNITS * (EMBED + UNITS + 2) + (2 * UNITS + 1),  # 745
 }
+
+
+def evidence_for(evaluations: list[Any], resamples: int = 200) -> Any:
+    """The evidence of a run made of ``evaluations`` (with saved predictions): intervals,
+    verdicts, calibration, mistakes on numbered texts, and one explained review."""
+    from dataclasses import replace
+
+    from imdb_rnn.calibration import reliability_curve
+    from imdb_rnn.evidence import Scored, weigh_evidence
+    from imdb_rnn.mistakes import disagreements, most_confident_errors
+    from tasks.evidence import scored_predictions
+
+    predictions = scored_predictions(evaluations)
+    models = [Scored(e.model, e.kind, e.metrics["accuracy"], e.model, 42) for e in evaluations]
+    evidence = weigh_evidence(models, predictions, resamples, 0.95, seed=0)
+    labels = next(iter(predictions.values()))[0]
+    texts = [f"review {i}: a | pipe and <b>markup</b>" for i in range(len(labels))]
+    baseline = next(e.model for e in evaluations if e.kind == "baseline")
+    return replace(
+        evidence,
+        calibration={name: reliability_curve(*pair) for name, pair in predictions.items()},
+        confident_errors={
+            name: most_confident_errors(labels, scores, texts, 2)
+            for name, (labels, scores) in predictions.items()
+        },
+        disagreements=[
+            disagreements(
+                labels,
+                (e.model, predictions[e.model][1]),
+                (baseline, predictions[baseline][1]),
+                texts,
+                1,
+            )
+            for e in evaluations
+            if e.kind == "rnn"
+        ],
+        explained=[
+            {
+                "label": "positive",
+                "probability": 0.93,
+                "words": ["a", "wonderful", "dull", "film"],
+                "effects": [0.0, 0.4, -0.2, 0.01],
+            }
+        ],
+    )

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from imdb_rnn.evaluation import LENGTH_BUCKETS, ModelEvaluation
+from imdb_rnn.reporting.evidence_tables import coloured_words
 
 Predictions = dict[str, tuple[np.ndarray, np.ndarray]]  # model -> (labels, probabilities)
 DPI = 110
@@ -243,6 +244,41 @@ def reliability_chart(curves: dict[str, list[dict[str, Any]]]) -> str:
     return _png_data_uri(draw, (5.2, 4.4))
 
 
+def word_effects_chart(words: list[tuple[str, str]], width_inches: float = 8.0) -> str:
+    """A review's words on coloured backgrounds (``(word, CSS rgba colour)`` pairs), wrapped:
+    how the Prefect UI, which strips inline styles, shows the champion's word effects."""
+    from matplotlib.colors import to_rgba
+
+    def rgba(css: str) -> tuple[float, float, float, float]:
+        if not css.startswith("rgba("):
+            return to_rgba("white", 0.0)
+        red, green, blue, alpha = (float(v) for v in css[5:-1].split(","))
+        return (red / 255, green / 255, blue / 255, alpha)
+
+    line_height, margin = 0.3, 0.1
+    lines_needed = max(1, int(sum(len(w) + 1 for w, _ in words) * 0.085 / width_inches) + 2)
+
+    def draw(figure: Any) -> None:
+        renderer = figure.canvas.get_renderer()
+        height = figure.get_figheight()
+        x, y = margin, height - margin - line_height
+        for word, colour in words:
+            text = figure.text(
+                x / width_inches,
+                y / height,
+                word,
+                fontsize=10,
+                bbox={"facecolor": rgba(colour), "edgecolor": "none", "pad": 1.5},
+            )
+            extent = text.get_window_extent(renderer).width / figure.dpi
+            if x + extent > width_inches - margin and x > margin:
+                x, y = margin, y - line_height
+                text.set_position((x / width_inches, y / height))
+            x += extent + 0.06
+
+    return _png_data_uri(draw, (width_inches, line_height * lines_needed + 2 * margin))
+
+
 def report_charts(
     evaluations: list[ModelEvaluation],
     predictions: Predictions,
@@ -283,5 +319,10 @@ def report_charts(
         charts["synthetic"] = (
             synthetic_chart(claims["synthetic"], claims["thresholds"]["handled_accuracy"]),
             "Synthetic task accuracy against marker distance",
+        )
+    for index, review in enumerate((evidence or {}).get("explained", [])):
+        charts[f"explained-{index}"] = (
+            word_effects_chart(coloured_words(review)),
+            f"The words of review {index + 1}, coloured by their effect on the champion's score",
         )
     return charts

@@ -180,3 +180,13 @@ def format_verdicts(evidence: dict[str, Any]) -> str:
         headings, body = seed_comparison_table(evidence)
         text += "\n\nBy seed (paired t-test, Holm):\n" + aligned_table(headings, body)
     return text
+
+
+def strongest_words(review: dict[str, Any], count: int = 5) -> tuple[str, str]:
+    """The words that pushed the score most towards positive, and towards negative."""
+    ranked = sorted(
+        zip(review["effects"], review["words"], strict=True), key=lambda pair: -abs(pair[0])
+    )
+    positive = [f"{word} ({signed(effect, 3)})" for effect, word in ranked if effect > 0]
+    negative = [f"{word} ({signed(effect, 3)})" for effect, word in ranked if effect < 0]
+    return ", ".join(positive[:count]), ", ".join(negative[:count])

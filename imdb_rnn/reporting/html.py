@@ -59,7 +59,9 @@ dd{margin:0}
 .side{display:flex;flex-wrap:wrap;gap:1.5rem;align-items:flex-start}
 .supported{color:#1b7a36}.unsupported{color:#b3261e}
 .headline{background:#f6f7fb;border-left:4px solid #4a6cf7;padding:.2rem 1rem;margin:.8rem 0}
-table.reviews td{text-align:left;vertical-align:top}
+.scroll{overflow-x:auto}
+td{white-space:nowrap}
+table.reviews th,table.reviews td{text-align:left;vertical-align:top;white-space:normal}
 table.reviews td:last-child{max-width:720px}
 .explained{line-height:2;max-width:900px}
 .word{padding:.1rem .15rem;border-radius:3px}
@@ -246,7 +248,7 @@ def explained_html(explained: list[dict[str, Any]]) -> str:
     for review in explained:
         words = " ".join(
             f"<span class='word' style='background:{colour}' "
-            f"title='{effect:+.4f}'>{_esc(word)}</span>"
+            f"title='{effect:+.4f}'>{html.escape(word, quote=False)}</span>"
             for (word, colour), effect in zip(
                 coloured_words(review), review["effects"], strict=True
             )

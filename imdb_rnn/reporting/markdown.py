@@ -15,12 +15,12 @@ from imdb_rnn.evidence import variation_sentence
 from imdb_rnn.reporting.claims_tables import contradictions, measured_table, notes_table
 from imdb_rnn.reporting.evidence_tables import (
     PAIRWISE_NOTE,
-    coloured_words,
     disagreement_table,
     interval_note,
     pairwise_table,
     review_rows,
     seed_comparison_table,
+    strongest_words,
     value_interval,
     variation_table,
 )
@@ -46,8 +46,8 @@ def _markdown_table(headings: list[str], body: list[list[str]]) -> str:
 
 
 def _cell(text: str) -> str:
-    """Text that cannot break a markdown table row."""
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text that cannot break a markdown table row, nor become markup."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
 
 
 def _chart(charts: dict[str, tuple[str, str]] | None, name: str) -> str:
@@ -119,19 +119,26 @@ def _code_names(
     return headings, [[f"`{c}`" for c in row[:columns]] + row[columns:] for row in body]
 
 
+def _review_list(reviews: list[dict[str, Any]], model: str) -> str:
+    """One bullet per review (a list wraps where a table row would not)."""
+    lines = []
+    for probability, label, text in review_rows(reviews):
+        lines.append(f"- **{model} {probability}**, true label {label}: {_cell(text)}")
+    return "\n".join(lines) + "\n"
+
+
 def mistakes_markdown(evidence: dict[str, Any]) -> str:
     """Each model's most confident mistakes, and where the recurrent models and the baseline
     disagree, with examples."""
     parts = [
         "## Mistakes a person can read\n",
         "The test reviews each model got most confidently wrong (cleaned text: lower case, "
-        "markup removed). The probability is the model's for *positive*.\n",
+        "markup removed), with the model's probability of *positive*.\n",
     ]
     for model, reviews in evidence.get("confident_errors", {}).items():
         if reviews:
             parts.append(f"**`{model}`**\n")
-            rows = [[cells[0], cells[1], _cell(cells[2])] for cells in review_rows(reviews)]
-            parts.append(_markdown_table(["probability", "true label", "review"], rows) + "\n")
+            parts.append(_review_list(reviews, model))
     if evidence.get("disagreements"):
         parts.append("### Recurrent models against the baseline\n")
         parts.append(_markdown_table(*_code_names(*disagreement_table(evidence), columns=2)))
@@ -145,28 +152,31 @@ def mistakes_markdown(evidence: dict[str, Any]) -> str:
                     parts.append(
                         f"**Only `{who}` right** (`{row['model']}` vs `{row['baseline']}`)\n"
                     )
-                    rows = [[c[0], c[1], _cell(c[2])] for c in review_rows(row[key])]
-                    heading = f"probability ({row['model']})"
-                    parts.append(_markdown_table([heading, "true label", "review"], rows) + "\n")
+                    parts.append(_review_list(row[key], row["model"]))
     return "\n".join(parts)
 
 
-def explained_markdown(explained: list[dict[str, Any]]) -> str:
-    """The champion's reviews with each word coloured by its effect (HTML spans)."""
+def explained_markdown(
+    explained: list[dict[str, Any]], charts: dict[str, tuple[str, str]] | None
+) -> str:
+    """The champion's reviews: each as a picture of its words coloured by their effect when
+    ``charts`` are embedded, and the words that moved the score most, in text."""
     parts = [
         "## Which words moved the champion\n",
         "Each word dropped in turn and the review scored again: green words pushed the score "
         "towards positive, red ones towards negative; the stronger the colour, the larger "
         "the change.\n",
     ]
-    for review in explained:
-        words = " ".join(
-            f'<span style="background:{colour}">{html.escape(word)}</span>'
-            for word, colour in coloured_words(review)
-        )
+    for index, review in enumerate(explained):
         parts.append(
             f"**True label {review['label']}, probability of positive "
-            f"{review['probability']:.4f}**\n\n{words}\n"
+            f"{review['probability']:.4f}**\n"
+        )
+        parts.append(_chart(charts, f"explained-{index}"))
+        towards_positive, towards_negative = strongest_words(review)
+        parts.append(
+            f"Towards positive: {_cell(towards_positive) or 'none'}. "
+            f"Towards negative: {_cell(towards_negative) or 'none'}.\n"
         )
     return "\n".join(parts)
 
@@ -243,7 +253,7 @@ def render_markdown(
     if evidence and (evidence.get("confident_errors") or evidence.get("disagreements")):
         parts.append(mistakes_markdown(evidence))
     if evidence and evidence.get("explained"):
-        parts.append(explained_markdown(evidence["explained"]))
+        parts.append(explained_markdown(evidence["explained"], charts))
 
     decision = run_info.get("champion_decision")
     if decision:

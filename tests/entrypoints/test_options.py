@@ -78,6 +78,9 @@ def test_best_profile_sets_its_values_and_flags_given_override_them():
         (["--profile", "fastest"], "invalid choice"),
         (["--xla", "maybe"], "invalid choice"),
         (["--early-stopping", "0"], "--early-stopping"),
+        (["--min-improvement", "lots"], "--min-improvement: must be 'significant' or a number"),
+        (["--bootstrap", "-5"], "--bootstrap"),
+        (["--min-improvement", "significant", "--bootstrap", "0"], "--bootstrap 0 turns off"),
     ],
 )
 def test_wrong_values_are_refused_before_anything_runs(argv, message, capsys, tmp_path):
@@ -187,3 +190,12 @@ def test_retrain_and_threads_land_in_execution_not_in_training():
     assert configs["training"].model_dump() == TrainingConfig().model_dump()
     assert "retrain" not in configs["training"].model_dump()
     assert _configs(["run", "--no-retrain"])["execution"].retrain is False
+
+
+def test_report_flags_reach_the_report_config():
+    configs = _configs(["run", "--bootstrap", "0", "--confidence", "0.9", "--error-examples", "2"])
+    report = configs["report"]
+    assert (report.bootstrap, report.confidence, report.error_examples) == (0, 0.9, 2)
+    significant = _configs(["run", "--min-improvement", "significant"])
+    assert significant["champion"].min_improvement == "significant"
+    assert _configs(["run", "--min-improvement", "0.01"])["champion"].min_improvement == 0.01

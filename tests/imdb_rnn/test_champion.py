@@ -6,11 +6,13 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from imdb_rnn.champion import (
     ChampionDecision,
     NoChampionError,
+    judge,
     load_champion,
     read_champion,
     swap_link,
@@ -187,3 +189,84 @@ def test_a_skipped_decision_gives_why_it_was_skipped(changes):
     assert decision.reason == "No recurrent model to promote."
     assert decision.to_dict()["reason"] == "No recurrent model to promote."
     assert decision.to_dict()["skipped"] == "No recurrent model to promote."
+
+
+def _probabilities(labels: np.ndarray, right: np.ndarray) -> np.ndarray:
+    return np.where(right == labels.astype(bool), 0.8, 0.2)
+
+
+@pytest.fixture(scope="module")
+def two_models():
+    """A champion right on 80 % of 3,000 reviews; a challenger that fixes 200 of its errors."""
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 2, 3000)
+    champion_right = np.arange(3000) < 2400
+    challenger_right = champion_right.copy()
+    challenger_right[2400:2600] = True
+    slightly = champion_right.copy()
+    slightly[2400:2404] = True  # 4 more right and 2 fewer: no test could call that real
+    slightly[:2] = False
+    return labels, {
+        "champion": _probabilities(labels, champion_right),
+        "much better": _probabilities(labels, challenger_right),
+        "slightly better": _probabilities(labels, slightly),
+    }
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "roc_auc"])
+def test_significant_promotes_only_what_the_paired_test_supports(two_models, metric):
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    labels, scores = two_models
+    score = {
+        "accuracy": lambda p: accuracy_score(labels, p >= 0.5),
+        "roc_auc": lambda p: roc_auc_score(labels, p),
+    }[metric]
+    verdicts = {}
+    for challenger in ("much better", "slightly better"):
+        verdicts[challenger] = judge(
+            labels,
+            scores[challenger],
+            scores["champion"],
+            (score(scores[challenger]), score(scores["champion"])),
+            metric,
+            "significant",
+            400,
+            0.95,
+        )
+    assert verdicts["much better"].better and not verdicts["slightly better"].better
+    assert verdicts["much better"].difference_interval[0] > 0
+    low, high = verdicts["slightly better"].difference_interval
+    assert low <= 0 <= high
+    # McNemar: 200 to 0 disagreements; and 4 to 2, p = 2 * (1 + 6 + 15) / 2**6.
+    assert verdicts["much better"].accuracy_p_value < 1e-50
+    assert verdicts["slightly better"].accuracy_p_value == pytest.approx(44 / 64)
+
+
+def test_a_number_keeps_the_margin_rule(two_models):
+    labels, scores = two_models
+    verdict = judge(
+        labels,
+        scores["slightly better"],
+        scores["champion"],
+        (0.802, 0.8),
+        "accuracy",
+        0.0,
+        0,
+        0.95,
+    )
+    assert verdict.better and verdict.difference_interval is None  # 0.002 > 0, no resamples
+
+
+def test_the_reason_quotes_the_interval_and_mcnemar():
+    decision = _decision(
+        min_improvement="significant",
+        promoted=False,
+        challenger_score=0.905,
+        difference_interval=[-0.004, 0.014],
+        accuracy_p_value=0.21,
+    )
+    assert decision.reason.endswith(
+        "scored 0.9050 (+0.0050; 95% interval [-0.0040, +0.0140]; McNemar's p on accuracy "
+        "0.21, needed a significant improvement)."
+    )

@@ -33,3 +33,59 @@ def test_write_report_files_writes_all_three_and_points_latest(tmp_path):
 def test_report_refuses_an_empty_run(tmp_path):
     with pytest.raises(ValueError, match="nothing to report"):
         write_report_files("x", [], RUN_INFO, tmp_path)
+
+
+def test_the_report_shows_intervals_verdicts_mistakes_and_embeds_every_chart(tmp_path, evaluations):
+    import base64
+    import re
+
+    from tests.samples import PAGE_RUN_INFO, evidence_for
+
+    evidence = evidence_for(evaluations)
+    written = write_report_files(
+        "20260101T000000Z-e", evaluations, PAGE_RUN_INFO, tmp_path / "reports", evidence
+    )
+    metrics = json.loads((written.directory / "metrics.json").read_text())
+    assert metrics["headline"] == evidence.headline
+    assert metrics["evidence"]["comparisons"][0]["verdict"] in {
+        "better",
+        "worse",
+        "no detectable difference",
+    }
+    row = metrics["rows"][1]
+    low, high = evidence.intervals[row["model"]]["accuracy"]
+    assert (row["accuracy_low"], row["accuracy_high"]) == (round(low, 4), round(high, 4))
+    assert low < high
+    with (written.directory / "summary.csv").open() as handle:
+        assert "roc_auc_low" in next(csv.reader(handle))
+
+    summary = (written.directory / "summary.md").read_text()
+    artifact = written.markdown
+    for section in (
+        "## Is the difference real?",
+        "## Calibration",
+        "## Mistakes a person can read",
+        "## Which words moved the champion",
+    ):
+        assert section in summary and section in artifact
+    assert "data:image/png" not in summary  # summary.md stays light
+    # A pipe inside a review would break the markdown table; it is escaped.
+    assert ": a \\| pipe and" in summary and ": a | pipe" not in summary
+    assert "&lt;b&gt;markup" in summary and "<b>" not in summary
+
+    images = re.findall(r"!\[([^\]]+)\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", artifact)
+    assert [alt for alt, _ in images] == [
+        "ROC curves of all models",
+        "Precision-recall curves of all models",
+        "Loss and accuracy per epoch, train and validation",
+        "Reliability diagram: fraction positive against predicted probability",
+        "Accuracy by review length per model",
+        "Confusion matrix per model",
+    ]
+    sizes = [len(base64.b64decode(data)) for _, data in images]
+    assert all(size < 60_000 for size in sizes), sizes  # the UI page stays quick to load
+
+    page = (written.directory / "report.html").read_text()
+    for section in ("Is the difference real?", "Calibration", "Which words moved the champion"):
+        assert section in page
+    assert "title='+0.4000'>wonderful</span>" in page
