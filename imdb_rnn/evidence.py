@@ -223,7 +223,7 @@ def headline(models: list[Scored], rows: list[dict[str, Any]]) -> list[str]:
         row = oriented(rows, best_rnn.name, baseline.name)
         if row is None:
             continue
-        relation = {BETTER: "above", WORSE: "below", SAME: "cannot be told apart from"}
+        relation = {BETTER: "is above", WORSE: "is below", SAME: "cannot be told apart from"}
         detail = _gap(row) if row["verdict"] != SAME else _p_text(row["p_holm"])
         sentences.append(
             f"The best recurrent model, {best_rnn.name}, {relation[row['verdict']]} "

@@ -234,9 +234,9 @@ def write_report(
             description=f"Mean and standard deviation across seeds per architecture, run {run_id}",
         )
     create_markdown_artifact(
-        markdown=written.markdown,
+        markdown=written.markdown + f"\n\nThis report as one HTML file: `{written.html_path}`\n",
         key=MARKDOWN_ARTIFACT_KEY,
-        description=f"Comparison summary, run {run_id}",
+        description=f"The whole report, charts included, run {run_id}",
     )
     create_link_artifact(
         link=written.html_path.as_uri(),

@@ -45,7 +45,18 @@ def test_flow_downloads_trains_three_architectures_and_reports(
     assert [row["model"] for row in table] == [*SEED_ARCHITECTURES, "tfidf_logreg"]
     assert all(isinstance(row["accuracy"], float) for row in table)
     markdown = read_artifact("rnn-summary").data
-    assert f"Best model on test accuracy: {result.best_model} (" in markdown
+    # The artifact is the whole report: the headline the tests support, the verdicts, and
+    # every chart inlined.
+    assert result.headline and f"**{result.headline[0]}**" in markdown
+    assert "## Is the difference real?" in markdown and "## Calibration" in markdown
+    assert markdown.count("](data:image/png;base64,") >= 6
+    metrics = json.loads((data_dir / "reports" / result.run_id / "metrics.json").read_text())
+    assert metrics["evidence"]["resamples"] == 1000
+    assert {r["verdict"] for r in metrics["evidence"]["comparisons"]} <= {
+        "better",
+        "worse",
+        "no detectable difference",
+    }
     assert "Accuracy by review length" in markdown and "Short vs long memory" in markdown
     html_report = data_dir / "reports" / result.run_id / "report.html"
     assert str(html_report.resolve()) in markdown

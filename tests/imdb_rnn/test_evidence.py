@@ -126,3 +126,24 @@ def test_seeds_are_compared_pair_by_pair_and_the_larger_spread_is_named():
     rows = seed_variation(models, bootstrap)
     assert {r["model"]: r["dominant"] for r in rows} == {"lstm": "seed", "gru": "seed"}
     assert variation_sentence(rows).startswith("For lstm and gru, the seed moves test accuracy")
+
+
+def test_the_best_recurrent_model_is_set_against_the_baseline_when_neither_leads():
+    rng = np.random.default_rng(7)
+    labels = rng.integers(0, 2, N)
+    right = {
+        "nbsvm": np.arange(N) < int(0.92 * N),
+        "tfidf": np.arange(N) < int(0.90 * N),
+        "gru": np.arange(N) < int(0.86 * N),
+    }
+    predictions = {name: (labels, predictions_right_on(labels, r)) for name, r in right.items()}
+    models = [
+        Scored("gru", "rnn", 0.86, "gru", 42),
+        Scored("tfidf", "baseline", 0.90),
+        Scored("nbsvm", "baseline", 0.92),
+    ]
+    evidence = weigh_evidence(models, predictions, 0, 0.95, seed=0)
+    assert evidence.headline[0].startswith("nbsvm has the highest test accuracy (0.9200)")
+    assert evidence.headline[-1] == (
+        "The best recurrent model, gru, is below tfidf (−0.0400, p < 0.001)."
+    )
