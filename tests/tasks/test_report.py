@@ -81,7 +81,9 @@ def test_the_report_shows_intervals_verdicts_mistakes_and_embeds_every_chart(tmp
         "Reliability diagram: fraction positive against predicted probability",
         "Accuracy by review length per model",
         "Confusion matrix per model",
+        "The words of review 1, coloured by their effect on the champion's score",
     ]
+    assert "Towards positive: wonderful (+0.400), film (+0.010). Towards negative: dull" in artifact
     sizes = [len(base64.b64decode(data)) for _, data in images]
     assert all(size < 60_000 for size in sizes), sizes  # the UI page stays quick to load
 
