@@ -7,6 +7,7 @@ so ``--help`` and a wrong value answer at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -15,11 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from entrypoints.interrupts import INTERRUPTED, Interrupt, stop_on_interrupt
 from entrypoints.options import RUN_GROUPS, add_options, configs_from_args
 from entrypoints.serve import add_serve_parser, serve_command
+from entrypoints.terminal import expected_errors_without_tracebacks, import_tensorflow_quietly
 from imdb_rnn.errors import ConfigError, ImdbRnnError
 from imdb_rnn.profiles import PROFILES
 from imdb_rnn.reporting.tables import format_seed_table, format_text_table
+from imdb_rnn.stopping import RunInterrupted
 from imdb_rnn.storage import DataStore
 
 PROG = "imdb-rnn"
@@ -62,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--out", type=Path, help="write predictions to this .parquet or .csv")
     predict.add_argument("--data-dir", default="data", help="the data folder holding the champion")
+    predict.add_argument(
+        "--debug", action="store_true", help="show TensorFlow's start-up messages on the terminal"
+    )
 
     add_serve_parser(commands)
     return parser
@@ -88,6 +95,13 @@ def _add_run_parser(commands: Any) -> None:
         action="store_true",
         help="run the flow even when the last run had exactly these inputs (by default its "
         "results are shown and nothing runs)",
+    )
+    run.add_argument(
+        "--debug",
+        action="store_true",
+        help="show on the terminal the full traceback of an expected error (a failed download, "
+        "a corrupt archive, a bad review file; the Prefect API's logs always have it) and "
+        "TensorFlow's start-up messages",
     )
     for title, options in RUN_GROUPS.items():
         add_options(run.add_argument_group(title), options)
@@ -120,13 +134,15 @@ def run_command(args: argparse.Namespace) -> int:
             print("\nUse --force to run the flow anyway (a new run id, report and history row).")
             return 0
     _quiet_defaults()
-    from flows.compare import compare_architectures
-
-    try:
-        result = compare_architectures(**configs, data_dir=store.location)
-    except ImdbRnnError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 1
+    with stop_on_interrupt(PROG) as interrupt:
+        try:
+            result = _run_flow(configs, store.location, args.debug, interrupt)
+        except (KeyboardInterrupt, RunInterrupted):
+            interrupt.say()
+            return INTERRUPTED
+        except ImdbRnnError as error:
+            print(f"{PROG}: error: {error}", file=sys.stderr)
+            return 1
     print()
     print(format_text_table(result.rows))
     print(f"\n* best in column. Best model: {result.best_model}")
@@ -138,6 +154,24 @@ def run_command(args: argparse.Namespace) -> int:
             print(f"{row['model']} {row['status']}")
     print(f"Report: {result.html_path}")
     return 0
+
+
+def _run_flow(configs: dict[str, Any], data_dir: str, debug: bool, interrupt: Interrupt) -> Any:
+    """The comparison flow, on a Prefect API of its own unless one is configured.
+
+    TensorFlow is imported while that API starts up, and before any thread could write to
+    stderr, so that its start-up lines can be kept off the terminal.
+    """
+    from entrypoints.server import prefect_api
+
+    with prefect_api(meanwhile=lambda: import_tensorflow_quietly(show=debug)) as server:
+        if server is not None:
+            interrupt.before_exit = server.kill
+        from flows.compare import compare_architectures
+
+        quiet = contextlib.nullcontext() if debug else expected_errors_without_tracebacks()
+        with quiet:
+            return compare_architectures(**configs, data_dir=data_dir)
 
 
 def print_run(metrics: dict[str, Any], directory: Path) -> None:
@@ -195,6 +229,7 @@ def predict_command(args: argparse.Namespace) -> int:
     if not any(text.strip() for text in texts):
         raise ConfigError("no review text given: pass reviews as arguments or with --file")
     _quiet_defaults()
+    import_tensorflow_quietly(show=args.debug)
     try:
         champion = load_champion(DataStore.open(args.data_dir).paths.champion)
     except ImdbRnnError as error:
@@ -225,6 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -44,12 +44,21 @@ def raise_if_stop_requested(doing: str) -> None:
 
 @contextlib.contextmanager
 def training(name: str) -> Iterator[None]:
-    """Mark ``name`` as training in this process for as long as the block runs."""
+    """Mark ``name`` as training in this process for as long as the block runs.
+
+    A training that was interrupted stays marked, so that the run's last word can say
+    where it stopped.
+    """
+    interrupted = False
     try:
         yield
+    except RunInterrupted:
+        interrupted = True
+        raise
     finally:
-        with _lock:
-            _training.pop(name, None)
+        if not interrupted:
+            with _lock:
+                _training.pop(name, None)
 
 
 def training_epoch(name: str, epoch: int, epochs: int) -> None:

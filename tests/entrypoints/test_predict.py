@@ -175,6 +175,32 @@ def test_cli_labels_a_latin1_file_and_warns_once(champion_setup, tmp_path, capsy
     assert err.count("were not valid UTF-8") == 1 and f"1 of 2 reviews in {reviews}" in err
 
 
+@pytest.mark.slow
+def test_predict_keeps_tensorflow_start_up_lines_off_the_terminal(champion_setup):
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    _, _, paths = champion_setup
+    done = subprocess.run(
+        [sys.executable, "-m", "entrypoints.cli", "predict", "--data-dir", str(paths.root), "ok"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] in {"positive", "negative"}
+    # TensorFlow's C++ code writes these while it is imported, whatever its log level says.
+    chatter = re.compile(r"absl::InitializeLog|cuda drivers|cuInit|cuDNN|oneDNN|cpu_feature")
+    assert not chatter.search(done.stderr), done.stderr
+    assert done.stderr == "(champion: lstm from run run-1)\n"
+
+
 def test_cli_without_champion_or_text_fails_clearly(tmp_path, capsys):
     from entrypoints.cli import main
 
