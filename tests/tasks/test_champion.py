@@ -102,6 +102,27 @@ def test_worse_challenger_leaves_the_champion_byte_for_byte(trained, tmp_path):
     assert decision.champion_score == pytest.approx(evaluations["gru"].metrics["roc_auc"], abs=1e-6)
     assert decision.reason.startswith("Kept the champion gru from run run-1")
     assert paths.champion.resolve() == target and snapshot(paths.champion) == before
+    # The evidence behind the decision: the difference's interval and McNemar's p.
+    low, high = decision.difference_interval
+    assert low <= high and 0.0 <= decision.accuracy_p_value <= 1.0
+    assert "95% interval [" in decision.reason and "McNemar's p on accuracy" in decision.reason
+
+
+def test_significant_keeps_a_champion_the_challenger_only_matches(trained, tmp_path):
+    prepared, evaluations = trained
+    paths = DataPaths.at(tmp_path)
+    decide_and_promote("run-1", [evaluations["gru"]], prepared, ChampionConfig(), paths)
+    # The same model again, scored a little higher: no paired test can call it better.
+    decision = decide_and_promote(
+        "run-2",
+        [scored(evaluations["gru"], evaluations["gru"].metrics["roc_auc"] + 0.01)],
+        prepared,
+        ChampionConfig(min_improvement="significant"),
+        paths,
+    )
+    assert not decision.promoted
+    assert decision.difference_interval == [0.0, 0.0] and decision.accuracy_p_value == 1.0
+    assert read_champion(paths.champion)["run_id"] == "run-1"
 
 
 def test_a_gain_below_the_margin_is_not_enough(trained, tmp_path):
