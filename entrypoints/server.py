@@ -56,7 +56,7 @@ def prefect_api(
     port = _free_port()
     server = _start(port, environment)
     logger = get_logger()
-    logger.info("Starting temporary Prefect server on http://127.0.0.1:%d", port)
+    logger.info("Starting temporary server on http://127.0.0.1:%d", port)
     try:
         meanwhile()
         while (port := _wait_until_healthy(server, port, settings)) is None:
@@ -71,7 +71,7 @@ def prefect_api(
         _send_pending_logs_and_events()
         os.environ.pop("PREFECT_API_URL", None)
         refresh_global_settings_context()
-        logger.info("Stopping temporary Prefect server on http://127.0.0.1:%d", port)
+        logger.info("Stopping temporary server on http://127.0.0.1:%d", port)
         stop(server)
 
 
