@@ -26,6 +26,8 @@ from imdb_rnn.significance import (
 )
 
 BETTER, WORSE, SAME = "better", "worse", "no detectable difference"
+# A headline names at most this many models below the leader, then counts the rest.
+SPELLED_OUT = 3
 Predictions = dict[str, tuple[np.ndarray, np.ndarray]]  # model -> (labels, probabilities)
 
 
@@ -200,21 +202,53 @@ def _group_sentence(leader: Scored, others: list[Scored], rows: list[dict[str, A
         )
     else:
         parts.append(f"{leader.name} has the highest test accuracy ({leader.accuracy:.4f})")
+    if len(below) > SPELLED_OUT:
+        (nearest, row), rest = below[0], len(below) - 1
+        parts.append(
+            f"{nearest.name} is below {leader.name} ({_gap(row)}), and the other {rest} "
+            "models further below"
+        )
+        return "; ".join(parts) + "."
     for other, row in below:
         relation = "below" if row["verdict"] == WORSE else "above"
         parts.append(f"{other.name} is {relation} {leader.name} ({_gap(row)})")
     return "; ".join(parts) + "."
 
 
-def headline(models: list[Scored], rows: list[dict[str, Any]]) -> list[str]:
-    """What the pairwise tests support, in a few sentences (accuracy, Holm-corrected)."""
+def _seed_sentence(rows: list[dict[str, Any]]) -> str:
+    """The architectures compared seed by seed, as the paired t-tests (Holm) support."""
+    parts = []
+    for row in rows:
+        detail = interval_text(row["accuracy_interval"])
+        gap = f"{_signed(row['accuracy_difference'])} {detail}, {_p_text(row['p_holm'])}"
+        if row["verdict"] == SAME:
+            parts.append(f"{row['model']} and {row['other']} cannot be told apart ({gap})")
+        else:
+            relation = "above" if row["verdict"] == BETTER else "below"
+            parts.append(f"{row['model']} is {relation} {row['other']} ({gap})")
+    seeds = min(row["seeds"] for row in rows)
+    return f"Across {seeds} seeds, paired by seed: " + "; ".join(parts) + "."
+
+
+def headline(
+    models: list[Scored],
+    rows: list[dict[str, Any]],
+    seed_rows: list[dict[str, Any]] | None = None,
+) -> list[str]:
+    """What the pairwise tests support, in a few sentences (accuracy, Holm-corrected).
+
+    With several seeds, the recurrent architectures are compared seed by seed
+    (``seed_rows``): one model per seed says little about its architecture.
+    """
     if not models:
         return []
     top = max(models, key=lambda m: m.accuracy)
     sentences = [_group_sentence(top, [m for m in models if m is not top], rows)]
     recurrent = [m for m in models if m.kind == "rnn"]
     best_rnn = max(recurrent, key=lambda m: m.accuracy) if recurrent else None
-    if best_rnn is not None and best_rnn is not top and len(recurrent) > 1:
+    if seed_rows:
+        sentences.append(_seed_sentence(seed_rows))
+    elif best_rnn is not None and best_rnn is not top and len(recurrent) > 1:
         others = [m for m in recurrent if m is not best_rnn]
         sentences.append("Among the recurrent models, " + _group_sentence(best_rnn, others, rows))
     for baseline in (m for m in models if m.kind == "baseline"):
@@ -298,27 +332,6 @@ def seed_variation(
     return rows
 
 
-def variation_sentence(rows: list[dict[str, Any]]) -> str:
-    """Which source of variation dominates, in one sentence."""
-    if not rows:
-        return ""
-    seed_led = [r["model"] for r in rows if r["dominant"] == "seed"]
-    test_led = [r["model"] for r in rows if r["dominant"] != "seed"]
-    parts = []
-    if seed_led:
-        parts.append(
-            f"For {_names(seed_led)}, the seed moves test accuracy more than the choice of "
-            "test reviews does: compare architectures by seed, not by one run"
-        )
-    if test_led:
-        parts.append(
-            f"for {_names(test_led)}, the test sample's spread is the larger: one seed's "
-            "interval already shows the uncertainty"
-        )
-    sentence = "; ".join(parts)
-    return sentence[0].upper() + sentence[1:] + "."
-
-
 def weigh_evidence(
     models: list[Scored],
     predictions: Predictions,
@@ -349,12 +362,13 @@ def weigh_evidence(
             for name, values in bootstrap.items()
         }
     rows = compare_pairs(pairs_to_compare(models), predictions, bootstrap, confidence)
+    by_seed = seed_comparisons(models, confidence)
     return Evidence(
         resamples=resamples,
         confidence=confidence,
         intervals=intervals,
         comparisons=rows,
-        headline=headline(models, rows),
-        seed_comparisons=seed_comparisons(models, confidence),
+        headline=headline(models, rows, by_seed),
+        seed_comparisons=by_seed,
         seed_variation=seed_variation(models, bootstrap),
     )

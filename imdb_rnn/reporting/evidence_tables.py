@@ -190,3 +190,28 @@ def strongest_words(review: dict[str, Any], count: int = 5) -> tuple[str, str]:
     positive = [f"{word} ({signed(effect, 3)})" for effect, word in ranked if effect > 0]
     negative = [f"{word} ({signed(effect, 3)})" for effect, word in ranked if effect < 0]
     return ", ".join(positive[:count]), ", ".join(negative[:count])
+
+
+def _and_names(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def variation_sentence(rows: list[dict[str, Any]]) -> str:
+    """Which source of variation dominates, in one sentence."""
+    if not rows:
+        return ""
+    seed_led = [r["model"] for r in rows if r["dominant"] == "seed"]
+    test_led = [r["model"] for r in rows if r["dominant"] != "seed"]
+    parts = []
+    if seed_led:
+        parts.append(
+            f"For {_and_names(seed_led)}, the seed moves test accuracy more than the choice of "
+            "test reviews does: compare architectures by seed, not by one run"
+        )
+    if test_led:
+        parts.append(
+            f"for {_and_names(test_led)}, the test sample's spread is the larger: one seed's "
+            "interval already shows the uncertainty"
+        )
+    sentence = "; ".join(parts)
+    return sentence[0].upper() + sentence[1:] + "."

@@ -8,7 +8,6 @@ from typing import Any
 
 from imdb_rnn.claim_rules import memory_verdict
 from imdb_rnn.evaluation import LENGTH_BUCKETS, ModelEvaluation, load_predictions
-from imdb_rnn.evidence import variation_sentence
 from imdb_rnn.reporting.charts import Predictions, report_charts
 from imdb_rnn.reporting.claims_tables import contradictions, measured_table, notes_table
 from imdb_rnn.reporting.evidence_tables import (
@@ -20,6 +19,7 @@ from imdb_rnn.reporting.evidence_tables import (
     review_rows,
     seed_comparison_table,
     value_interval,
+    variation_sentence,
     variation_table,
 )
 from imdb_rnn.reporting.tables import (

@@ -11,7 +11,6 @@ from typing import Any
 
 from imdb_rnn.claim_rules import memory_verdict
 from imdb_rnn.evaluation import LENGTH_BUCKETS, ModelEvaluation
-from imdb_rnn.evidence import variation_sentence
 from imdb_rnn.reporting.claims_tables import contradictions, measured_table, notes_table
 from imdb_rnn.reporting.evidence_tables import (
     PAIRWISE_NOTE,
@@ -22,6 +21,7 @@ from imdb_rnn.reporting.evidence_tables import (
     seed_comparison_table,
     strongest_words,
     value_interval,
+    variation_sentence,
     variation_table,
 )
 from imdb_rnn.reporting.tables import (

@@ -15,9 +15,9 @@ from imdb_rnn.evidence import (
     pairs_to_compare,
     seed_comparisons,
     seed_variation,
-    variation_sentence,
     weigh_evidence,
 )
+from imdb_rnn.reporting.evidence_tables import variation_sentence
 
 N = 2000
 
@@ -147,3 +147,29 @@ def test_the_best_recurrent_model_is_set_against_the_baseline_when_neither_leads
     assert evidence.headline[-1] == (
         "The best recurrent model, gru, is below tfidf (−0.0400, p < 0.001)."
     )
+
+
+def test_with_several_seeds_the_headline_compares_architectures_by_seed():
+    rng = np.random.default_rng(11)
+    labels = rng.integers(0, 2, N)
+    accuracies = {
+        ("lstm", 1): 0.86,
+        ("lstm", 2): 0.87,
+        ("lstm", 3): 0.85,
+        ("gru", 1): 0.85,
+        ("gru", 2): 0.86,
+        ("gru", 3): 0.86,
+    }
+    models = [Scored("tfidf", "baseline", 0.9)]
+    predictions = {"tfidf": (labels, predictions_right_on(labels, np.arange(N) < 0.9 * N))}
+    for (architecture, seed), accuracy in accuracies.items():
+        name = f"{architecture}-seed{seed}"
+        models.append(Scored(name, "rnn", accuracy, architecture, seed))
+        right = np.roll(np.arange(N) < accuracy * N, seed * 7)
+        predictions[name] = (labels, predictions_right_on(labels, right))
+    evidence = weigh_evidence(models, predictions, 0, 0.95, seed=0)
+    first, second = evidence.headline
+    # Six models below the leader: the nearest is named, the rest counted.
+    assert first.startswith("tfidf has the highest test accuracy (0.9000); lstm-seed2 is below")
+    assert first.endswith("and the other 5 models further below.")
+    assert second.startswith("Across 3 seeds, paired by seed: gru and lstm cannot be told apart (")
