@@ -22,6 +22,7 @@ from entrypoints.serve import add_serve_parser, serve_command
 from entrypoints.terminal import expected_errors_without_tracebacks, import_tensorflow_quietly
 from imdb_rnn.errors import ConfigError, ImdbRnnError
 from imdb_rnn.profiles import PROFILES
+from imdb_rnn.reporting.evidence_tables import format_verdicts, variation_sentence
 from imdb_rnn.reporting.tables import format_seed_table, format_text_table
 from imdb_rnn.stopping import RunInterrupted
 from imdb_rnn.storage import DataStore
@@ -144,8 +145,7 @@ def run_command(args: argparse.Namespace) -> int:
             print(f"{PROG}: error: {error}", file=sys.stderr)
             return 1
     print()
-    print(format_text_table(result.rows))
-    print(f"\n* best in column. Best model: {result.best_model}")
+    print_comparison(result.rows, result.best_model, result.headline, result.evidence)
     if result.seed_rows:
         print("\nAcross seeds (mean ± standard deviation):")
         print(format_seed_table(result.seed_rows))
@@ -154,6 +154,30 @@ def run_command(args: argparse.Namespace) -> int:
             print(f"{row['model']} {row['status']}")
     print(f"Report: {result.html_path}")
     return 0
+
+
+def print_comparison(
+    rows: list[dict[str, Any]],
+    best_model: str,
+    headline: list[str] | None,
+    evidence: dict[str, Any] | None,
+) -> None:
+    """The metrics table, what the pairwise tests say, and the verdicts behind it."""
+    print(format_text_table(rows))
+    note = "* best in column."
+    if evidence and evidence.get("resamples") and any("accuracy_low" in row for row in rows):
+        note += (
+            f" Under each model, its {evidence['confidence']:.0%} intervals (paired bootstrap, "
+            f"{evidence['resamples']:,} resamples of the test reviews)."
+        )
+    print(f"\n{note} Best model: {best_model}")
+    if headline:
+        print("\n" + "\n".join(headline))
+    if evidence and evidence.get("comparisons"):
+        print("\nPairwise (accuracy, McNemar's exact test, Holm-corrected):")
+        print(format_verdicts(evidence))
+    if evidence and evidence.get("seed_variation"):
+        print(variation_sentence(evidence["seed_variation"]))
 
 
 def _run_flow(configs: dict[str, Any], data_dir: str, debug: bool, interrupt: Interrupt) -> Any:
@@ -177,8 +201,9 @@ def _run_flow(configs: dict[str, Any], data_dir: str, debug: bool, interrupt: In
 def print_run(metrics: dict[str, Any], directory: Path) -> None:
     """A finished run's tables, verdicts and files, from its ``metrics.json``."""
     print(f"Run {metrics['run_id']}\n")
-    print(format_text_table(metrics["rows"]))
-    print(f"\n* best in column. Best model: {metrics['best_model']}")
+    print_comparison(
+        metrics["rows"], metrics["best_model"], metrics.get("headline"), metrics.get("evidence")
+    )
     if metrics.get("across_seeds"):
         print("\nAcross seeds (mean ± standard deviation):")
         print(format_seed_table(metrics["across_seeds"]))
