@@ -150,6 +150,7 @@ def write_report_files(
         raise ValueError("no model was evaluated, so there is nothing to report")
     directory = reports_dir / run_id
     found = None if evidence is None else _json_safe(evidence.to_dict())
+    headline = summary_sentences(evaluations, (found or {}).get("headline"))
     rows = comparison_rows(evaluations, (found or {}).get("intervals") or None)
     charts = report_charts(evaluations, load_all_predictions(evaluations), run_info, found)
     markdown = render_markdown(run_id, evaluations, run_info, found)
@@ -161,7 +162,7 @@ def write_report_files(
             {
                 "run_id": run_id,
                 "best_model": best.model,
-                "headline": summary_sentences(evaluations, (found or {}).get("headline")),
+                "headline": headline,
                 "rows": rows,
                 "across_seeds": across_seeds(evaluations),
                 "memory_verdict": memory_verdict(evaluations)["text"],
@@ -183,7 +184,7 @@ def write_report_files(
         rows,
         render_markdown(run_id, evaluations, run_info, found, charts),
         across_seeds(evaluations),
-        summary_sentences(evaluations, (found or {}).get("headline")),
+        headline,
         found,
     )
 
