@@ -142,7 +142,7 @@ RUN_GROUPS: dict[str, list[Option]] = {
         },
         {"dask_address": "ADDRESS"},
     ),
-    "baseline": _options("baseline", {"enabled": "--no-baseline"}),
+    "baselines": _options("baseline", {"enabled": "--no-baseline", "models": "--baselines"}),
     "champion (the model in service)": _options(
         "champion",
         {

@@ -199,13 +199,14 @@ def test_two_runs_at_the_same_time_on_one_data_folder_both_finish(tmp_path):
     ]
     assert len(reports) == 2
     history = pd.read_parquet(data_dir / "reports" / "history.parquet")
-    assert history["run_id"].nunique() == 2 and len(history) == 6
+    assert history["run_id"].nunique() == 2 and len(history) == 8
     # One prepared folder, one folder per model: the second run reused the first one's work.
     assert len([p for p in (data_dir / "processed").iterdir() if p.is_dir()]) == 1
     models = [p for p in (data_dir / "models").glob("*-*") if p.is_dir() and p.name[0] != "."]
     assert sorted(p.name.split("-")[0] for p in models) == [
         "gru",
         "lstm",
+        "nbsvm",
         "tfidf_logreg",
     ]
     champion = json.loads((data_dir / "models" / "champion" / "champion.json").read_text())

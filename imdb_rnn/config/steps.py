@@ -11,11 +11,23 @@ from imdb_rnn.config.base import Frozen, comma_separated
 from imdb_rnn.errors import ConfigError
 from rnn_models.probes import SyntheticBudget
 
+BASELINE_NAMES = ("tfidf_logreg", "nbsvm")
+# The fields each baseline's cached scores depend on: a change to one leaves the other's.
+TFIDF_FIELDS = frozenset({"enabled", "max_ngram", "min_df", "c_grid"})
+NBSVM_FIELDS = frozenset({"nbsvm_max_ngram", "nbsvm_min_df", "nbsvm_c_grid", "nbsvm_betas"})
+
 
 class BaselineConfig(Frozen):
-    """The TF-IDF + logistic regression reference model."""
+    """The classical references: TF-IDF + logistic regression, and NBSVM."""
 
-    enabled: bool = Field(default=True, description="Train and score the TF-IDF baseline.")
+    enabled: bool = Field(default=True, description="Train and score the baselines.")
+    models: tuple[Literal["tfidf_logreg", "nbsvm"], ...] = Field(
+        default=BASELINE_NAMES,
+        min_length=1,
+        description="Which baselines, comma-separated: tfidf_logreg (TF-IDF on word 1-2 grams "
+        "+ logistic regression) and nbsvm (binarised word 1-3 grams scaled by Naive Bayes "
+        "log-count ratios + a linear SVM, Wang & Manning 2012).",
+    )
     max_ngram: int = Field(default=2, ge=1, le=3, description="Word n-grams from 1 to this.")
     min_df: int = Field(default=2, ge=1, description="Ignore n-grams in fewer reviews than this.")
     c_grid: tuple[float, ...] = Field(
@@ -23,13 +35,50 @@ class BaselineConfig(Frozen):
         min_length=1,
         description="Inverse regularisation strengths tried; the best on validation is kept.",
     )
+    nbsvm_max_ngram: int = Field(
+        default=3, ge=1, le=3, description="NBSVM: word n-grams 1 to this."
+    )
+    nbsvm_min_df: int = Field(
+        default=1, ge=1, description="NBSVM: ignore n-grams in fewer training reviews than this."
+    )
+    nbsvm_c_grid: tuple[float, ...] = Field(
+        default=(0.005, 0.01, 0.02),
+        min_length=1,
+        description="NBSVM: SVM regularisation strengths tried; the best on validation is kept.",
+    )
+    nbsvm_betas: tuple[float, ...] = Field(
+        default=(0.5, 0.75, 1.0),
+        min_length=1,
+        description="NBSVM: interpolation weights tried (1 is the plain SVM); best on validation.",
+    )
 
-    @field_validator("c_grid")
+    @field_validator("models", mode="before")
+    @classmethod
+    def _split_models(cls, value: object) -> object:
+        return comma_separated(value)
+
+    @field_validator("models")
+    @classmethod
+    def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("c_grid", "nbsvm_c_grid")
     @classmethod
     def _positive(cls, value: tuple[float, ...]) -> tuple[float, ...]:
         if any(c <= 0 for c in value):
             raise ValueError(f"every C must be > 0, got {value}")
         return value
+
+    @field_validator("nbsvm_betas")
+    @classmethod
+    def _weights(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0 <= beta <= 1 for beta in value):
+            raise ValueError(f"every interpolation weight must be from 0 to 1, got {value}")
+        return value
+
+    def settings_of(self, fields: frozenset[str]) -> dict:
+        """The fields one baseline depends on, for its cache key."""
+        return self.model_dump(include=set(fields))
 
 
 class ChampionConfig(Frozen):

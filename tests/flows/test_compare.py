@@ -40,9 +40,9 @@ def test_flow_downloads_trains_three_architectures_and_reports(
     )
     result = compare_architectures(**parameters)
 
-    assert [row["model"] for row in result.rows] == [*SEED_ARCHITECTURES, "tfidf_logreg"]
+    assert [row["model"] for row in result.rows] == [*SEED_ARCHITECTURES, "tfidf_logreg", "nbsvm"]
     table = json.loads(read_artifact("rnn-comparison").data)
-    assert [row["model"] for row in table] == [*SEED_ARCHITECTURES, "tfidf_logreg"]
+    assert [row["model"] for row in table] == [*SEED_ARCHITECTURES, "tfidf_logreg", "nbsvm"]
     assert all(isinstance(row["accuracy"], float) for row in table)
     markdown = read_artifact("rnn-summary").data
     # The artifact is the whole report: the headline the tests support, the verdicts, and
@@ -72,7 +72,7 @@ def test_flow_downloads_trains_three_architectures_and_reports(
         "report.html",
     }
     assert (data_dir / "reports" / "latest").resolve() == report_dir.resolve()
-    assert len(list((data_dir / "models").glob("*-*"))) == 4  # three RNNs and the baseline
+    assert len(list((data_dir / "models").glob("*-*"))) == 5  # three RNNs and two baselines
     champion = json.loads((data_dir / "models" / "champion" / "champion.json").read_text())
     best_by_auc = max(
         (row for row in result.rows if row["kind"] == "rnn"), key=lambda row: row["roc_auc"]

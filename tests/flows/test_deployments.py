@@ -197,7 +197,7 @@ def test_a_worker_runs_the_compare_deployment_to_the_end(prefect_server, deploye
         },
     )
     table = artifact["data"] if isinstance(artifact["data"], list) else json.loads(artifact["data"])
-    assert [row["model"] for row in table] == ["lstm", "tfidf_logreg"]
+    assert [row["model"] for row in table] == ["lstm", "tfidf_logreg", "nbsvm"]
     assert (data_dir / "reports" / "latest" / "report.html").is_file()
 
     # The first run of a fresh data folder has no champion to beat, so its model is promoted.

@@ -21,7 +21,7 @@ from tests.conftest import make_aclimdb
 PREPROCESS = PreprocessConfig(maxlen=50, validation_fraction=0.25)
 TEST_ROWS = 24
 GRID = (0.5, 2.0, 8.0)
-CONFIG = BaselineConfig(c_grid=GRID)
+CONFIG = BaselineConfig(c_grid=GRID, models=(BASELINE_NAME,))
 
 
 @pytest.fixture
@@ -118,4 +118,14 @@ def test_the_task_scores_the_baseline_into_the_store(prepared, tmp_path):
     with disable_run_logger():
         scored = train_baselines.fn(prepared, CONFIG, store)
     assert [e.model for e in scored] == [BASELINE_NAME]
+    both = BaselineConfig(c_grid=GRID)  # the default: both baselines
+    with disable_run_logger():
+        scored = train_baselines.fn(prepared, both, store)
+    assert [(e.model, e.kind) for e in scored] == [
+        (BASELINE_NAME, "baseline"),
+        ("nbsvm", "baseline"),
+    ]
+    nbsvm = scored[1]
+    assert 0.0 <= nbsvm.metrics["accuracy"] <= 1.0 and nbsvm.parameters > 1
+    assert pq.read_table(nbsvm.predictions_path).num_rows == TEST_ROWS
     assert baseline_folder(store.paths.models).parent == (tmp_path / "data").resolve() / "models"
