@@ -93,7 +93,7 @@ def test_flow_downloads_trains_three_architectures_and_reports(
     import pandas as pd
 
     history = pd.read_parquet(data_dir / "reports" / "history.parquet")
-    assert len(history) == 8 and history["run_id"].nunique() == 2
+    assert len(history) == 10 and history["run_id"].nunique() == 2  # 5 models, 2 runs
     assert history["promoted"].sum() == 1
 
 
