@@ -3,7 +3,7 @@ ratios, a linear SVM, and the interpolation of its weights towards their mean ma
 
 The n-grams are found without a Python loop over reviews: every word gets an integer id, an
 n-gram is the integer that packs its ids, and the columns, document frequencies and sparse
-rows come from sorting those integers. Plain numpy, pandas and SciPy; no Prefect.
+rows come from hashing those integers. Plain numpy, pandas and SciPy; no Prefect.
 """
 
 from __future__ import annotations
@@ -46,8 +46,11 @@ def ngram_keys(
     An n-gram of ids ``a, b, c`` is the integer ``(a * base + b) * base + c``; ids are at
     least 1, so n-grams of different lengths never share a key.
     """
+    if base**max_n >= 2**63:
+        raise ValueError(f"{base:,} word ids do not fit {max_n}-grams into 64-bit keys")
     ids = np.asarray(token_ids.flatten(), dtype=np.int64)
     offsets = np.asarray(token_ids.offsets, dtype=np.int64)
+    offsets = offsets - offsets[0]  # a slice of a larger array starts past zero
     lengths = np.diff(offsets)
     row_of = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     left = np.repeat(offsets[1:], lengths) - np.arange(ids.size)  # words from here to the end

@@ -33,6 +33,9 @@ def test_ngrams_never_cross_from_one_review_into_the_next():
     unigrams = {int(k) for k in keys if k < base}
     bigrams = {int(k) for k in keys if base <= k < base * base}
     assert len(unigrams) == 5 and len(bigrams) == 3
+    # A slice of the reviews counts its own words only.
+    rows, keys = ngram_keys(ids.slice(1), base, 3)
+    assert rows.tolist() == [0, 0, 0] and len(set(keys.tolist())) == 3
 
 
 def test_ids_are_shared_by_every_split():
