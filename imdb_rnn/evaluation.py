@@ -181,6 +181,19 @@ def load_predictions(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarr
     )
 
 
+Predictions = dict[str, tuple[np.ndarray, np.ndarray]]  # model -> (labels, probabilities)
+
+
+def load_all_predictions(evaluations: list[ModelEvaluation]) -> Predictions:
+    """Each scored model's saved test scores; models without a file (failed) are left out."""
+    found: Predictions = {}
+    for evaluation in evaluations:
+        if evaluation.predictions_path:
+            labels, probabilities, _ = load_predictions(evaluation.predictions_path)
+            found[evaluation.model] = (labels, probabilities)
+    return found
+
+
 def read_cached(cache: Path, predictions: Path) -> dict | None:
     """A stored ``evaluation.json`` record, brought up to this version; None when unusable.
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from imdb_rnn.evaluation import Predictions
 from imdb_rnn.significance import (
     BOOTSTRAP_METRICS,
     holm,
@@ -28,7 +29,6 @@ from imdb_rnn.significance import (
 BETTER, WORSE, SAME = "better", "worse", "no detectable difference"
 # A headline names at most this many models below the leader, then counts the rest.
 SPELLED_OUT = 3
-Predictions = dict[str, tuple[np.ndarray, np.ndarray]]  # model -> (labels, probabilities)
 
 
 @dataclass(frozen=True)

@@ -46,19 +46,10 @@ def train_and_score_baseline(
     The same cleaned text and tokenizer as the recurrent models are used, but no
     vocabulary cap and no truncation: that is the baseline's usual strength.
     """
-    fp = sha256_json(
-        {
-            "version": __version__,
-            "data": prepared.fingerprint,
-            "config": config.settings_of(TFIDF_FIELDS),
-        }
-    )[:16]
-    directory = models_dir / f"{BASELINE_NAME}-{fp}"
-    cache = directory / EVALUATION_FILE
-    stored = read_cached(cache, directory / PREDICTIONS_FILE)
+    directory, stored = _folder_and_cache(BASELINE_NAME, TFIDF_FIELDS, prepared, config, models_dir)
     if stored is not None:
         logger.info("Reusing the baseline scored in %s", directory)
-        return ModelEvaluation.from_dict(stored["evaluation"])
+        return stored
 
     columns = ["text", "label", "n_tokens"]
     train, validation, test = (
@@ -127,18 +118,10 @@ def train_and_score_nbsvm(
     """
     from imdb_rnn.nbsvm import NgramColumns, fit_nbsvm, ngram_keys, word_ids
 
-    fp = sha256_json(
-        {
-            "version": __version__,
-            "data": prepared.fingerprint,
-            "config": config.settings_of(NBSVM_FIELDS),
-        }
-    )[:16]
-    directory = models_dir / f"{NBSVM_NAME}-{fp}"
-    stored = read_cached(directory / EVALUATION_FILE, directory / PREDICTIONS_FILE)
+    directory, stored = _folder_and_cache(NBSVM_NAME, NBSVM_FIELDS, prepared, config, models_dir)
     if stored is not None:
         logger.info("Reusing the NBSVM baseline scored in %s", directory)
-        return ModelEvaluation.from_dict(stored["evaluation"])
+        return stored
 
     splits = [
         load_split(prepared, split, ["text", "label", "n_tokens"])
@@ -182,6 +165,26 @@ def train_and_score_nbsvm(
         train_seconds + predict_seconds,
     )
     return evaluation
+
+
+def _folder_and_cache(
+    name: str,
+    fields: frozenset[str],
+    prepared: PreparedData,
+    config: BaselineConfig,
+    models_dir: Path,
+) -> tuple[Path, ModelEvaluation | None]:
+    """A baseline's folder, keyed by the data and its own settings, and its cached scores."""
+    fp = sha256_json(
+        {
+            "version": __version__,
+            "data": prepared.fingerprint,
+            "config": config.settings_of(fields),
+        }
+    )[:16]
+    directory = models_dir / f"{name}-{fp}"
+    stored = read_cached(directory / EVALUATION_FILE, directory / PREDICTIONS_FILE)
+    return directory, None if stored is None else ModelEvaluation.from_dict(stored["evaluation"])
 
 
 def _save_scores(

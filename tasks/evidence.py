@@ -13,23 +13,13 @@ from prefect import get_run_logger, task
 
 from imdb_rnn.calibration import reliability_curve
 from imdb_rnn.config import ReportConfig
-from imdb_rnn.evaluation import ModelEvaluation, TrainedAndScored, load_predictions
-from imdb_rnn.evidence import Evidence, Predictions, Scored, weigh_evidence
+from imdb_rnn.evaluation import ModelEvaluation, TrainedAndScored, load_all_predictions
+from imdb_rnn.evidence import Evidence, Scored, weigh_evidence
 from imdb_rnn.mistakes import disagreements, most_confident_errors
 from imdb_rnn.prepared import PreparedData, load_split
 from imdb_rnn.reporting.tables import best_by
 
 log = logging.getLogger(__name__)
-
-
-def scored_predictions(evaluations: list[ModelEvaluation]) -> Predictions:
-    """The saved test predictions of every model that was scored."""
-    found: Predictions = {}
-    for evaluation in evaluations:
-        if evaluation.predictions_path and not evaluation.failure:
-            labels, probabilities, _ = load_predictions(evaluation.predictions_path)
-            found[evaluation.model] = (labels, probabilities)
-    return found
 
 
 def gather_evidence(
@@ -40,7 +30,7 @@ def gather_evidence(
 ) -> Evidence:
     """Everything the report needs to say which differences are real, and to show mistakes."""
     started = time.perf_counter()
-    predictions = scored_predictions(evaluations)
+    predictions = load_all_predictions(evaluations)
     models = [
         Scored(e.model, e.kind, float(e.metrics["accuracy"]), e.architecture, e.seed)
         for e in evaluations

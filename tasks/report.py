@@ -26,12 +26,12 @@ from prefect.artifacts import (
 from imdb_rnn.champion import ChampionDecision
 from imdb_rnn.claim_rules import memory_verdict
 from imdb_rnn.claims import ClaimsResult
-from imdb_rnn.evaluation import ModelEvaluation, TrainedAndScored
+from imdb_rnn.evaluation import ModelEvaluation, TrainedAndScored, load_all_predictions
 from imdb_rnn.evidence import Evidence
 from imdb_rnn.files import write_json_atomic, write_text_atomic
 from imdb_rnn.prepared import PreparedData
 from imdb_rnn.reporting.charts import report_charts
-from imdb_rnn.reporting.html import load_all_predictions, render_html
+from imdb_rnn.reporting.html import render_html
 from imdb_rnn.reporting.markdown import render_markdown
 from imdb_rnn.reporting.tables import (
     across_seeds,

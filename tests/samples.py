@@ -302,11 +302,11 @@ def evidence_for(evaluations: list[Any], resamples: int = 200) -> Any:
     from dataclasses import replace
 
     from imdb_rnn.calibration import reliability_curve
+    from imdb_rnn.evaluation import load_all_predictions
     from imdb_rnn.evidence import Scored, weigh_evidence
     from imdb_rnn.mistakes import disagreements, most_confident_errors
-    from tasks.evidence import scored_predictions
 
-    predictions = scored_predictions(evaluations)
+    predictions = load_all_predictions(evaluations)
     models = [Scored(e.model, e.kind, e.metrics["accuracy"], e.model, 42) for e in evaluations]
     evidence = weigh_evidence(models, predictions, resamples, 0.95, seed=0)
     labels = next(iter(predictions.values()))[0]

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from imdb_rnn.reporting.html import load_all_predictions, render_html
+from imdb_rnn.evaluation import load_all_predictions
+from imdb_rnn.reporting.html import render_html
 from tests.conftest import PROJECT_ROOT
 from tests.prefect_servers import free_port, isolated_env, stop_group, wait_until_healthy
 from tests.samples import PAGE_RUN_INFO

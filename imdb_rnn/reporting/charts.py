@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from imdb_rnn.evaluation import LENGTH_BUCKETS, ModelEvaluation
+from imdb_rnn.evaluation import LENGTH_BUCKETS, ModelEvaluation, Predictions
 from imdb_rnn.reporting.evidence_tables import coloured_words
 
-Predictions = dict[str, tuple[np.ndarray, np.ndarray]]  # model -> (labels, probabilities)
 DPI = 110
 
 

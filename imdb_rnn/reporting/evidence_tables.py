@@ -131,6 +131,19 @@ def disagreement_table(evidence: dict[str, Any]) -> tuple[list[str], list[list[s
     return headings, body
 
 
+def disagreement_examples(evidence: dict[str, Any]) -> list[tuple[str, dict[str, Any], list]]:
+    """``(who alone was right, the disagreement row, its example reviews)``, those with any."""
+    return [
+        (who, row, row[key])
+        for row in evidence.get("disagreements", [])
+        for key, who in (
+            ("model_right_examples", row["model"]),
+            ("baseline_right_examples", row["baseline"]),
+        )
+        if row[key]
+    ]
+
+
 def review_rows(reviews: list[dict[str, Any]]) -> list[list[str]]:
     """``[probability, true label, excerpt]`` per review (with the baseline's, if known)."""
     rows = []

@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from imdb_rnn.claim_rules import memory_verdict
-from imdb_rnn.evaluation import LENGTH_BUCKETS, ModelEvaluation, load_predictions
-from imdb_rnn.reporting.charts import Predictions, report_charts
+from imdb_rnn.evaluation import LENGTH_BUCKETS, ModelEvaluation, Predictions
+from imdb_rnn.reporting.charts import report_charts
 from imdb_rnn.reporting.claims_tables import contradictions, measured_table, notes_table
 from imdb_rnn.reporting.evidence_tables import (
     PAIRWISE_NOTE,
     coloured_words,
+    disagreement_examples,
     disagreement_table,
     interval_note,
     pairwise_table,
@@ -131,16 +132,6 @@ def _figure(uri: str, alt: str) -> str:
     return f'<figure><img src="{uri}" alt="{_esc(alt)}"></figure>'
 
 
-def load_all_predictions(evaluations: list[ModelEvaluation]) -> Predictions:
-    """Read each model's saved test scores; models without a file are left out."""
-    found: Predictions = {}
-    for evaluation in evaluations:
-        if evaluation.predictions_path:
-            labels, probabilities, _ = load_predictions(evaluation.predictions_path)
-            found[evaluation.model] = (labels, probabilities)
-    return found
-
-
 def _chart(charts: dict[str, tuple[str, str]], name: str) -> str:
     return _figure(*charts[name]) if name in charts else ""
 
@@ -223,18 +214,12 @@ def mistakes_html(evidence: dict[str, Any]) -> str:
         headings, body = disagreement_table(evidence)
         parts.append("<h3>Recurrent models against the baseline</h3>")
         parts.append(_table(headings, [_names_as_code(row, 2) for row in body]))
-        for row in evidence["disagreements"]:
-            for key, who in (
-                ("model_right_examples", row["model"]),
-                ("baseline_right_examples", row["baseline"]),
-            ):
-                if row[key]:
-                    parts.append(
-                        f"<p><strong>Only <code>{_esc(who)}</code> right</strong> "
-                        f"(<code>{_esc(row['model'])}</code> vs "
-                        f"<code>{_esc(row['baseline'])}</code>)</p>"
-                    )
-                    parts.append(_reviews_table(row[key], f"probability ({row['model']})"))
+        for who, row, reviews in disagreement_examples(evidence):
+            parts.append(
+                f"<p><strong>Only <code>{_esc(who)}</code> right</strong> "
+                f"(<code>{_esc(row['model'])}</code> vs <code>{_esc(row['baseline'])}</code>)</p>"
+            )
+            parts.append(_reviews_table(reviews, f"probability ({row['model']})"))
     return "".join(parts)
 
 

@@ -14,6 +14,7 @@ from imdb_rnn.evaluation import LENGTH_BUCKETS, ModelEvaluation
 from imdb_rnn.reporting.claims_tables import contradictions, measured_table, notes_table
 from imdb_rnn.reporting.evidence_tables import (
     PAIRWISE_NOTE,
+    disagreement_examples,
     disagreement_table,
     interval_note,
     pairwise_table,
@@ -143,16 +144,9 @@ def mistakes_markdown(evidence: dict[str, Any]) -> str:
         parts.append("### Recurrent models against the baseline\n")
         parts.append(_markdown_table(*_code_names(*disagreement_table(evidence), columns=2)))
         parts.append("")
-        for row in evidence["disagreements"]:
-            for key, who in (
-                ("model_right_examples", row["model"]),
-                ("baseline_right_examples", row["baseline"]),
-            ):
-                if row[key]:
-                    parts.append(
-                        f"**Only `{who}` right** (`{row['model']}` vs `{row['baseline']}`)\n"
-                    )
-                    parts.append(_review_list(row[key], row["model"]))
+        for who, row, reviews in disagreement_examples(evidence):
+            parts.append(f"**Only `{who}` right** (`{row['model']}` vs `{row['baseline']}`)\n")
+            parts.append(_review_list(reviews, row["model"]))
     return "\n".join(parts)
 
 

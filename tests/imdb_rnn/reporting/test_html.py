@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import re
 
-from imdb_rnn.reporting.html import load_all_predictions, render_html
+from imdb_rnn.evaluation import load_all_predictions
+from imdb_rnn.reporting.html import render_html
 from tests.samples import PAGE_RUN_INFO
 
 SECTIONS = (
