@@ -113,6 +113,7 @@ RUN_GROUPS: dict[str, list[Option]] = {
             "seed": "--seed",
             "seeds": "--seeds",
             "ensemble_folds": "--ensemble-folds",
+            "stack": "--stack",
             "early_stopping_patience": "--early-stopping",
             "lazy_embeddings": "--lazy-embeddings",
             "clipnorm": "--clipnorm",

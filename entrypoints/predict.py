@@ -1,9 +1,9 @@
 """``imdb-rnn predict``: label review text with the champion model.
 
 The champion (``imdb_rnn.champion``) carries its vocabulary and padding parameters; the
-text goes through the same ``SequenceEncoder`` that prepared the training data and is
-scored by the same ``predict_probabilities`` as evaluation, so a review scores here what
-it scored in the report.
+text is cleaned and split into words as the training data was, goes through the same
+``SequenceEncoder``, and is scored by the same ``predict_probabilities`` as evaluation
+(and a stack's combiner), so a review scores here what it scored in the report.
 """
 
 from __future__ import annotations
@@ -75,10 +75,10 @@ def predict_reviews(texts: Sequence[str], champion: Champion) -> pd.DataFrame:
     """One row per review: ``text``, ``probability`` (positive) and ``label``."""
     if not texts or not any(text.strip() for text in texts):
         raise ConfigError("no review text given: pass reviews as arguments or with --file")
-    from rnn_models.inference import predict_probabilities
+    from imdb_rnn.text import clean_text, tokenize_all
 
-    tokens, _ = champion.encoder.encode_texts(list(texts))
-    probabilities = predict_probabilities(champion.model, tokens).astype(float)
+    token_lists = tokenize_all([clean_text(text) for text in texts])
+    probabilities = champion.probabilities(token_lists).astype(float)
     return pd.DataFrame(
         {
             "text": list(texts),

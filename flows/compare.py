@@ -1,5 +1,5 @@
 """Download -> unpack -> prepare -> train and evaluate each architecture -> baseline ->
-claims -> evidence -> champion -> explanation -> history -> report."""
+claims -> stack (with --stack) -> evidence -> champion -> explanation -> history -> report."""
 
 # No ``from __future__ import annotations`` here: `imdb-rnn serve` ships this flow to each run's
 # subprocess with cloudpickle, and string annotations naming the configs would not resolve there.
@@ -39,6 +39,7 @@ from tasks.explain import explain_champion
 from tasks.history import record_history
 from tasks.prepare import prepare
 from tasks.report import RunReport, publish_report, write_report
+from tasks.stack import stack
 from tasks.train import train
 from tasks.unpack import unpack_dataset
 
@@ -78,6 +79,7 @@ def compare_architectures(
     recurrent = fan_out(prepared, model, training, run.settings.execution, run.store)
     baselines = train_baselines(prepared, baseline, run.store)
     seed_claims = measure_claims(recurrent, prepared, model, training, claims, run.store)
+    recurrent = stack(recurrent, prepared, training, baseline, run.store)
     evidence = weigh(recurrent, baselines, prepared, report)
     decision = crown_champion(
         run.run_id, recurrent.evaluations, prepared, champion, report, run.store

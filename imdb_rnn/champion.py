@@ -2,10 +2,11 @@
 
 The champion is ``models/champion``, a symbolic link to one immutable folder under
 ``models/champions/`` holding ``model.keras``, ``vocab.json`` and ``champion.json``
-(preprocessing parameters, metrics, run id). A new folder is written completely before the
-link is swapped with one ``os.replace``: a crash at any point leaves the previous champion
-in service, byte for byte. ``imdb-rnn predict`` loads it with the encoder it was trained
-with, so prediction cannot drift from training.
+(preprocessing parameters, metrics, run id), and for a stacked model the stack's own files.
+A new folder is written completely before the link is swapped with one ``os.replace``: a
+crash at any point leaves the previous champion in service, byte for byte. ``imdb-rnn
+predict`` loads it with the encoder it was trained with, so prediction cannot drift from
+training.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import numpy as np
 
 from imdb_rnn.errors import DataContractError, ImdbRnnError
 from imdb_rnn.files import atomic_directory, write_json_atomic
-from imdb_rnn.text import VOCABULARY_FILE, SequenceEncoder
+from imdb_rnn.stacking import STACK_FILES, StackedScorer, is_stack
+from imdb_rnn.text import VOCABULARY_FILE, SequenceEncoder, TokenLists, token_list_array
 from imdb_rnn.trained import MODEL_FILE
 
 CHAMPION_FILE = "champion.json"
@@ -144,11 +146,25 @@ def judge(
 
 @dataclass(frozen=True)
 class Champion:
-    """The model in service, the encoder it reads reviews with, and its record."""
+    """The model in service, the encoder it reads reviews with, and its record. A stacked
+    champion also carries the combiner of its members' scores (and their NBSVM)."""
 
     model: Any
     encoder: SequenceEncoder
     record: dict[str, Any]
+    stack: StackedScorer | None = None
+
+    def probabilities(self, token_lists: TokenLists | list[list[str]]) -> np.ndarray:
+        """The probability that each review (its words, as ``tokenize_all`` finds them) is
+        positive: what evaluation computed for the same words."""
+        from rnn_models.inference import predict_probabilities
+
+        token_lists = token_list_array(token_lists)
+        padded, _ = self.encoder.encode_tokens(token_lists)
+        probabilities = predict_probabilities(self.model, padded)
+        if self.stack is None:
+            return probabilities
+        return self.stack.probabilities(probabilities, token_lists)
 
 
 def read_champion(champion_link: Path) -> dict[str, Any] | None:
@@ -175,15 +191,20 @@ def load_champion(champion_link: Path) -> Champion:
         load_model(champion_link / MODEL_FILE),
         SequenceEncoder.load(champion_link, CHAMPION_FILE),
         record,
+        StackedScorer.load(champion_link) if is_stack(champion_link) else None,
     )
 
 
 def write_champion_folder(
     target: Path, model_dir: Path, vocabulary: Path, record: dict[str, Any]
 ) -> None:
-    """Write one immutable champion folder: the model, its vocabulary and ``champion.json``."""
+    """Write one immutable champion folder: the model (a stack's files too), its vocabulary
+    and ``champion.json``."""
     with atomic_directory(target, replace=True) as staging:
         shutil.copy2(model_dir / MODEL_FILE, staging / MODEL_FILE)
+        for name in STACK_FILES:
+            if (model_dir / name).is_file():
+                shutil.copy2(model_dir / name, staging / name)
         shutil.copy2(vocabulary, staging / VOCABULARY_FILE)
         write_json_atomic(staging / CHAMPION_FILE, record)
 

@@ -10,12 +10,21 @@ out-of-fold score. The test split is never part of a fold.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 from sklearn.model_selection import StratifiedKFold
 
 from imdb_rnn.errors import DatasetLayoutError
+from imdb_rnn.files import atomic_path
 from imdb_rnn.prepared import PreparedData, load_arrays
+
+# In an ensemble's folder: each pooled training review's probability from the one member
+# that never trained on it, in pooled order.
+OUT_OF_FOLD_FILE = "out_of_fold.parquet"
 
 
 @dataclass(frozen=True)
@@ -85,3 +94,24 @@ def training_rows(prepared: PreparedData, fold: Fold | None) -> TrainingRows:
     tokens, labels = pooled_rows(prepared)
     fit_idx, holdout_idx = fold_indices(labels, fold, prepared.preprocess.split_seed)
     return TrainingRows(tokens[fit_idx], labels[fit_idx], tokens[holdout_idx], labels[holdout_idx])
+
+
+def out_of_fold_probabilities(
+    member_models: list[Any], prepared: PreparedData
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each pooled training review scored by the one member that did not train on it, and
+    the pooled labels (member k of ``member_models`` trained without fold k)."""
+    from rnn_models.inference import predict_probabilities
+
+    tokens, labels = pooled_rows(prepared)
+    out_of_fold = np.full(len(labels), np.nan)
+    for index, model in enumerate(member_models):
+        fold = Fold(index, len(member_models))
+        _, holdout = fold_indices(labels, fold, prepared.preprocess.split_seed)
+        out_of_fold[holdout] = predict_probabilities(model, tokens[holdout])
+    return out_of_fold, labels
+
+
+def save_out_of_fold(directory: Path, out_of_fold: np.ndarray) -> None:
+    with atomic_path(directory / OUT_OF_FOLD_FILE) as tmp:
+        pq.write_table(pa.table({"probability": pa.array(out_of_fold)}), tmp)

@@ -187,3 +187,114 @@ def fit_nbsvm(
         beta,
         accuracy,
     )
+
+
+@dataclass(frozen=True)
+class NbsvmScorer:
+    """An NBSVM that scores new text: its own word list, so that it needs nothing but the
+    words of a review, and one coefficient per n-gram column (ratio times weight).
+
+    Word ids are places in ``words`` (from 1); a word it has not seen gets the id after
+    the last, which is part of no column.
+    """
+
+    words: pa.Array
+    max_n: int
+    columns: NgramColumns
+    coefficients: np.ndarray
+    bias: float
+
+    @property
+    def base(self) -> int:
+        return len(self.words) + 2
+
+    def binary_rows(self, token_lists: pa.LargeListArray) -> sparse.csr_matrix:
+        flat = token_lists.flatten()
+        unknown = len(self.words) + 1
+        ids = pc.fill_null(pc.add(pc.index_in(flat, value_set=self.words), 1), unknown)
+        offsets = np.asarray(token_lists.offsets, dtype=np.int64)
+        id_lists = pa.LargeListArray.from_arrays(
+            pa.array(offsets - offsets[0]), ids.cast(pa.int64())
+        )
+        return self.columns.transform(
+            *ngram_keys(id_lists, self.base, self.max_n), len(token_lists)
+        )
+
+    def scores(self, token_lists: pa.LargeListArray) -> np.ndarray:
+        """The SVM margin of each review (positive: positive review)."""
+        return self.binary_rows(token_lists) @ self.coefficients + self.bias
+
+
+@dataclass(frozen=True)
+class CrossFitted:
+    """NBSVM fitted fold by fold: out-of-fold margins, the mean of the fold models as one
+    scorer, and the C and interpolation weight they used."""
+
+    out_of_fold: np.ndarray
+    scorer: NbsvmScorer
+    c: float
+    beta: float
+
+
+def cross_fitted_nbsvm(
+    token_lists: pa.LargeListArray,
+    labels: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    max_n: int,
+    min_df: int,
+    c_grid: tuple[float, ...],
+    betas: tuple[float, ...],
+) -> CrossFitted:
+    """NBSVM on ``folds`` of these reviews: each fold's model gets its ratios and SVM from
+    the reviews outside the fold only, so a review's out-of-fold margin comes from a model
+    that never saw its label.
+
+    C and the interpolation weight are chosen on the first fold's held-out reviews, then
+    used for every fold. The columns (n-grams of at least ``min_df`` reviews) are found once
+    over all these reviews: that uses their words, not their labels. Every fold model is
+    linear in the same columns, so their mean is one linear model too.
+    """
+    words = pc.unique(token_lists.flatten())
+    no_columns = NgramColumns(np.zeros(0, np.int64))
+    base = NbsvmScorer(words, max_n, no_columns, np.zeros(0, np.float32), 0.0).base
+    offsets = np.asarray(token_lists.offsets, dtype=np.int64)
+    ids = pc.add(pc.index_in(token_lists.flatten(), value_set=words), 1).cast(pa.int64())
+    id_lists = pa.LargeListArray.from_arrays(pa.array(offsets - offsets[0]), ids)
+    columns, binary = NgramColumns.fit(*ngram_keys(id_lists, base, max_n), len(labels), min_df)
+    labels = np.asarray(labels).astype(int)
+
+    def fold_model(fit_rows: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """(ratios, SVM weights, bias) from the rows ``fit_rows``."""
+        from sklearn.svm import LinearSVC
+
+        ratios = log_count_ratios(binary[fit_rows], labels[fit_rows])
+        # liblinear visits the rows in a random order; a fixed one makes the stack repeatable.
+        svm = LinearSVC(C=c, dual=True, max_iter=5000, random_state=0)
+        svm.fit(binary[fit_rows] @ sparse.diags(ratios), labels[fit_rows])
+        return ratios, svm.coef_.ravel(), float(svm.intercept_[0])
+
+    fit_rows, holdout_rows = folds[0]
+    truth = labels[holdout_rows].astype(bool)
+    best: tuple[float, float, float] | None = None
+    for c in c_grid:
+        ratios, weights, bias = fold_model(fit_rows, c)
+        for beta in betas:
+            margins = binary[holdout_rows] @ (ratios * interpolated(weights, beta)) + bias
+            accuracy = float(((margins > 0) == truth).mean())
+            if best is None or accuracy > best[0]:
+                best = (accuracy, c, beta)
+    assert best is not None  # both grids have at least one value
+    _, c, beta = best
+
+    out_of_fold = np.full(len(labels), np.nan)
+    coefficients = np.zeros(columns.keys.size)
+    mean_bias = 0.0
+    for fit_rows, holdout_rows in folds:
+        ratios, weights, bias = fold_model(fit_rows, c)
+        fold_coefficients = ratios * interpolated(weights, beta)
+        out_of_fold[holdout_rows] = binary[holdout_rows] @ fold_coefficients + bias
+        coefficients += fold_coefficients / len(folds)
+        mean_bias += bias / len(folds)
+    scorer = NbsvmScorer(words, max_n, columns, coefficients.astype(np.float32), mean_bias)
+    return CrossFitted(out_of_fold, scorer, c, beta)

@@ -14,7 +14,7 @@ import numpy as np
 from imdb_rnn.mistakes import CLASS_NAMES
 from imdb_rnn.text import SequenceEncoder
 
-Scorer = Callable[[np.ndarray], np.ndarray]  # padded ids -> probability of "positive"
+Scorer = Callable[[list[list[str]]], np.ndarray]  # reviews' words -> probability of "positive"
 
 
 def visible_words(words: Sequence[str], encoder: SequenceEncoder) -> list[str]:
@@ -34,8 +34,7 @@ def word_effects(
     """
     shown = visible_words(words, encoder)
     variants = [shown] + [shown[:i] + shown[i + 1 :] for i in range(len(shown))]
-    padded, _ = encoder.encode_tokens(variants)
-    scores = np.asarray(score(padded), dtype=np.float64).reshape(-1)
+    scores = np.asarray(score(variants), dtype=np.float64).reshape(-1)
     return float(scores[0]), [float(scores[0] - s) for s in scores[1:]]
 
 
@@ -75,8 +74,8 @@ def explain_reviews(
     from imdb_rnn.text import tokenize_all
 
     token_lists = tokenize_all(list(texts))
-    padded, lengths = encoder.encode_tokens(token_lists)
-    probabilities = np.asarray(score(padded), dtype=np.float64).reshape(-1)
+    lengths = np.diff(np.asarray(token_lists.offsets))
+    probabilities = np.asarray(score(token_lists), dtype=np.float64).reshape(-1)
     explained = []
     for index in choose_reviews(labels, probabilities, lengths, count):
         words = token_lists[index].as_py()

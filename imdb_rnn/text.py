@@ -94,7 +94,7 @@ def tokenize(cleaned: str) -> list[str]:
     return tokenize_all([cleaned])[0].as_py()
 
 
-def _token_lists(token_lists: TokenLists | Iterable[Sequence[str]]) -> TokenLists:
+def token_list_array(token_lists: TokenLists | Iterable[Sequence[str]]) -> TokenLists:
     if isinstance(token_lists, pa.LargeListArray):
         return token_lists
     return pa.array(list(token_lists), type=pa.large_list(pa.large_string()))
@@ -107,7 +107,7 @@ def build_vocabulary(
 
     Ties are broken alphabetically so the vocabulary never depends on file order.
     """
-    counted = pc.value_counts(_token_lists(token_lists).flatten())
+    counted = pc.value_counts(token_list_array(token_lists).flatten())
     counts = zip(
         counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True
     )
@@ -163,7 +163,7 @@ class SequenceEncoder:
         self, token_lists: TokenLists | Iterable[Sequence[str]]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return the padded id matrix and each review's length before padding."""
-        token_lists = _token_lists(token_lists)
+        token_lists = token_list_array(token_lists)
         lengths = np.diff(np.asarray(token_lists.offsets))
         # A word's id is its place in the vocabulary; a word not in it is unknown.
         ids = pc.fill_null(pc.index_in(token_lists.flatten(), value_set=self._words), OOV_ID)

@@ -29,7 +29,8 @@ PREDICT_BATCH_SIZE = 1024
 def predict_probabilities(
     model: Any, tokens: np.ndarray, batch_size: int = PREDICT_BATCH_SIZE
 ) -> np.ndarray:
-    """``model``'s output for every row, as a flat float array.
+    """``model``'s output for every row: a flat float array, or rows x outputs when it has
+    several.
 
     The last batch is padded with empty sequences and the padding's outputs dropped, so
     every batch has one shape; the model is XLA-compiled for it when XLA is on (see
@@ -39,7 +40,8 @@ def predict_probabilities(
     """
     rows = len(tokens)
     if rows == 0:
-        return np.zeros(0, dtype=np.float32)
+        width = int(model.outputs[0].shape[-1] or 1)
+        return np.zeros(0 if width == 1 else (0, width), dtype=np.float32)
     batch = min(batch_size, rows)
     padded_rows = -(-rows // batch) * batch
     if padded_rows != rows:
@@ -52,10 +54,18 @@ def predict_probabilities(
     if xla and not model.jit_compile:
         model.jit_compile = True  # a loaded model resolves "auto" to off on CPU
     if not reads_any_length(model):
-        return model.predict(batched_dataset(tokens, None, batch), verbose=0).reshape(-1)[:rows]
+        outputs = model.predict(batched_dataset(tokens, None, batch), verbose=0)
+        return _one_column_flat(outputs.reshape(padded_rows, -1)[:rows])
     step = width_step(tokens.shape[1], few_shapes=xla)
     order, batches, cuts = length_sorted_batches(TokenSpans.of(tokens), batch, step)
     dataset = cut_batches_dataset(tokens, batches, cuts, labels=None)
-    probabilities = np.empty(padded_rows, dtype=np.float32)
-    probabilities[order] = model.predict(dataset, verbose=0).reshape(-1)
-    return probabilities[:rows]
+    outputs = model.predict(dataset, verbose=0).reshape(padded_rows, -1)
+    probabilities = np.empty_like(outputs)
+    probabilities[order] = outputs
+    return _one_column_flat(probabilities[:rows])
+
+
+def _one_column_flat(outputs: np.ndarray) -> np.ndarray:
+    """A model of one output gives a flat array; one of several (a stack's recurrent members)
+    a column per output."""
+    return outputs.reshape(-1) if outputs.shape[1] == 1 else outputs

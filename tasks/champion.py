@@ -52,12 +52,9 @@ def score_champion(
             probabilities = load_predictions(evaluation.predictions_path)[1]
             return float(evaluation.metrics[metric]), probabilities
 
-    from rnn_models.inference import predict_probabilities
-
     champion = load_champion(champion_dir)
     test = load_split(prepared, "test", ["text", "label"])
-    tokens, _ = champion.encoder.encode_tokens(tokenize_all(test["text"]))
-    probabilities = predict_probabilities(champion.model, tokens)
+    probabilities = champion.probabilities(tokenize_all(test["text"]))
     values, _ = classification_metrics(test["label"].to_numpy(), probabilities)
     return float(values[metric]), probabilities
 

@@ -13,14 +13,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from prefect import get_run_logger, task
 
 from imdb_rnn import __version__
 from imdb_rnn.cluster import worker_name
 from imdb_rnn.evaluation import classification_metrics
 from imdb_rnn.files import build_lock, sha256_json
-from imdb_rnn.folds import Fold, fold_indices, pooled_rows
+from imdb_rnn.folds import out_of_fold_probabilities, save_out_of_fold
 from imdb_rnn.prepared import PreparedData, local_prepared
 from imdb_rnn.storage import DataStore
 from imdb_rnn.trained import (
@@ -133,17 +132,10 @@ def _build(
     summary: dict[str, Any],
     logger: logging.Logger | logging.LoggerAdapter,
 ) -> TrainedModel:
-    from rnn_models.inference import predict_probabilities
     from rnn_models.optimizers import load_model
 
-    tokens, labels = pooled_rows(prepared)
-    out_of_fold = np.full(len(labels), np.nan)
-    loaded = []
-    for index, member in enumerate(members):
-        model = load_model(member.model_path)
-        _, holdout = fold_indices(labels, Fold(index, len(members)), prepared.preprocess.split_seed)
-        out_of_fold[holdout] = predict_probabilities(model, tokens[holdout])
-        loaded.append(model)
+    loaded = [load_model(member.model_path) for member in members]
+    out_of_fold, labels = out_of_fold_probabilities(loaded, prepared)
     oof_metrics, _ = classification_metrics(labels, out_of_fold)
     # One "epoch" of validation figures, so that reports read the ensemble like any model;
     # there is no training loss of its own, so no learning curve is drawn for it.
@@ -163,6 +155,7 @@ def _build(
             **summary,
         },
     )
+    save_out_of_fold(directory, out_of_fold)
     logger.info(
         "Combined %d %s members: out-of-fold accuracy %.4f over %s reviews -> %s",
         len(members),

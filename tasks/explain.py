@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from prefect import get_run_logger, task
 
 from imdb_rnn.champion import ChampionDecision, load_champion
@@ -29,8 +28,6 @@ def explain_champion_reviews(
     logger: logging.Logger | logging.LoggerAdapter = log,
 ) -> list[dict[str, Any]]:
     """Occlusion on ``config.explained_reviews`` test reviews, with the champion's encoder."""
-    from rnn_models.inference import predict_probabilities
-
     started = time.perf_counter()
     champion = load_champion(champion_dir)
     test = load_split(prepared, "test", ["text", "label", "n_tokens"])
@@ -39,7 +36,7 @@ def explain_champion_reviews(
         readable["text"].tolist(),
         readable["label"].to_numpy(),
         champion.encoder,
-        lambda padded: predict_probabilities(champion.model, np.asarray(padded)),
+        champion.probabilities,
         config.explained_reviews,
     )
     logger.info(

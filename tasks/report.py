@@ -41,7 +41,9 @@ from imdb_rnn.reporting.tables import (
     summary_sentences,
 )
 from imdb_rnn.run import Run
+from imdb_rnn.stacking import STACK_NAME
 from imdb_rnn.storage import DataStore
+from imdb_rnn.trained import read_record
 
 TABLE_ARTIFACT_KEY = "rnn-comparison"
 
@@ -190,6 +192,18 @@ def write_report_files(
 
 
 @task(name="report", task_run_name="report")
+def stack_record(recurrent: TrainedAndScored) -> dict[str, Any]:
+    """What the run's stack combines, with what weights; empty when there is no stack."""
+    for trained in recurrent.trained:
+        if trained.architecture == STACK_NAME and not trained.failure:
+            record = read_record(trained.directory)
+            return {
+                "coefficients": record["coefficients"],
+                "out_of_fold_accuracy": record["out_of_fold"]["accuracy"],
+            }
+    return {}
+
+
 def write_report(
     run: Run,
     recurrent: TrainedAndScored,
@@ -211,6 +225,9 @@ def write_report(
     run_info["trained_on"] = {e.model: e.trained_on for e in evaluations if e.trained_on}
     if decision is not None:
         run_info["champion_decision"] = decision.to_dict()
+    stacked = stack_record(recurrent)
+    if stacked:
+        run_info["stack"] = stacked
     if recent_runs:
         run_info["recent_runs"] = recent_runs
     if claims is not None:

@@ -124,6 +124,13 @@ class TrainingConfig(FitConfig):
         "the champion; its validation figures are out-of-fold, each review predicted by the "
         "member that never trained on it. 1 = one model trained on train.",
     )
+    stack: bool = Field(
+        default=False,
+        description="Add a stacked model: a logistic regression over the cross-validated "
+        "ensembles' and NBSVM's scores, fitted on their out-of-fold scores of the pooled "
+        "training reviews (never on test). It is scored, compared and promoted like a "
+        "recurrent model. Needs ensemble_folds > 1.",
+    )
     # Release 0.3.0 took the execution settings here; deployments saved then still send them.
     _execution_of_0_3: dict[str, Any] = PrivateAttr(default_factory=dict)
 
@@ -158,6 +165,15 @@ class TrainingConfig(FitConfig):
         if len(set(value)) != len(value):
             raise ValueError(f"architectures repeat a name: {', '.join(value)}")
         return value
+
+    @model_validator(mode="after")
+    def _stack_needs_folds(self) -> TrainingConfig:
+        if self.stack and self.ensemble_folds < 2:
+            raise ValueError(
+                "stack needs out-of-fold scores: set ensemble_folds to 2 or more "
+                "(--ensemble-folds K, as --profile best does)"
+            )
+        return self
 
     def seed_values(self) -> tuple[int, ...]:
         """The seeds each architecture is trained with: ``seed`` up to ``seed + seeds - 1``."""

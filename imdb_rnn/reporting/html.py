@@ -33,6 +33,7 @@ from imdb_rnn.reporting.tables import (
     ensemble_table,
     fmt,
     seed_table,
+    stack_note,
     summary_sentences,
     trend_table,
 )
@@ -281,6 +282,8 @@ def render_html(
     folds = run_info.get("training", {}).get("ensemble_folds", 1)
     if folds > 1:
         parts.append(f"<h2>Cross-validated ensembles</h2><p>{_esc(ensemble_note(folds))}</p>")
+        if run_info.get("stack"):
+            parts.append(f"<p>{_esc(stack_note(run_info['stack']))}</p>")
         ensemble_headings, ensemble_body = ensemble_table(evaluations)
         parts.append(
             _table(

@@ -35,6 +35,7 @@ from imdb_rnn.reporting.tables import (
     ensemble_table,
     fmt,
     seed_table,
+    stack_note,
     summary_sentences,
     trend_table,
 )
@@ -201,6 +202,8 @@ def render_markdown(
     folds = run_info.get("training", {}).get("ensemble_folds", 1)
     if folds > 1:
         parts.append(ensembles_markdown(evaluations, folds))
+        if run_info.get("stack"):
+            parts.append(stack_note(run_info["stack"]) + "\n")
     if charts and ("roc" in charts or "training" in charts):
         parts.append("## Curves and training\n")
         parts += [_chart(charts, name) for name in ("roc", "precision_recall", "training")]

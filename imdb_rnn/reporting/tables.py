@@ -279,6 +279,25 @@ def ensemble_note(folds: int) -> str:
     )
 
 
+def stack_note(stack: dict[str, Any]) -> str:
+    """What the run's stack combines and how, in one paragraph; empty without a stack."""
+    if not stack:
+        return ""
+    weights = ", ".join(
+        f"{'NBSVM' if name == 'nbsvm' else name} {weight:+.2f}"
+        for name, weight in stack["coefficients"].items()
+    )
+    return (
+        "The stack is a logistic regression over its members' scores (each recurrent "
+        "ensemble's probability as a logit, NBSVM's margin), with weights "
+        f"{weights}. It was fitted on out-of-fold scores of the pooled training reviews, on "
+        "the same folds as the ensembles (NBSVM too was fitted fold by fold), never on a test "
+        "review; its out-of-fold accuracy "
+        f"({stack['out_of_fold_accuracy']:.4f}) scores each review with a combiner fitted "
+        "without it (5 folds)."
+    )
+
+
 def ensemble_table(evaluations: list[ModelEvaluation]) -> tuple[list[str], list[list[str]]]:
     """Out-of-fold validation beside test accuracy, per ensemble (model names unformatted)."""
     headings = ["model", "out-of-fold accuracy", "out-of-fold log loss", "test accuracy"]

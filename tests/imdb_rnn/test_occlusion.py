@@ -11,12 +11,13 @@ from imdb_rnn.occlusion import choose_reviews, explain_reviews, visible_words, w
 from imdb_rnn.text import SequenceEncoder
 
 VOCABULARY = ("<pad>", "<unk>", "good", "bad", "film", "plot")
-WEIGHTS = {0: 0.0, 1: 0.0, 2: 1.5, 3: -2.0, 4: 0.1, 5: -0.3}
+WEIGHTS = {"good": 1.5, "bad": -2.0, "film": 0.1, "plot": -0.3}
 
 
-def linear_scorer(padded: np.ndarray) -> np.ndarray:
+def linear_scorer(reviews) -> np.ndarray:
     """sigmoid(sum of word weights): dropping a word removes exactly its weight."""
-    totals = np.vectorize(WEIGHTS.get)(padded).sum(axis=1)
+    reviews = reviews.to_pylist() if hasattr(reviews, "to_pylist") else reviews
+    totals = np.array([sum(WEIGHTS.get(word, 0.0) for word in words) for words in reviews])
     return 1 / (1 + np.exp(-totals))
 
 
