@@ -264,6 +264,10 @@ def configs_from_args(args: argparse.Namespace) -> dict[str, BaseModel]:
         values.update(
             {dest[len(prefix) :]: v for dest, v in given.items() if dest.startswith(prefix)}
         )
+        if section == "training" and "training.stack" not in given:
+            # A profile's stack needs its ensembles: "--profile best --ensemble-folds 1"
+            # asks for one model, and gets it without the stack.
+            values["stack"] = values.get("stack", False) and values.get("ensemble_folds", 1) > 1
         configs[section] = build_config(section, values)
     configs["execution"] = configs["training"].execution(configs["execution"])
     check_champion_evidence(configs["champion"], configs["report"])

@@ -170,8 +170,8 @@ class TrainingConfig(FitConfig):
     def _stack_needs_folds(self) -> TrainingConfig:
         if self.stack and self.ensemble_folds < 2:
             raise ValueError(
-                "stack needs out-of-fold scores: set ensemble_folds to 2 or more "
-                "(--ensemble-folds K, as --profile best does)"
+                "stack (--stack) needs out-of-fold scores: set ensemble_folds "
+                "(--ensemble-folds) to 2 or more, as the best profile does"
             )
         return self
 

@@ -56,8 +56,12 @@ def test_best_profile_sets_its_values_and_flags_given_override_them():
     assert configs["training"].ensemble_folds == best["training"]["ensemble_folds"] > 1
     words_only = _configs(["run", "--profile", "best", "--bigram-buckets", "0"])
     assert words_only["model"].bigram_buckets == 0
+    assert configs["training"].stack is True
     one_model = _configs(["run", "--profile", "best", "--ensemble-folds", "1"])
-    assert one_model["training"].ensemble_folds == 1
+    assert one_model["training"].ensemble_folds == 1 and one_model["training"].stack is False
+    compact = _configs(["run", "--profile", "compact"])["training"]
+    assert compact.ensemble_folds == 1 and compact.stack is False
+    assert compact.architectures == best["training"]["architectures"]
     assert configs["model"].skip_padding is True and configs["preprocess"].padding == "post"
     lazy = _configs(["run", "--profile", "best", "--lazy-embeddings"])
     assert lazy["training"].lazy_embeddings is True
@@ -76,6 +80,7 @@ def test_best_profile_sets_its_values_and_flags_given_override_them():
         (["--seeds", "0"], "--seeds"),
         (["--ensemble-folds", "0"], "--ensemble-folds"),
         (["--profile", "fastest"], "invalid choice"),
+        (["--stack"], "--stack"),
         (["--xla", "maybe"], "invalid choice"),
         (["--early-stopping", "0"], "--early-stopping"),
         (["--min-improvement", "lots"], "--min-improvement: must be 'significant' or a number"),

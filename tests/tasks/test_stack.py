@@ -88,7 +88,7 @@ def test_a_promoted_stack_serves_what_evaluation_scored(tmp_path):
 
 
 def test_a_stack_without_ensembles_is_refused():
-    with pytest.raises(ValueError, match="stack needs out-of-fold scores"):
+    with pytest.raises(ValueError, match="needs out-of-fold scores"):
         TrainingConfig(stack=True)
 
 
