@@ -281,3 +281,52 @@ def test_speed_suite_alternates_each_seeds_pipeline_run_and_plain_scripts(tmp_pa
     assert [row["seed"] for row in results["pipeline"]] == [42, 43, 44]
     assert results["pipeline_runs"]["one_seed_wall_seconds"] == [30.0, 30.0, 30.0]
     assert results["summary"]["per_architecture"]["lstm"]["ratio"] == 0.5  # 8 s against 16 s
+
+
+def test_quality_targets_pick_each_model_and_judge_it_with_its_interval():
+    from bench.harness import quality_targets
+    from bench.markdown import targets_section
+
+    def model(name, kind, accuracy, val, seconds, speed=1000.0):
+        return {
+            "model": name,
+            "kind": kind,
+            "metrics": {"accuracy": accuracy},
+            "history": {"val_accuracy": [val]} if val else {},
+            "train_seconds": seconds,
+            "predict_seconds": 1.0,
+            "reviews_per_second": speed,
+        }
+
+    intervals = {
+        "nbsvm": {"accuracy": [0.912, 0.919]},
+        "stack": {"accuracy": [0.923, 0.926]},
+        "bigru-ensemble10": {"accuracy": [0.904, 0.911]},
+    }
+    best = {
+        "models": [
+            model("bigru-ensemble10", "rnn", 0.908, 0.90, 557.0),
+            # Higher on validation than the ensemble, but a stack is not a recurrent model.
+            model("stack", "rnn", 0.9245, 0.92, 691.0),
+            model("nbsvm", "baseline", 0.9156, None, 18.2),
+            model("tfidf_logreg", "baseline", 0.9074, None, 22.8),
+        ],
+        "evidence": {"intervals": intervals},
+    }
+    compact = {"models": [model("bigru", "rnn", 0.889, 0.90, 47.7, speed=1756.0)]}
+    targets = quality_targets(best, compact)
+    assert {key: found["model"] for key, found in targets.items()} == {
+        "nbsvm": "nbsvm",
+        "recurrent": "bigru-ensemble10",
+        "stack": "stack",
+        "compact": "bigru",
+    }
+    assert targets["compact"]["interval"] is None  # no evidence in that metrics.json
+
+    page = "\n".join(targets_section({"command": "run best", "targets": targets}))
+    # NBSVM: 0.9156 is above 0.915 but its interval is not.
+    assert "0.9156 [0.9120, 0.9190] | ≥ 0.915: met by the point estimate" in page
+    assert "| 18 s | ≤ 45 s: met |" in page
+    assert "0.9080 [0.9040, 0.9110] | ≥ 0.915: **missed** by 0.0070" in page
+    assert "0.9245 [0.9230, 0.9260] | ≥ 0.922: met, interval above it" in page
+    assert "| 48 s | ≤ 180 s: met | 1,756 | ≥ 5,000: **missed** |" in page
