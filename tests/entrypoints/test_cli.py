@@ -63,8 +63,15 @@ def test_help_lists_the_options_and_does_not_import_tensorflow_or_prefect():
         "--sha256",
         "--data-dir",
         "--max-reviews-per-split",
+        "--stack",
     ):
         assert option in result.stdout
+    # Every profile is named and described.
+    help_text = " ".join(result.stdout.split())
+    assert "--profile {seed,best,compact}" in help_text
+    assert "best: a cross-validated ensemble of 10 bidirectional GRUs" in help_text
+    assert "and their stack with NBSVM (--stack)" in help_text
+    assert "compact: one bidirectional GRU of the best profile's shape" in help_text
 
 
 def test_importing_the_flow_does_not_import_tensorflow():
