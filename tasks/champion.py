@@ -27,7 +27,14 @@ from imdb_rnn.champion import (
     write_champion_folder,
 )
 from imdb_rnn.config import ChampionConfig, ReportConfig
-from imdb_rnn.evaluation import ModelEvaluation, classification_metrics, load_predictions
+from imdb_rnn.evaluation import (
+    EVALUATION_FILE,
+    PREDICTIONS_FILE,
+    ModelEvaluation,
+    classification_metrics,
+    load_predictions,
+    read_cached,
+)
 from imdb_rnn.paths import DataPaths
 from imdb_rnn.prepared import PreparedData, load_split
 from imdb_rnn.storage import DataStore
@@ -37,20 +44,32 @@ log = logging.getLogger(__name__)
 
 
 def score_champion(
-    champion_dir: Path, prepared: PreparedData, metric: str, evaluations: list[ModelEvaluation]
+    champion_dir: Path,
+    prepared: PreparedData,
+    metric: str,
+    evaluations: list[ModelEvaluation],
+    models_dir: Path,
 ) -> tuple[float, np.ndarray]:
     """The champion's score on this run's test split, and its probabilities, in test order.
 
-    When the champion is one of this run's models on the same prepared data, both are
-    already known. Otherwise the champion encodes the current test reviews with its own
+    When the champion is one of this run's models on the same prepared data, or was scored
+    on this very data by an earlier run (its folder keeps the scores), both are already
+    known. Otherwise the champion encodes the current test reviews with its own
     vocabulary and padding, exactly as it would in service, and predicts them.
     """
     record = read_champion(champion_dir) or {}
+    same_data = record.get("data_fingerprint") == prepared.fingerprint
     for evaluation in evaluations:
         same_model = Path(evaluation.model_path).parent.name == record.get("model_folder")
-        if same_model and record.get("data_fingerprint") == prepared.fingerprint:
+        if same_model and same_data:
             probabilities = load_predictions(evaluation.predictions_path)[1]
             return float(evaluation.metrics[metric]), probabilities
+    # A champion of an earlier run on the same data: its folder still holds those scores.
+    model_folder = models_dir / record.get("model_folder", "")
+    stored = read_cached(model_folder / EVALUATION_FILE, model_folder / PREDICTIONS_FILE)
+    if same_data and stored is not None and stored.get("data_fingerprint") == prepared.fingerprint:
+        probabilities = load_predictions(model_folder / PREDICTIONS_FILE)[1]
+        return float(stored["evaluation"]["metrics"][metric]), probabilities
 
     champion = load_champion(champion_dir)
     test = load_split(prepared, "test", ["text", "label"])
@@ -131,7 +150,7 @@ def decide_and_promote(
         verdict = None
         if current is not None:
             champion_score, champion_probabilities = score_champion(
-                Path(current["directory"]), prepared, metric, evaluations
+                Path(current["directory"]), prepared, metric, evaluations, paths.models
             )
             verdict = judge(
                 labels,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import http.server
 import os
 import random
+import shutil
 import tarfile
 import tempfile
 import threading
@@ -19,6 +21,7 @@ import pytest
 
 # Prefect reads its settings when first imported: give the tests their own home and no telemetry.
 _PREFECT_HOME = tempfile.mkdtemp(prefix="imdb-rnn-prefect-")
+atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
 os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -106,6 +107,34 @@ def test_worse_challenger_leaves_the_champion_byte_for_byte(trained, tmp_path):
     low, high = decision.difference_interval
     assert low <= high and 0.0 <= decision.accuracy_p_value <= 1.0
     assert "95% interval [" in decision.reason and "McNemar's p on accuracy" in decision.reason
+
+
+def test_a_champion_scored_on_this_data_before_is_not_predicted_again(
+    trained, tmp_path, monkeypatch
+):
+    import tasks.champion
+
+    prepared, evaluations = trained
+    paths = DataPaths.at(tmp_path)
+    # The champion's folder among the data folder's models, as a run leaves it.
+    source = Path(evaluations["gru"].model_path).parent
+    shutil.copytree(source, paths.models / source.name)
+    champion = replace(
+        evaluations["gru"],
+        model_path=str(paths.models / source.name / "model.keras"),
+        predictions_path=str(paths.models / source.name / "predictions.parquet"),
+    )
+    decide_and_promote("run-1", [champion], prepared, ChampionConfig(), paths)
+
+    def no_prediction(*args, **kwargs):
+        raise AssertionError("the champion was loaded to predict the test split again")
+
+    monkeypatch.setattr(tasks.champion, "load_champion", no_prediction)
+    decision = decide_and_promote(
+        "run-2", [scored(evaluations["lstm"], 0.51)], prepared, ChampionConfig(), paths
+    )
+    assert not decision.promoted
+    assert decision.champion_score == evaluations["gru"].metrics["roc_auc"]
 
 
 def test_significant_keeps_a_champion_the_challenger_only_matches(trained, tmp_path):
