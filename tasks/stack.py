@@ -30,6 +30,7 @@ from imdb_rnn.evaluation import (
     TrainedAndScored,
     classification_metrics,
     load_predictions,
+    read_cached,
     save_predictions,
     score_predictions,
 )
@@ -65,6 +66,29 @@ def side_by_side(members: list[Any], name: str) -> Any:
     return keras.Model(tokens, joined, name=name)
 
 
+def _members(recurrent: TrainedAndScored) -> list[tuple[TrainedModel, ModelEvaluation]]:
+    return [
+        (trained, evaluation)
+        for trained, evaluation in zip(recurrent.trained, recurrent.evaluations, strict=True)
+        if not evaluation.failure
+    ]
+
+
+def stack_folder(
+    recurrent: TrainedAndScored, prepared: PreparedData, baseline: BaselineConfig, models_dir: Path
+) -> Path:
+    """The stack's folder, named by its members, the data and NBSVM's settings."""
+    fp = sha256_json(
+        {
+            "version": __version__,
+            "data": prepared.fingerprint,
+            "members": [trained.fingerprint for trained, _ in _members(recurrent)],
+            "nbsvm": baseline.settings_of(NBSVM_FIELDS),
+        }
+    )[:16]
+    return models_dir / f"{STACK_NAME}-{fp}"
+
+
 def stack_models(
     recurrent: TrainedAndScored,
     prepared: PreparedData,
@@ -78,20 +102,9 @@ def stack_models(
     NBSVM is fitted fold by fold here, with the baseline's n-gram settings, its C and
     interpolation weight chosen on the first fold's held-out reviews.
     """
-    members = [
-        (trained, evaluation)
-        for trained, evaluation in zip(recurrent.trained, recurrent.evaluations, strict=True)
-        if not evaluation.failure
-    ]
-    fp = sha256_json(
-        {
-            "version": __version__,
-            "data": prepared.fingerprint,
-            "members": [trained.fingerprint for trained, _ in members],
-            "nbsvm": baseline.settings_of(NBSVM_FIELDS),
-        }
-    )[:16]
-    directory = models_dir / f"{STACK_NAME}-{fp}"
+    members = _members(recurrent)
+    directory = stack_folder(recurrent, prepared, baseline, models_dir)
+    fp = directory.name.removeprefix(f"{STACK_NAME}-")
     names = (*(evaluation.model for _, evaluation in members), NBSVM_MEMBER)
     with build_lock(directory, logger):
         stored = _stored(directory, prepared)
@@ -118,8 +131,6 @@ def stack_models(
 
 
 def _stored(directory: Path, prepared: PreparedData) -> ModelEvaluation | None:
-    from imdb_rnn.evaluation import read_cached
-
     stored = read_cached(directory / EVALUATION_FILE, directory / PREDICTIONS_FILE)
     complete = (directory / MODEL_FILE).is_file() and (directory / RECORD_FILE).is_file()
     if stored is None or not complete or stored.get("data_fingerprint") != prepared.fingerprint:
@@ -263,8 +274,10 @@ def stack(
         logger.warning("No recurrent model to stack: every training failed")
         return recurrent
     started = time.perf_counter()
-    trained, evaluation = stack_models(
-        recurrent, prepared, training, baseline, store.paths.models, logger
+    models_dir = store.paths.models
+    trained, evaluation = store.build_shared(
+        stack_folder(recurrent, prepared, baseline, models_dir),
+        lambda: stack_models(recurrent, prepared, training, baseline, models_dir, logger),
     )
     return TrainedAndScored(
         [*recurrent.trained, trained],
