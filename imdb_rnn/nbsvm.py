@@ -147,6 +147,38 @@ class Nbsvm:
         return 1.0 / (1.0 + np.exp(-(slope * self.scores(binary) + intercept)))
 
 
+def _best_svm(
+    x_fit: sparse.csr_matrix,
+    y_fit: np.ndarray,
+    x_holdout: sparse.csr_matrix,
+    y_holdout: np.ndarray,
+    c_grid: tuple[float, ...],
+    betas: tuple[float, ...],
+    random_state: int | None = None,
+) -> tuple[float, float, float, np.ndarray, np.ndarray, float]:
+    """Ratios from the fit rows, a linear SVM on the ratio-scaled rows for each C, and the C
+    and interpolation weight with the best held-out accuracy: ``(accuracy, C, beta, ratios,
+    interpolated weights, bias)``."""
+    from sklearn.svm import LinearSVC
+
+    ratios = log_count_ratios(x_fit, y_fit)
+    scaled_fit = x_fit @ sparse.diags(ratios)
+    scaled_holdout = x_holdout @ sparse.diags(ratios)
+    truth = np.asarray(y_holdout).astype(bool)
+    best: tuple[float, float, float, np.ndarray, np.ndarray, float] | None = None
+    for c in c_grid:
+        svm = LinearSVC(C=c, dual=True, max_iter=5000, random_state=random_state)
+        svm.fit(scaled_fit, y_fit)
+        for beta in betas:
+            weights = interpolated(svm.coef_.ravel(), beta)
+            bias = float(svm.intercept_[0])
+            accuracy = float(((scaled_holdout @ weights + bias > 0) == truth).mean())
+            if best is None or accuracy > best[0]:
+                best = (accuracy, c, beta, ratios, weights, bias)
+    assert best is not None  # both grids have at least one value
+    return best
+
+
 def fit_nbsvm(
     columns: NgramColumns,
     train: tuple[sparse.csr_matrix, np.ndarray],
@@ -157,24 +189,12 @@ def fit_nbsvm(
     """Fit a linear SVM on ratio-scaled binary rows for each C; keep the C and interpolation
     weight with the best validation accuracy; calibrate its scores on validation (Platt)."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.svm import LinearSVC
 
     (x_train, y_train), (x_validation, y_validation) = train, validation
-    ratios = log_count_ratios(x_train, y_train)
-    scaled_train = x_train @ sparse.diags(ratios)
-    scaled_validation = x_validation @ sparse.diags(ratios)
     truth = np.asarray(y_validation).astype(bool)
-    best: tuple[float, float, float, np.ndarray, float] | None = None
-    for c in c_grid:
-        svm = LinearSVC(C=c, dual=True, max_iter=5000).fit(scaled_train, y_train)
-        for beta in betas:
-            weights = interpolated(svm.coef_.ravel(), beta)
-            bias = float(svm.intercept_[0])
-            accuracy = float(((scaled_validation @ weights + bias > 0) == truth).mean())
-            if best is None or accuracy > best[0]:
-                best = (accuracy, c, beta, weights, bias)
-    assert best is not None  # both grids have at least one value
-    accuracy, c, beta, weights, bias = best
+    accuracy, c, beta, ratios, weights, bias = _best_svm(
+        x_train, y_train, x_validation, y_validation, c_grid, betas
+    )
     model = Nbsvm(columns, ratios, weights.astype(np.float32), bias, (1.0, 0.0), c, beta, accuracy)
     platt = LogisticRegression(C=1e4).fit(model.scores(x_validation).reshape(-1, 1), truth)
     return Nbsvm(
@@ -187,6 +207,15 @@ def fit_nbsvm(
         beta,
         accuracy,
     )
+
+
+def listed_word_ids(token_lists: pa.LargeListArray, words: pa.Array) -> pa.LargeListArray:
+    """Each word's place in ``words`` (from 1); a word not there gets ``len(words) + 1``, an
+    id no n-gram column holds. N-gram keys of these ids take ``len(words) + 2`` as base."""
+    found = pc.index_in(token_lists.flatten(), value_set=words)
+    ids = pc.fill_null(pc.add(found, 1), len(words) + 1).cast(pa.int64())
+    offsets = np.asarray(token_lists.offsets, dtype=np.int64)
+    return pa.LargeListArray.from_arrays(pa.array(offsets - offsets[0]), ids)
 
 
 @dataclass(frozen=True)
@@ -204,21 +233,9 @@ class NbsvmScorer:
     coefficients: np.ndarray
     bias: float
 
-    @property
-    def base(self) -> int:
-        return len(self.words) + 2
-
     def binary_rows(self, token_lists: pa.LargeListArray) -> sparse.csr_matrix:
-        flat = token_lists.flatten()
-        unknown = len(self.words) + 1
-        ids = pc.fill_null(pc.add(pc.index_in(flat, value_set=self.words), 1), unknown)
-        offsets = np.asarray(token_lists.offsets, dtype=np.int64)
-        id_lists = pa.LargeListArray.from_arrays(
-            pa.array(offsets - offsets[0]), ids.cast(pa.int64())
-        )
-        return self.columns.transform(
-            *ngram_keys(id_lists, self.base, self.max_n), len(token_lists)
-        )
+        keys = ngram_keys(listed_word_ids(token_lists, self.words), len(self.words) + 2, self.max_n)
+        return self.columns.transform(*keys, len(token_lists))
 
     def scores(self, token_lists: pa.LargeListArray) -> np.ndarray:
         """The SVM margin of each review (positive: positive review)."""
@@ -256,43 +273,35 @@ def cross_fitted_nbsvm(
     linear in the same columns, so their mean is one linear model too.
     """
     words = pc.unique(token_lists.flatten())
-    no_columns = NgramColumns(np.zeros(0, np.int64))
-    base = NbsvmScorer(words, max_n, no_columns, np.zeros(0, np.float32), 0.0).base
-    offsets = np.asarray(token_lists.offsets, dtype=np.int64)
-    ids = pc.add(pc.index_in(token_lists.flatten(), value_set=words), 1).cast(pa.int64())
-    id_lists = pa.LargeListArray.from_arrays(pa.array(offsets - offsets[0]), ids)
-    columns, binary = NgramColumns.fit(*ngram_keys(id_lists, base, max_n), len(labels), min_df)
+    keys = ngram_keys(listed_word_ids(token_lists, words), len(words) + 2, max_n)
+    columns, binary = NgramColumns.fit(*keys, len(labels), min_df)
     labels = np.asarray(labels).astype(int)
 
-    def fold_model(fit_rows: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray, float]:
-        """(ratios, SVM weights, bias) from the rows ``fit_rows``."""
-        from sklearn.svm import LinearSVC
-
-        ratios = log_count_ratios(binary[fit_rows], labels[fit_rows])
-        # liblinear visits the rows in a random order; a fixed one makes the stack repeatable.
-        svm = LinearSVC(C=c, dual=True, max_iter=5000, random_state=0)
-        svm.fit(binary[fit_rows] @ sparse.diags(ratios), labels[fit_rows])
-        return ratios, svm.coef_.ravel(), float(svm.intercept_[0])
-
+    # liblinear visits the rows in a random order; a fixed one makes the stack repeatable.
     fit_rows, holdout_rows = folds[0]
-    truth = labels[holdout_rows].astype(bool)
-    best: tuple[float, float, float] | None = None
-    for c in c_grid:
-        ratios, weights, bias = fold_model(fit_rows, c)
-        for beta in betas:
-            margins = binary[holdout_rows] @ (ratios * interpolated(weights, beta)) + bias
-            accuracy = float(((margins > 0) == truth).mean())
-            if best is None or accuracy > best[0]:
-                best = (accuracy, c, beta)
-    assert best is not None  # both grids have at least one value
-    _, c, beta = best
-
+    _, c, beta, *_ = _best_svm(
+        binary[fit_rows],
+        labels[fit_rows],
+        binary[holdout_rows],
+        labels[holdout_rows],
+        c_grid,
+        betas,
+        random_state=0,
+    )
     out_of_fold = np.full(len(labels), np.nan)
     coefficients = np.zeros(columns.keys.size)
     mean_bias = 0.0
     for fit_rows, holdout_rows in folds:
-        ratios, weights, bias = fold_model(fit_rows, c)
-        fold_coefficients = ratios * interpolated(weights, beta)
+        _, _, _, ratios, weights, bias = _best_svm(
+            binary[fit_rows],
+            labels[fit_rows],
+            binary[holdout_rows],
+            labels[holdout_rows],
+            (c,),
+            (beta,),
+            random_state=0,
+        )
+        fold_coefficients = ratios * weights
         out_of_fold[holdout_rows] = binary[holdout_rows] @ fold_coefficients + bias
         coefficients += fold_coefficients / len(folds)
         mean_bias += bias / len(folds)

@@ -40,20 +40,6 @@ def ensemble_fingerprint(members: list[TrainedModel]) -> str:
     )[:16]
 
 
-def average_of(members: list[Any], name: str) -> Any:
-    """One Keras model whose output is the mean of ``members``' outputs for the same tokens."""
-    import keras
-
-    # Members that skip padding read any length, and so does their average.
-    tokens = keras.Input(shape=members[0].inputs[0].shape[1:], dtype="int32", name="tokens")
-    # Re-wrapped under distinct names: loaded members all carry the name they were built with.
-    outputs = [
-        keras.Model(member.inputs[0], member.outputs[0], name=f"member_{number}")(tokens)
-        for number, member in enumerate(members, start=1)
-    ]
-    return keras.Model(tokens, keras.layers.Average(name="mean_probability")(outputs), name=name)
-
-
 def training_span(members: list[TrainedModel]) -> float:
     """Seconds from the first member's start to the last member's end.
 
@@ -140,6 +126,8 @@ def _build(
     # One "epoch" of validation figures, so that reports read the ensemble like any model;
     # there is no training loss of its own, so no learning curve is drawn for it.
     history = {"val_accuracy": [oof_metrics["accuracy"]], "val_loss": [oof_metrics["log_loss"]]}
+    from rnn_models.combined import average_of
+
     ensemble = average_of(loaded, f"{architecture}_ensemble")
     save_model_folder(
         directory,

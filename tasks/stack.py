@@ -14,7 +14,6 @@ import logging
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from prefect import get_run_logger, task
@@ -51,19 +50,6 @@ from imdb_rnn.text import tokenize_all
 from imdb_rnn.trained import HISTORY_FILE, MODEL_FILE, RECORD_FILE, TrainedModel, read_record
 
 log = logging.getLogger(__name__)
-
-
-def side_by_side(members: list[Any], name: str) -> Any:
-    """One Keras model whose outputs are ``members``' probabilities, a column each."""
-    import keras
-
-    tokens = keras.Input(shape=members[0].inputs[0].shape[1:], dtype="int32", name="tokens")
-    outputs = [
-        keras.Model(member.inputs[0], member.outputs[0], name=f"member_{number}")(tokens)
-        for number, member in enumerate(members, start=1)
-    ]
-    joined = outputs[0] if len(outputs) == 1 else keras.layers.Concatenate(name="members")(outputs)
-    return keras.Model(tokens, joined, name=name)
 
 
 def _members(recurrent: TrainedAndScored) -> list[tuple[TrainedModel, ModelEvaluation]]:
@@ -149,6 +135,7 @@ def _build(
     models_dir: Path,
     logger: logging.Logger | logging.LoggerAdapter,
 ) -> None:
+    from rnn_models.combined import side_by_side
     from rnn_models.optimizers import load_model
 
     started = time.perf_counter()

@@ -56,8 +56,8 @@ def test_ensemble_model_outputs_the_mean_of_its_members_and_survives_a_reload(tm
     import keras
 
     from rnn_models import build_model
+    from rnn_models.combined import average_of
     from rnn_models.optimizers import load_model
-    from tasks.ensemble import average_of
 
     config = ModelConfig(embedding_dim=4, units=3, pooling="max_mean", bigram_buckets=11)
     members = []
@@ -73,6 +73,15 @@ def test_ensemble_model_outputs_the_mean_of_its_members_and_survives_a_reload(tm
     ensemble.save(tmp_path / "model.keras")
     reloaded = load_model(tmp_path / "model.keras")
     np.testing.assert_allclose(reloaded.predict(tokens, verbose=0).reshape(-1), expected, atol=1e-6)
+
+    # A stack's recurrent part: the members' outputs side by side, a column each.
+    from rnn_models.combined import side_by_side
+    from rnn_models.inference import predict_probabilities
+
+    columns = predict_probabilities(side_by_side(members, name="members"), tokens)
+    each = np.column_stack([m.predict(tokens, verbose=0).reshape(-1) for m in members])
+    assert columns.shape == (5, 3)
+    np.testing.assert_allclose(columns, each, atol=1e-6)
 
 
 @pytest.mark.flow
