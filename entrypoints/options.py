@@ -27,11 +27,13 @@ from imdb_rnn.config import (
     ReportConfig,
     RunnerConfig,
     SourceConfig,
+    TableConfig,
     TrainingConfig,
     check_champion_evidence,
 )
 from imdb_rnn.errors import ConfigError
 from imdb_rnn.profiles import PROFILES
+from imdb_rnn.sources import check_table_options
 from rnn_models.config import ModelConfig
 
 # The flow's parameter name of each config, and its type.
@@ -46,6 +48,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "champion": ChampionConfig,
     "claims": ClaimsConfig,
     "report": ReportConfig,
+    "table": TableConfig,
 }
 
 
@@ -89,7 +92,22 @@ RUN_GROUPS: dict[str, list[Option]] = {
             "split_seed": "--split-seed",
             "max_reviews_per_split": "--max-reviews-per-split",
             "invalid_reviews": "--invalid-reviews",
+            "drop_test_duplicates": "--drop-test-duplicates",
         },
+    ),
+    "a table of labeled text (--source FILE.csv|.tsv|.parquet|.jsonl; see 'Your own data')": (
+        _options(
+            "table",
+            {
+                "text_column": "--text-column",
+                "label_column": "--label-column",
+                "split_column": "--split-column",
+                "test_source": "--test-source",
+                "test_fraction": "--test-fraction",
+                "text_encoding": "--text-encoding",
+            },
+            {"split_column": "COLUMN", "test_source": "FILE"},
+        )
     ),
     "model": _options(
         "model",
@@ -271,6 +289,7 @@ def configs_from_args(args: argparse.Namespace) -> dict[str, BaseModel]:
         configs[section] = build_config(section, values)
     configs["execution"] = configs["training"].execution(configs["execution"])
     check_champion_evidence(configs["champion"], configs["report"])
+    check_table_options(configs["source"], configs["table"])
     if configs["runner"].runner == "dask":
         from imdb_rnn.cluster import require_dask
 

@@ -16,10 +16,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from imdb_rnn.config import SourceConfig
+from imdb_rnn.config import SourceConfig, TableConfig
 from imdb_rnn.errors import DataSourceError
 from imdb_rnn.files import sha256_file
-from imdb_rnn.sources import expected_sha256, local_path
+from imdb_rnn.sources import expected_sha256, local_path, table_format, tables_sha256
 
 PACKAGE = "imdb-rnn"
 # The settings that decide what a run computes. The source is compared by the sha256 of its
@@ -33,6 +33,7 @@ RESULT_SECTIONS = (
     "champion",
     "claims",
     "report",
+    "table",
 )
 
 
@@ -43,17 +44,21 @@ def package_version() -> str:
         return "unknown"
 
 
-def expected_source_sha256(source: SourceConfig) -> str | None:
-    """The archive's sha256 without downloading it; ``None`` when only the flow can tell."""
+def expected_source_sha256(source: SourceConfig, table: TableConfig | None = None) -> str | None:
+    """The source's sha256 without downloading it; ``None`` when only the flow can tell."""
     try:
         known = expected_sha256(source.source, source.sha256)
     except DataSourceError:
         return None  # a malformed .sha256 file: the flow says what is wrong
-    if known is not None:
+    if known is None:
+        # An extracted folder, a missing file or a URL without a checksum: the flow tells.
+        path = local_path(source.source)
+        known = sha256_file(path) if path.is_file() else None
+    test_source = table.test_source if table is not None else None
+    if known is None or test_source is None or table_format(source.source) is None:
         return known
-    path = local_path(source.source)
-    # An extracted folder, a missing file or a URL without a checksum: the flow tells.
-    return sha256_file(path) if path.is_file() else None
+    test_path = local_path(test_source)
+    return tables_sha256(known, sha256_file(test_path)) if test_path.is_file() else None
 
 
 def _outputs_intact(metrics: dict[str, Any], report_dir: Path) -> bool:
@@ -76,7 +81,7 @@ def unchanged_last_run(configs: dict[str, Any], reports_dir: Path) -> dict[str, 
     run = metrics.get("run", {})
     if run.get("software", {}).get(PACKAGE) != package_version():
         return None
-    sha256 = expected_source_sha256(configs["source"])
+    sha256 = expected_source_sha256(configs["source"], configs.get("table"))
     if sha256 is None or run.get("data", {}).get("source_sha256") != sha256:
         return None
     for name in RESULT_SECTIONS:

@@ -20,6 +20,7 @@ from imdb_rnn.config import (
     ReportConfig,
     RunnerConfig,
     SourceConfig,
+    TableConfig,
     TrainingConfig,
 )
 from imdb_rnn.evaluation import TrainedAndScored, with_local_files
@@ -57,8 +58,10 @@ def compare_architectures(
     data_dir: str = "data",
     execution: ExecutionConfig = ExecutionConfig(),  # noqa: B008
     report: ReportConfig = ReportConfig(),  # noqa: B008
+    table: TableConfig = TableConfig(),  # noqa: B008
 ) -> RunReport:
-    """Train every architecture in ``training.architectures`` on IMDb and compare them."""
+    """Train every architecture in ``training.architectures`` on IMDb (or on the table of
+    labeled text ``source`` names, read as ``table`` says) and compare them."""
     settings = RunSettings(
         source=source,
         preprocess=preprocess,
@@ -70,12 +73,13 @@ def compare_architectures(
         claims=claims,
         runner=runner,
         report=report,
+        table=table,
     )
     run = start_run(data_dir, settings, flow_run.name)
     fan_out = train_and_evaluate.with_options(task_runner=task_runner(runner))
-    archive = download_archive(source, run.store)
+    archive = download_archive(source, run.store, table)
     raw = unpack_dataset(archive, run.store)
-    prepared = prepare(raw, preprocess, run.store)
+    prepared = prepare(raw, preprocess, run.store, table)
     recurrent = fan_out(prepared, model, training, run.settings.execution, run.store)
     baselines = train_baselines(prepared, baseline, run.store)
     seed_claims = measure_claims(recurrent, prepared, model, training, claims, run.store)

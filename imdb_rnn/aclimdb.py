@@ -31,11 +31,14 @@ _FILENAME = re.compile(r"^(?P<id>\d+)_(?P<rating>\d+)\.txt$")
 
 @dataclass(frozen=True)
 class RawDataset:
-    """An aclImdb folder on disk and the checksum that identifies its contents."""
+    """The reviews on disk and the checksum that identifies them: an aclImdb folder, or
+    (``kind="table"``) a table of labeled text, with its test table when one was given."""
 
     root: Path
     sha256: str
     origin: str
+    kind: str = "aclImdb"
+    test_table: Path | None = None
 
 
 def _dataset_root(folder: Path) -> Path | None:

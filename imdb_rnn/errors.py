@@ -39,3 +39,7 @@ class DiskFullError(ImdbRnnError):
 
 class DataContractError(ImdbRnnError):
     """A processed file does not match the schema or parameters it should have."""
+
+
+class TableError(DataSourceError):
+    """A table of labeled text cannot be used: its format, a column, a label or some rows."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from imdb_rnn.aclimdb import RawDataset
-from imdb_rnn.config import PreprocessConfig
+from imdb_rnn.config import PreprocessConfig, TableConfig
+from imdb_rnn.dataset_card import dataset_card, duplicate_summary, shared_texts, split_summary
 from imdb_rnn.errors import DataContractError
 from imdb_rnn.files import atomic_directory, disk_full_as_error, sha256_file, sha256_json
 from imdb_rnn.storage import DataStore
@@ -31,6 +32,7 @@ FORMAT_VERSION = 1
 METADATA_KEY = b"imdb_rnn"
 SPLIT_NAMES = ("train", "validation", "test")
 MANIFEST_FILE = "manifest.json"
+BINARY_CLASSES = ("neg", "pos")
 
 
 @dataclass(frozen=True)
@@ -44,16 +46,33 @@ class PreparedData:
     rows: dict[str, int]
     reused: bool = False
     seconds: float = 0.0
+    # Class names, a label's id being its index; aclImdb's are neg and pos.
+    classes: tuple[str, ...] = BINARY_CLASSES
+    # What the data holds, for the report's dataset card (``imdb_rnn.dataset_card``).
+    card: dict = field(default_factory=dict)
+
+    @property
+    def is_binary(self) -> bool:
+        return len(self.classes) == 2
 
     def split_path(self, split: str) -> Path:
         return self.directory / f"{split}.parquet"
 
 
-def fingerprint(source_sha256: str, config: PreprocessConfig) -> str:
-    """Identifies a prepare: it changes when the data or any preprocessing parameter does."""
-    return sha256_json(
-        {"format": FORMAT_VERSION, "source": source_sha256, "preprocess": config.model_dump()}
-    )[:16]
+def fingerprint(
+    source_sha256: str, config: PreprocessConfig, table: TableConfig | None = None
+) -> str:
+    """Identifies a prepare: it changes when the data, any preprocessing parameter, or (for
+    a table source) how the table is read does. Where the test table lives is not part of
+    it: its checksum is, in ``source_sha256``."""
+    identity: dict[str, object] = {
+        "format": FORMAT_VERSION,
+        "source": source_sha256,
+        "preprocess": config.identity(),
+    }
+    if table is not None:
+        identity["table"] = table.model_dump(exclude={"test_source"})
+    return sha256_json(identity)[:16]
 
 
 def _schema(maxlen: int, metadata: dict[str, object]) -> pa.Schema:
@@ -100,20 +119,26 @@ def write_prepared(
     encoder: SequenceEncoder,
     skipped: dict[str, list[str]],
     started: float,
-) -> dict[str, int]:
+    classes: tuple[str, ...] = BINARY_CLASSES,
+    card_notes: dict[str, dict] | None = None,
+) -> tuple[dict[str, int], dict]:
     """Write the whole folder at once: each split's Parquet, ``vocab.json``, the manifest.
 
     ``splits`` maps each split to its rows and their words; ``started`` is the
-    ``time.perf_counter()`` the prepare began at, for the manifest's ``seconds``. Returns
-    the rows per split. A failure leaves no folder; a full disk names the final file.
+    ``time.perf_counter()`` the prepare began at, for the manifest's ``seconds``.
+    ``card_notes`` gives the dataset card's ``duplicates`` and ``left_out``. Returns the
+    rows per split and the dataset card. A failure leaves no folder; a full disk names the
+    final file.
     """
     vocabulary = list(encoder.vocabulary)
     rows = {name: len(frame) for name, (frame, _) in splits.items()}
     stats: dict[str, dict[str, float]] = {}
+    summaries: dict[str, dict[str, object]] = {}
     files: dict[str, str] = {}
     with atomic_directory(directory) as staging:
         for name, (frame, token_lists) in splits.items():
             tokens, lengths = encoder.encode_tokens(token_lists)
+            summaries[name] = split_summary(frame["label"].to_numpy(), lengths, tokens, classes)
             oov = int(np.count_nonzero(tokens == OOV_ID))
             stats[name] = {
                 "rows": len(frame),
@@ -128,6 +153,7 @@ def write_prepared(
                 "split": name,
                 "source_sha256": raw.sha256,
                 "vocabulary_words": len(vocabulary),
+                "classes": list(classes),
                 **config.model_dump(),
             }
             # Errors name the final file; the staging folder goes away with the error.
@@ -139,6 +165,15 @@ def write_prepared(
                 json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8"
             )
         files[VOCABULARY_FILE] = sha256_file(staging / VOCABULARY_FILE)
+        notes = card_notes or {}
+        card = dataset_card(
+            raw.origin,
+            raw.kind,
+            classes,
+            summaries,
+            notes.get("duplicates", {}),
+            notes.get("left_out", {}),
+        )
         manifest = {
             "format_version": FORMAT_VERSION,
             "fingerprint": fp,
@@ -149,14 +184,16 @@ def write_prepared(
             "rows": rows,
             "stats": stats,
             "skipped": skipped,
+            "classes": list(classes),
+            "card": card,
             "files": files,
             "seconds": round(time.perf_counter() - started, 3),
         }
         with disk_full_as_error(directory / MANIFEST_FILE):
             (staging / MANIFEST_FILE).write_text(
-                json.dumps(manifest, indent=2) + "\n", encoding="utf-8"
+                json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
             )
-    return rows
+    return rows, card
 
 
 def read_split_metadata(path: Path) -> dict:
@@ -243,6 +280,36 @@ def load_prepared(
         manifest["rows"],
         reused=True,
         seconds=float(manifest.get("seconds", 0.0)),
+        classes=tuple(manifest.get("classes", BINARY_CLASSES)),
+        card=manifest.get("card") or card_from_folder(directory, manifest, config),
+    )
+
+
+def card_from_folder(directory: Path, manifest: dict, config: PreprocessConfig) -> dict:
+    """The dataset card of a folder prepared before cards were written, from its Parquet."""
+    classes = tuple(manifest.get("classes", BINARY_CLASSES))
+    summaries = {}
+    texts = {}
+    for split in SPLIT_NAMES:
+        table = pq.read_table(
+            directory / f"{split}.parquet", columns=["label", "n_tokens", "tokens", "text"]
+        )
+        tokens = table.column("tokens").combine_chunks()
+        matrix = tokens.values.to_numpy(zero_copy_only=False).reshape(len(tokens), config.maxlen)
+        summaries[split] = split_summary(
+            table.column("label").to_numpy(), table.column("n_tokens").to_numpy(), matrix, classes
+        )
+        texts[split] = table.column("text").to_pandas()
+    seen = pd.concat([texts["train"], texts["validation"]])
+    shared = shared_texts(seen, texts["test"])
+    left_out = {"invalid_rows": sum(len(rows) for rows in manifest.get("skipped", {}).values())}
+    return dataset_card(
+        manifest.get("source", ""),
+        "aclImdb",
+        classes,
+        summaries,
+        duplicate_summary(texts["test"], shared, 0),
+        left_out,
     )
 
 

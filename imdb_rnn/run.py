@@ -17,9 +17,11 @@ from imdb_rnn.config import (
     ReportConfig,
     RunnerConfig,
     SourceConfig,
+    TableConfig,
     TrainingConfig,
     check_champion_evidence,
 )
+from imdb_rnn.sources import check_table_options
 from imdb_rnn.storage import DataStore
 from rnn_models.config import ModelConfig
 
@@ -38,6 +40,7 @@ class RunSettings:
     claims: ClaimsConfig
     runner: RunnerConfig
     report: ReportConfig
+    table: TableConfig = TableConfig()  # noqa: RUF009 - frozen
 
     def as_json(self) -> dict[str, dict[str, Any]]:
         """``{section: {field: value}}`` in plain JSON types, in the order of the fields."""
@@ -71,6 +74,7 @@ def start_run(data_dir: str, settings: RunSettings, name: str | None = None) -> 
     settings raises ``ConfigError`` naming the fix.
     """
     check_champion_evidence(settings.champion, settings.report)
+    check_table_options(settings.source, settings.table)
     store = DataStore.open(data_dir)
     execution = settings.training.execution(settings.execution)
     execution = execution.model_copy(

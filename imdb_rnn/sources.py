@@ -1,4 +1,5 @@
-"""Where the reviews come from: a URL or a local path, and the checksum it must have.
+"""Where the reviews come from: a URL or a local path, the checksum it must have, and
+whether it is an aclImdb archive or a table of labeled text.
 
 The download task and the re-run check both ask ``expected_sha256``, so a source is
 verified against the same checksum whoever asks.
@@ -10,21 +11,69 @@ import re
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from imdb_rnn.config import CANONICAL_SHA256, CANONICAL_URL
-from imdb_rnn.errors import DataSourceError
+from imdb_rnn.config import (
+    CANONICAL_SHA256,
+    CANONICAL_URL,
+    TABLE_SUFFIXES,
+    SourceConfig,
+    TableConfig,
+)
+from imdb_rnn.errors import ConfigError, DataSourceError
+from imdb_rnn.files import sha256_json
+
+# Compressions pandas reads by a file's last suffix; Parquet compresses inside the file.
+COMPRESSION_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip")
+_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+assert set(_FORMATS) == set(TABLE_SUFFIXES)
 
 
 @dataclass(frozen=True)
 class LocalSource:
-    """A source that is on this machine: a verified archive or an extracted folder."""
+    """A source that is on this machine: a verified archive, an extracted folder, or a table
+    (with its test table when one was given)."""
 
     path: Path
     sha256: str
-    kind: Literal["archive", "folder"]
+    kind: Literal["archive", "folder", "table"]
     origin: str
+    test_path: Path | None = None
+
+
+def table_format(source: str) -> str | None:
+    """``csv``, ``tsv``, ``parquet`` or ``jsonl`` when ``source`` names a table file (by its
+    suffix, after a compression suffix), else None: an aclImdb archive or folder."""
+    name = urllib.parse.urlsplit(source).path if is_url(source) else source
+    suffixes = [suffix.lower() for suffix in PurePosixPath(name.replace("\\", "/")).suffixes]
+    if suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
+        suffixes.pop()
+    return _FORMATS.get(suffixes[-1]) if suffixes else None
+
+
+def table_suffix(source: str) -> str:
+    """The suffixes a cached copy of table ``source`` keeps, so it is read as the same kind."""
+    name = urllib.parse.urlsplit(source).path if is_url(source) else source
+    suffixes = [suffix.lower() for suffix in PurePosixPath(name).suffixes]
+    tail = suffixes[-2:] if suffixes and suffixes[-1] in COMPRESSION_SUFFIXES else suffixes[-1:]
+    return "".join(tail)
+
+
+def tables_sha256(train_sha256: str, test_sha256: str | None) -> str:
+    """The checksum that identifies a table source: the table's own, or both tables'."""
+    if test_sha256 is None:
+        return train_sha256
+    return sha256_json({"table": train_sha256, "test_table": test_sha256})
 
 
 def is_url(source: str) -> bool:
@@ -61,3 +110,30 @@ def expected_sha256(source: str, sha256: str | None) -> str | None:
     if urllib.parse.urlsplit(source).scheme in {"http", "https"}:
         return None
     return _read_sha256_sidecar(local_path(source))
+
+
+def check_table_options(source: SourceConfig, table: TableConfig) -> None:
+    """Fail, before any work starts, when the table options cannot apply to the source."""
+    default = TableConfig()
+    if table_format(source.source) is None:
+        given = [
+            name
+            for name in TableConfig.model_fields
+            if getattr(table, name) != getattr(default, name)
+        ]
+        if given:
+            raise ConfigError(
+                f"{', '.join(given)} apply to a table source (.csv, .tsv, .parquet or .jsonl), "
+                f"but source {source.source} is an aclImdb archive or folder"
+            )
+        return
+    if table.test_source is not None and table.split_column is not None:
+        raise ConfigError(
+            "split_column (--split-column) and test_source (--test-source) both say where "
+            "test rows are; give one of them"
+        )
+    if table.test_source is not None and table_format(table.test_source) is None:
+        raise ConfigError(
+            f"test_source (--test-source) {table.test_source} is not named as a table; "
+            "give a .csv, .tsv, .parquet or .jsonl file"
+        )

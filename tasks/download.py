@@ -1,14 +1,17 @@
-"""Fetch and verify the review archive: the pipeline's only network step.
+"""Fetch and verify the review archive or table: the pipeline's only network step.
 
 Network work is kept in ``fetch_archive`` so that only it is retried. A download lands in
-a cache keyed by the archive's sha256: a source that is already cached with a matching
-checksum is not fetched again. Unpacking is the next stage (``tasks.unpack``).
+a cache keyed by its sha256: a source that is already cached with a matching checksum is
+not fetched again. A table needs no checksum given: a local one is checksummed where it
+is, a remote one is verified when ``--sha256`` is given and cached by its checksum.
+Unpacking is the next stage (``tasks.unpack``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 import urllib.error
 import urllib.parse
@@ -20,10 +23,18 @@ from typing import BinaryIO
 from prefect import get_run_logger, task
 
 from imdb_rnn.aclimdb import find_dataset_root, tree_sha256
-from imdb_rnn.config import SourceConfig
+from imdb_rnn.config import SourceConfig, TableConfig
 from imdb_rnn.errors import ChecksumMismatchError, DataSourceError, DownloadError
 from imdb_rnn.files import atomic_path, disk_full_error, is_disk_full, sha256_file
-from imdb_rnn.sources import LocalSource, expected_sha256, is_url, local_path
+from imdb_rnn.sources import (
+    LocalSource,
+    expected_sha256,
+    is_url,
+    local_path,
+    table_format,
+    table_suffix,
+    tables_sha256,
+)
 from imdb_rnn.storage import DataStore
 
 log = logging.getLogger(__name__)
@@ -32,7 +43,10 @@ _CHUNK = 1 << 20
 
 
 def fetch_archive(
-    config: SourceConfig, archives_dir: Path, logger: logging.Logger | logging.LoggerAdapter = log
+    config: SourceConfig,
+    archives_dir: Path,
+    logger: logging.Logger | logging.LoggerAdapter = log,
+    table: TableConfig = TableConfig(),  # noqa: B008 - frozen
 ) -> LocalSource:
     """Make the source available on this machine, verified.
 
@@ -46,6 +60,8 @@ def fetch_archive(
         DataSourceError: the source does not exist or no checksum is known for it.
     """
     source = config.source
+    if table_format(source) is not None:
+        return _fetch_tables(config, table, archives_dir, logger)
     scheme = urllib.parse.urlsplit(source).scheme
     if scheme in {"http", "https"}:
         return _fetch_remote(config, archives_dir, logger)
@@ -105,6 +121,99 @@ def _fetch_remote(
             )
     logger.info("Downloaded and verified %s -> %s", url, cached)
     return LocalSource(cached, wanted, "archive", url)
+
+
+def _fetch_tables(
+    config: SourceConfig,
+    table: TableConfig,
+    archives_dir: Path,
+    logger: logging.Logger | logging.LoggerAdapter,
+) -> LocalSource:
+    path, sha256 = _fetch_table(config.source, config.sha256, archives_dir, config, logger)
+    test_path, test_sha256 = None, None
+    if table.test_source is not None:
+        test_path, test_sha256 = _fetch_table(table.test_source, None, archives_dir, config, logger)
+    return LocalSource(path, tables_sha256(sha256, test_sha256), "table", config.source, test_path)
+
+
+def _fetch_table(
+    source: str,
+    wanted: str | None,
+    archives_dir: Path,
+    config: SourceConfig,
+    logger: logging.Logger | logging.LoggerAdapter,
+) -> tuple[Path, str]:
+    """A table on this machine and its sha256: a local one where it is, a remote one cached
+    as ``archives_dir/<sha256><suffixes>``."""
+    scheme = urllib.parse.urlsplit(source).scheme
+    if is_url(source) and scheme != "file":
+        return _fetch_remote_table(source, wanted, archives_dir, config, logger)
+    path = local_path(source)
+    if not path.is_file():
+        raise DataSourceError(
+            f"table {source} does not exist; give the path or URL of a .csv, .tsv, .parquet "
+            "or .jsonl file"
+        )
+    actual = sha256_file(path)
+    if wanted is not None and actual != wanted:
+        raise ChecksumMismatchError(
+            f"checksum mismatch for {source}: expected sha256 {wanted}, got {actual}; "
+            "the file changed or is not the one you meant"
+        )
+    logger.info("Using the table %s (sha256 %s)", path, actual[:12])
+    return path.resolve(), actual
+
+
+def _fetch_remote_table(
+    url: str,
+    wanted: str | None,
+    archives_dir: Path,
+    config: SourceConfig,
+    logger: logging.Logger | logging.LoggerAdapter,
+) -> tuple[Path, str]:
+    suffix = table_suffix(url)
+    if wanted is not None:
+        cached = archives_dir / f"{wanted}{suffix}"
+        if cached.is_file() and sha256_file(cached) == wanted:
+            logger.info("Table already cached at %s; not downloading", cached)
+            return cached, wanted
+    # Without a checksum the cache key is known only once the bytes are here.
+    incoming = archives_dir / f"incoming-{os.getpid()}-{time.time_ns()}{suffix}"
+    with atomic_path(incoming) as partial:
+        if urllib.parse.urlsplit(url).scheme in {"http", "https"}:
+            actual = _download(url, partial, incoming, config.timeout_seconds, logger)
+        else:
+            actual = _copy_fsspec(url, partial)
+        if wanted is not None and actual != wanted:
+            raise ChecksumMismatchError(
+                f"checksum mismatch for {url}: expected sha256 {wanted}, got {actual}; "
+                "pass the right --sha256, or check the URL"
+            )
+    cached = archives_dir / f"{actual}{suffix}"
+    os.replace(incoming, cached)
+    logger.info("Fetched %s -> %s (sha256 %s)", url, cached, actual[:12])
+    return cached, actual
+
+
+def _copy_fsspec(url: str, partial: Path) -> str:
+    """Copy an fsspec URL (``s3://``, ``gs://``, ``memory://``, ...) and return its sha256."""
+    import fsspec
+
+    digest = hashlib.sha256()
+    try:
+        with fsspec.open(url, "rb") as stream, partial.open("wb") as sink:
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+                _write_chunk(sink, chunk, partial)
+    except FileNotFoundError as error:
+        raise DataSourceError(f"table {url} does not exist ({error})") from error
+    except (ImportError, ValueError) as error:
+        raise DataSourceError(
+            f"cannot open {url}: {error}; install the fsspec driver of its scheme"
+        ) from error
+    except OSError as error:
+        raise DownloadError(f"could not read {url}: {error}", transient=True) from error
+    return digest.hexdigest()
 
 
 def _write_chunk(sink: BinaryIO, chunk: bytes, target: Path) -> None:
@@ -217,6 +326,10 @@ def _retry_only_transient(task_: object, task_run: object, state: object) -> boo
     retry_delay_seconds=[2, 5, 15],
     retry_condition_fn=_retry_only_transient,
 )
-def download_archive(config: SourceConfig, store: DataStore) -> LocalSource:
-    """Fetch the archive into the cache (network step: the only one retried)."""
-    return fetch_archive(config, store.paths.archives, get_run_logger())
+def download_archive(
+    config: SourceConfig,
+    store: DataStore,
+    table: TableConfig = TableConfig(),  # noqa: B008 - frozen
+) -> LocalSource:
+    """Fetch the archive or table into the cache (network step: the only one retried)."""
+    return fetch_archive(config, store.paths.archives, get_run_logger(), table)

@@ -1,9 +1,11 @@
-"""Turn the aclImdb reviews into padded integer sequences in Parquet.
+"""Turn the reviews into padded integer sequences in Parquet.
 
-Reads both splits (``imdb_rnn.aclimdb``), holds out a stratified validation split, builds
-the vocabulary from the training rows only, encodes every split (``imdb_rnn.text``) and
-writes the prepared folder (``imdb_rnn.prepared``). A folder for the same source and
-settings is reused when it passes its checks.
+Reads the aclImdb splits (``imdb_rnn.aclimdb``) or a table of labeled text
+(``imdb_rnn.labeled``), holds out a stratified validation split, finds the test texts that
+train shares, builds the vocabulary from the training rows only, encodes every split
+(``imdb_rnn.text``) and writes the prepared folder with its dataset card
+(``imdb_rnn.prepared``). A folder for the same source and settings is reused when it passes
+its checks.
 """
 
 from __future__ import annotations
@@ -15,41 +17,45 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from prefect import get_run_logger, task
-from sklearn.model_selection import train_test_split
 
 from imdb_rnn.aclimdb import RawDataset, read_reviews
-from imdb_rnn.config import PreprocessConfig
+from imdb_rnn.config import PreprocessConfig, TableConfig
+from imdb_rnn.dataset_card import duplicate_summary, shared_texts
 from imdb_rnn.errors import DataContractError, DatasetLayoutError
 from imdb_rnn.files import build_lock
+from imdb_rnn.labeled import (
+    LabeledSplits,
+    TableFile,
+    read_labeled,
+    stratified_holdout,
+    stratified_sample,
+)
 from imdb_rnn.prepared import (
+    BINARY_CLASSES,
     MANIFEST_FILE,
+    SPLIT_NAMES,
     PreparedData,
     fingerprint,
     load_prepared,
     write_prepared,
 )
+from imdb_rnn.sources import table_format
 from imdb_rnn.storage import DataStore
 from imdb_rnn.text import SequenceEncoder, build_vocabulary, tokenize_all
 
 log = logging.getLogger(__name__)
 
 
-def split_validation(
-    labels: np.ndarray, fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices of (train, validation): stratified by label, fixed by ``seed``."""
-    indices = np.arange(len(labels))
-    n_validation = round(len(labels) * fraction)
-    if n_validation < 2 or len(labels) - n_validation < 2:
+def check_validation_size(rows: int, fraction: float) -> None:
+    """Fail unless holding out ``fraction`` of ``rows`` leaves at least two on each side."""
+    n_validation = round(rows * fraction)
+    if n_validation < 2 or rows - n_validation < 2:
         raise DatasetLayoutError(
-            f"validation fraction {fraction} of {len(labels)} training reviews leaves too few "
+            f"validation fraction {fraction} of {rows} training reviews leaves too few "
             "on one side; use more reviews or another fraction"
         )
-    train_idx, validation_idx = train_test_split(
-        indices, test_size=n_validation, stratify=labels, random_state=seed
-    )
-    return np.sort(train_idx), np.sort(validation_idx)
 
 
 def prepare_dataset(
@@ -57,6 +63,7 @@ def prepare_dataset(
     config: PreprocessConfig,
     processed_dir: Path,
     logger: logging.Logger | logging.LoggerAdapter = log,
+    table: TableConfig = TableConfig(),  # noqa: B008 - frozen
 ) -> PreparedData:
     """Write ``processed_dir/<fingerprint>/{train,validation,test}.parquet`` and ``vocab.json``.
 
@@ -64,7 +71,7 @@ def prepare_dataset(
     fails them is rebuilt. Two processes preparing the same fingerprint take turns
     (``<fingerprint>.lock``): the second reuses the first one's folder.
     """
-    fp = fingerprint(raw.sha256, config)
+    fp = prepared_fingerprint(raw, config, table)
     directory = processed_dir / fp
     with build_lock(directory, logger):
         if directory.is_dir():
@@ -77,7 +84,12 @@ def prepare_dataset(
                 logger.info("Reusing prepared data %s", directory)
                 _warn_about_skipped(directory, logger)
                 return prepared
-        return _build(raw, config, directory, fp, logger)
+        return _build(raw, config, table, directory, fp, logger)
+
+
+def prepared_fingerprint(raw: RawDataset, config: PreprocessConfig, table: TableConfig) -> str:
+    """The prepared folder's name; how a table is read counts only for a table source."""
+    return fingerprint(raw.sha256, config, table if raw.kind == "table" else None)
 
 
 def _warn_about_skipped(directory: Path, logger: logging.Logger | logging.LoggerAdapter) -> None:
@@ -95,33 +107,52 @@ def _warn_about_skipped(directory: Path, logger: logging.Logger | logging.Logger
 def _build(
     raw: RawDataset,
     config: PreprocessConfig,
+    table: TableConfig,
     directory: Path,
     fp: str,
     logger: logging.Logger | logging.LoggerAdapter,
 ) -> PreparedData:
     started = time.perf_counter()
     # Everything is read and checked before anything is written.
-    cap, seed, invalid = config.max_reviews_per_split, config.split_seed, config.invalid_reviews
-    train_reviews = read_reviews(raw.root, "train", cap, seed, logger, invalid)
-    test_reviews = read_reviews(raw.root, "test", cap, seed, logger, invalid)
-    train_full = train_reviews.frame
-    train_idx, validation_idx = split_validation(
-        train_full["label"].to_numpy(), config.validation_fraction, config.split_seed
-    )
-    frames = {
-        "train": train_full.iloc[train_idx].reset_index(drop=True),
-        "validation": train_full.iloc[validation_idx].reset_index(drop=True),
-        "test": test_reviews.frame,
-    }
+    if raw.kind == "table":
+        source = _table_splits(raw, config, table, logger)
+    else:
+        source = _aclimdb_splits(raw, config, logger)
+    frames = source.frames
+    if "validation" not in frames:
+        train_idx, validation_idx = stratified_holdout(
+            frames["train"]["label"].to_numpy(),
+            config.validation_fraction,
+            config.split_seed,
+            source.classes,
+            "validation split (--validation-fraction)",
+        )
+        train_full = frames["train"]
+        frames["train"] = train_full.iloc[train_idx].reset_index(drop=True)
+        frames["validation"] = train_full.iloc[validation_idx].reset_index(drop=True)
+    frames = {name: frames[name] for name in SPLIT_NAMES}
+    frames, duplicates = _test_duplicates(frames, config.drop_test_duplicates, logger)
     splits = {name: (frame, tokenize_all(frame["text"])) for name, frame in frames.items()}
     # Only training rows shape the vocabulary: words seen only in validation or test are unknown.
     vocabulary = build_vocabulary(splits["train"][1], config.vocab_size)
     encoder = SequenceEncoder(tuple(vocabulary), config.maxlen, config.padding, config.truncating)
-    skipped = {
-        split: [item.path.relative_to(raw.root).as_posix() for item in reviews.skipped]
-        for split, reviews in (("train", train_reviews), ("test", test_reviews))
+    left_out = {
+        "invalid_rows": sum(len(listed) for listed in source.skipped.values()),
+        "replaced_characters": source.replaced_characters,
+        "truncated_texts": source.truncated_texts,
     }
-    rows = write_prepared(directory, fp, raw, config, splits, encoder, skipped, started)
+    rows, card = write_prepared(
+        directory,
+        fp,
+        raw,
+        config,
+        splits,
+        encoder,
+        source.skipped,
+        started,
+        source.classes,
+        {"duplicates": duplicates, "left_out": left_out},
+    )
     seconds = time.perf_counter() - started
     logger.info(
         "Prepared %s train, %s validation, %s test reviews in %.1f s -> %s",
@@ -131,11 +162,98 @@ def _build(
         seconds,
         directory,
     )
-    return PreparedData(directory, fp, raw.sha256, config, rows, seconds=round(seconds, 3))
+    return PreparedData(
+        directory,
+        fp,
+        raw.sha256,
+        config,
+        rows,
+        seconds=round(seconds, 3),
+        classes=source.classes,
+        card=card,
+    )
+
+
+def _aclimdb_splits(
+    raw: RawDataset, config: PreprocessConfig, logger: logging.Logger | logging.LoggerAdapter
+) -> LabeledSplits:
+    cap, seed, invalid = config.max_reviews_per_split, config.split_seed, config.invalid_reviews
+    train_reviews = read_reviews(raw.root, "train", cap, seed, logger, invalid)
+    test_reviews = read_reviews(raw.root, "test", cap, seed, logger, invalid)
+    check_validation_size(len(train_reviews.frame), config.validation_fraction)
+    skipped = {
+        split: [item.path.relative_to(raw.root).as_posix() for item in reviews.skipped]
+        for split, reviews in (("train", train_reviews), ("test", test_reviews))
+    }
+    frames = {"train": train_reviews.frame, "test": test_reviews.frame}
+    return LabeledSplits(frames, BINARY_CLASSES, skipped)
+
+
+def _table_splits(
+    raw: RawDataset,
+    config: PreprocessConfig,
+    table: TableConfig,
+    logger: logging.Logger | logging.LoggerAdapter,
+) -> LabeledSplits:
+    train = TableFile(raw.root, raw.origin, table_kind(raw.root.name))
+    test = None
+    if raw.test_table is not None:
+        test = TableFile(raw.test_table, table.test_source or "", table_kind(raw.test_table.name))
+    labeled = read_labeled(train, test, table, config, logger)
+    cap = config.max_reviews_per_split
+    if cap is not None:
+        for name, frame in labeled.frames.items():
+            picked = stratified_sample(frame["label"].to_numpy(), cap, config.split_seed)
+            labeled.frames[name] = frame.iloc[picked].reset_index(drop=True)
+    return labeled
+
+
+def table_kind(name: str) -> str:
+    kind = table_format(name)
+    if kind is None:  # the download step keeps a table's suffixes, so this is a bug
+        raise DataContractError(f"{name} is not named as a table")
+    return kind
+
+
+def _test_duplicates(
+    frames: dict[str, pd.DataFrame],
+    drop: bool,
+    logger: logging.Logger | logging.LoggerAdapter,
+) -> tuple[dict[str, pd.DataFrame], dict[str, object]]:
+    """Find the test texts that train or validation also hold; leave them out when asked."""
+    test = frames["test"]
+    seen = pd.concat([frames["train"]["text"], frames["validation"]["text"]])
+    shared = shared_texts(seen, test["text"])
+    count = int(shared.sum())
+    if drop and count:
+        kept = test[~shared].reset_index(drop=True)
+        labels = kept["label"].to_numpy()
+        if len(np.unique(labels)) < len(np.unique(test["label"].to_numpy())):
+            raise DatasetLayoutError(
+                "dropping the test texts that train shares (--drop-test-duplicates) leaves a "
+                "class with no test rows; prepare without it"
+            )
+        logger.info("Left out %d test reviews whose text train or validation also holds", count)
+        return {**frames, "test": kept}, duplicate_summary(
+            kept["text"], np.zeros(len(kept), bool), count
+        )
+    if count:
+        logger.warning(
+            "%d test reviews (%d distinct texts) have the same text as a train or validation "
+            "review: test scores them as if unseen; --drop-test-duplicates leaves them out",
+            count,
+            test["text"][shared].nunique(),
+        )
+    return frames, duplicate_summary(test["text"], shared, 0)
 
 
 @task(name="prepare")
-def prepare(raw: RawDataset, config: PreprocessConfig, store: DataStore) -> PreparedData:
+def prepare(
+    raw: RawDataset,
+    config: PreprocessConfig,
+    store: DataStore,
+    table: TableConfig = TableConfig(),  # noqa: B008 - frozen
+) -> PreparedData:
     """Tokenize, build the vocabulary, pad and write Parquet (reused when unchanged).
 
     The Parquet folder is published to the data folder's store, where every worker reads it.
@@ -143,6 +261,6 @@ def prepare(raw: RawDataset, config: PreprocessConfig, store: DataStore) -> Prep
     logger = get_run_logger()
     processed_dir = store.paths.processed
     return store.build_shared(
-        processed_dir / fingerprint(raw.sha256, config),
-        lambda: prepare_dataset(raw, config, processed_dir, logger),
+        processed_dir / prepared_fingerprint(raw, config, table),
+        lambda: prepare_dataset(raw, config, processed_dir, logger, table),
     )

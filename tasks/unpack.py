@@ -145,6 +145,8 @@ def locate_dataset(
     source: LocalSource, paths: DataPaths, logger: logging.Logger | logging.LoggerAdapter = log
 ) -> RawDataset:
     """Turn a verified local source into an aclImdb folder on disk."""
+    if source.kind == "table":
+        return RawDataset(source.path, source.sha256, source.origin, "table", source.test_path)
     if source.kind == "folder":
         return RawDataset(source.path, source.sha256, source.origin)
     root = extract_archive(source.path, source.sha256, paths.extracted, logger)
@@ -153,5 +155,6 @@ def locate_dataset(
 
 @task(name="unpack")
 def unpack_dataset(source: LocalSource, store: DataStore) -> RawDataset:
-    """Safely extract a verified archive, or check an extracted folder."""
+    """Safely extract a verified archive, or check an extracted folder; a table is read as
+    it is."""
     return locate_dataset(source, store.paths, get_run_logger())

@@ -11,7 +11,14 @@ kept apart from how it computes it (``ExecutionConfig``, ``RunnerConfig``): only
 identifies a prepared dataset, a trained model or an unchanged re-run.
 """
 
-from imdb_rnn.config.data import CANONICAL_SHA256, CANONICAL_URL, PreprocessConfig, SourceConfig
+from imdb_rnn.config.data import (
+    CANONICAL_SHA256,
+    CANONICAL_URL,
+    TABLE_SUFFIXES,
+    PreprocessConfig,
+    SourceConfig,
+    TableConfig,
+)
 from imdb_rnn.config.steps import (
     BaselineConfig,
     ChampionConfig,
@@ -31,6 +38,7 @@ __all__ = [
     "CANONICAL_SHA256",
     "CANONICAL_URL",
     "SEED_ARCHITECTURES",
+    "TABLE_SUFFIXES",
     "BaselineConfig",
     "ChampionConfig",
     "ClaimsConfig",
@@ -40,6 +48,7 @@ __all__ = [
     "ReportConfig",
     "RunnerConfig",
     "SourceConfig",
+    "TableConfig",
     "TrainingConfig",
     "check_champion_evidence",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from typing import Literal
 
@@ -21,12 +22,15 @@ class SourceConfig(Frozen):
 
     source: str = Field(
         default=CANONICAL_URL,
-        description="http(s):// or file:// URL, or a local path to an aclImdb .tar.gz or folder.",
+        description="http(s):// or file:// URL, an fsspec URL, or a local path: an aclImdb "
+        ".tar.gz or folder, or a table of labeled text (.csv, .tsv, .parquet, .jsonl; "
+        "compressed or not; see the table options).",
     )
     sha256: str | None = Field(
         default=None,
-        description="Expected sha256 of the archive. Known for the canonical URL; "
-        "read from '<file>.sha256' beside a local archive when omitted.",
+        description="Expected sha256 of the archive or table. Known for the canonical URL; "
+        "read from '<file>.sha256' beside a local archive when omitted; a local table "
+        "needs none (its checksum is computed).",
     )
     timeout_seconds: float = Field(default=60.0, gt=0, description="Network timeout in seconds.")
 
@@ -70,7 +74,88 @@ class PreprocessConfig(Frozen):
     )
     invalid_reviews: Literal["fail", "skip"] = Field(
         default="fail",
-        description="What to do with a review file that is empty, has no words once markup "
-        "is removed, or is not named <id>_<rating>.txt with a rating in 1..10: 'fail' stops "
-        "with its path; 'skip' leaves it out, logs it and lists it in the manifest.",
+        description="What to do with a review that is empty or has no words once markup is "
+        "removed, a review file not named <id>_<rating>.txt with a rating in 1..10, or a "
+        "table row without text or label: 'fail' stops naming them; 'skip' leaves them out, "
+        "logs them and counts them in the manifest.",
     )
+    drop_test_duplicates: bool = Field(
+        default=False,
+        description="Leave out of test every review whose text (once cleaned) is also in "
+        "train or validation, so that test measures reviews the model has not seen.",
+    )
+
+    def identity(self) -> dict[str, object]:
+        """What identifies a prepare; a setting added later counts only when it is not at its
+        default, so folders prepared before it existed keep their fingerprints."""
+        values = self.model_dump()
+        if not self.drop_test_duplicates:
+            del values["drop_test_duplicates"]
+        return values
+
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".parquet", ".pq", ".jsonl", ".ndjson", ".json")
+
+
+class TableConfig(Frozen):
+    """How a table of labeled text (CSV, TSV, Parquet or JSON Lines) is read; aclImdb
+    sources ignore it."""
+
+    text_column: str = Field(
+        default="text",
+        description="Column holding the text. When 'text' is missing, a column named review, "
+        "content, sentence, document, body, comment, tweet or message is used.",
+    )
+    label_column: str = Field(
+        default="label",
+        description="Column holding the class: 0/1, true/false, names such as pos/neg, or any "
+        "K > 2 strings or integers. When 'label' is missing, sentiment, class, category, "
+        "target, rating, stars or y is used.",
+    )
+    split_column: str | None = Field(
+        default=None,
+        description="Column saying train or test (or validation) for each row. Without it, "
+        "--test-source gives test, or a stratified --test-fraction of the rows is held out.",
+    )
+    test_source: str | None = Field(
+        default=None,
+        description="A second table, of the same columns, used as the test split.",
+    )
+    test_fraction: float = Field(
+        default=0.2,
+        gt=0.0,
+        lt=1.0,
+        description="Share of the rows held out for test, stratified by class and seeded by "
+        "--split-seed, when the table has no split column and no --test-source is given.",
+    )
+    text_encoding: str = Field(
+        default="utf-8",
+        description="Encoding of CSV, TSV and JSON Lines files; bytes that are not valid in "
+        "it are replaced with U+FFFD and counted.",
+    )
+
+    @field_validator("text_column", "label_column")
+    @classmethod
+    def _column_named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a column name is empty; give the column's name as in the table")
+        return value.strip()
+
+    @field_validator("split_column", "test_source")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("text_encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            return codecs.lookup(value.strip()).name
+        except LookupError:
+            raise ValueError(
+                f"unknown text encoding {value!r}; use a Python codec name such as utf-8, "
+                "latin-1 or cp1252"
+            ) from None
+
+    def is_default(self) -> bool:
+        return self == TableConfig()

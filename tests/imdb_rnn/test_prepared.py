@@ -9,9 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from imdb_rnn.aclimdb import RawDataset
-from imdb_rnn.config import PreprocessConfig
+from imdb_rnn.config import PreprocessConfig, TableConfig
 from imdb_rnn.errors import DataContractError
-from imdb_rnn.prepared import fingerprint, load_arrays, load_split
+from imdb_rnn.files import sha256_json
+from imdb_rnn.prepared import FORMAT_VERSION, fingerprint, load_arrays, load_split
 from tasks.prepare import prepare_dataset
 from tests.conftest import (
     make_aclimdb,
@@ -69,6 +70,7 @@ def test_fingerprint_is_stable_for_equal_inputs():
         {"split_seed": 43},
         {"max_reviews_per_split": 100},
         {"invalid_reviews": "skip"},
+        {"drop_test_duplicates": True},
     ],
     ids=lambda change: next(iter(change)),
 )
@@ -82,6 +84,31 @@ def test_fingerprint_changes_with_the_source():
     assert fingerprint("b" * 64, PreprocessConfig()) != fingerprint(SOURCE_SHA, PreprocessConfig())
 
 
+def test_fingerprint_of_a_default_prepare_is_the_one_before_drop_test_duplicates_existed():
+    # Folders prepared before the setting existed keep their names, and so do their models.
+    before = sha256_json(
+        {
+            "format": FORMAT_VERSION,
+            "source": SOURCE_SHA,
+            "preprocess": PreprocessConfig().model_dump(exclude={"drop_test_duplicates"}),
+        }
+    )[:16]
+
+    assert fingerprint(SOURCE_SHA, PreprocessConfig()) == before
+
+
+def test_fingerprint_of_a_table_changes_with_how_it_is_read_but_not_where_its_test_is():
+    base = fingerprint(SOURCE_SHA, PreprocessConfig(), TableConfig())
+
+    assert base != fingerprint(SOURCE_SHA, PreprocessConfig())
+    assert fingerprint(SOURCE_SHA, PreprocessConfig(), TableConfig(text_column="body")) != base
+    assert fingerprint(SOURCE_SHA, PreprocessConfig(), TableConfig(test_fraction=0.3)) != base
+    assert (
+        fingerprint(SOURCE_SHA, PreprocessConfig(), TableConfig(test_source="elsewhere.csv"))
+        == base
+    )
+
+
 def test_fingerprint_covers_every_config_field():
     # If a field is added to PreprocessConfig, the parametrized test above must cover it.
     assert set(PreprocessConfig.model_fields) == {
@@ -93,6 +120,7 @@ def test_fingerprint_covers_every_config_field():
         "split_seed",
         "max_reviews_per_split",
         "invalid_reviews",
+        "drop_test_duplicates",
     }
 
 
