@@ -112,6 +112,8 @@ def _kinds_text(kinds: set[str]) -> str:
 def label_set(labels: pd.Series, where: str, column: str) -> LabelSet:
     """The classes of ``labels``: one kind of value, at least two classes, at most 127."""
     canonical = [_canonical(value) for value in labels]
+    if not canonical:
+        raise TableError(f"{where} has no usable rows; give a table of labeled text")
     kinds = {kind for kind, _ in canonical}
     if len(kinds) > 1:
         examples = {}

@@ -270,6 +270,8 @@ def read_table(
         else:
             chunks = _csv_chunks(path, kind, wanted, table.text_encoding)
         for chunk in chunks:
+            if chunk.empty:
+                continue
             for column in wanted:  # JSON Lines rows may lack a key another row has
                 if column not in chunk.columns:
                     chunk[column] = None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from entrypoints.predict import predict_reviews
@@ -15,6 +18,7 @@ from imdb_rnn.config import (
     ChampionConfig,
     PreprocessConfig,
     SourceConfig,
+    TableConfig,
     TrainingConfig,
 )
 from imdb_rnn.paths import DataPaths
@@ -114,3 +118,50 @@ def test_champion_trained_on_all_reviews_labels_obvious_reviews(prepared):
     assert decision.promoted
     predictions = predict_reviews(OBVIOUS_REVIEWS, load_champion(paths.champion))
     assert list(predictions["label"]) == ["positive", "positive", "negative", "negative"]
+
+
+def test_a_table_of_the_same_reviews_prepares_to_the_same_tensors(prepared, tmp_path):
+    """The real reviews the capped aclImdb prepare read, written as a CSV with the archive's
+    split: the table path gives the same token ids, vocabulary and labels, split by split."""
+    from imdb_rnn.aclimdb import list_review_files
+    from imdb_rnn.prepared import load_arrays, load_split
+    from imdb_rnn.text import VOCABULARY_FILE
+
+    paths, from_archive = prepared
+    raw = locate_dataset(
+        fetch_archive(SourceConfig(source=str(REAL_ARCHIVE)), paths.archives), paths
+    )
+    config = from_archive.preprocess
+    rows = []
+    for split in ("train", "test"):
+        for file in list_review_files(
+            raw.root, split, config.max_reviews_per_split, config.split_seed
+        ):
+            text = file.path.read_bytes().decode("utf-8", errors="replace")
+            rows.append(
+                {"review": text, "sentiment": "pos" if file.label else "neg", "part": split}
+            )
+    table = tmp_path / "reviews.csv"
+    pd.DataFrame(rows).to_csv(table, index=False)
+    source = fetch_archive(SourceConfig(source=str(table)), paths.archives)
+    from_table = prepare_dataset(
+        locate_dataset(source, paths),
+        config.model_copy(update={"max_reviews_per_split": None}),
+        paths.processed,
+        table=TableConfig(split_column="part"),
+    )
+
+    assert from_table.classes == ("neg", "pos")
+    assert from_table.rows == from_archive.rows
+    assert json.loads((from_table.directory / VOCABULARY_FILE).read_text()) == json.loads(
+        (from_archive.directory / VOCABULARY_FILE).read_text()
+    )
+    for split in ("train", "validation", "test"):
+        tokens, labels, lengths = load_arrays(from_table, split)
+        expected_tokens, expected_labels, expected_lengths = load_arrays(from_archive, split)
+        np.testing.assert_array_equal(tokens, expected_tokens)
+        np.testing.assert_array_equal(labels, expected_labels)
+        np.testing.assert_array_equal(lengths, expected_lengths)
+        assert list(load_split(from_table, split, ["text"])["text"]) == list(
+            load_split(from_archive, split, ["text"])["text"]
+        )
