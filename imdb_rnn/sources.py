@@ -122,8 +122,10 @@ def check_table_options(source: SourceConfig, table: TableConfig) -> None:
             if getattr(table, name) != getattr(default, name)
         ]
         if given:
+            named = ", ".join(f"{name} (--{name.replace('_', '-')})" for name in given)
+            verb = "applies" if len(given) == 1 else "apply"
             raise ConfigError(
-                f"{', '.join(given)} apply to a table source (.csv, .tsv, .parquet or .jsonl), "
+                f"{named} {verb} to a table source (.csv, .tsv, .parquet or .jsonl), "
                 f"but source {source.source} is an aclImdb archive or folder"
             )
         return

@@ -208,6 +208,81 @@ def test_a_worker_runs_the_compare_deployment_to_the_end(prefect_server, deploye
     assert flow_run["name"] in champion["run_id"]
 
 
+def _commented_example() -> dict[str, Any]:
+    """The commented "Your own data" deployment of prefect.yaml, uncommented."""
+    text = (PROJECT_ROOT / "prefect.yaml").read_text(encoding="utf-8")
+    block = text[text.index("  # - name: tickets") :]
+    lines = [line.replace("  # ", "  ", 1) for line in block.splitlines() if line.startswith("  #")]
+    anchors = text[: text.index("deployments:")]
+    document = yaml.safe_load(anchors + "deployments:\n" + "\n".join(lines))
+    [deployment] = document["deployments"]
+    return deployment
+
+
+def test_the_commented_own_data_deployment_is_a_valid_deployment_of_the_flow():
+    from flows.compare import compare_architectures
+
+    deployment = _commented_example()
+
+    assert deployment["entrypoint"] == "flows/compare.py:compare_architectures"
+    assert deployment["work_pool"]["name"] == POOL
+    validated = compare_architectures.validate_parameters(deployment["parameters"])
+    assert validated["table"].label_column == "queue"
+    assert validated["table"].split_column == "split"
+    assert validated["preprocess"].drop_test_duplicates is True
+
+
+def _topics_table(path: Path) -> Path:
+    """60 short texts of three topics, with words that tell the topic."""
+    words = {
+        "sport": "match goal team score",
+        "food": "recipe taste dinner salt",
+        "tech": "laptop screen battery code",
+    }
+    lines = ["body,topic"]
+    for number in range(20):
+        for topic, vocabulary in words.items():
+            picked = " ".join(vocabulary.split()[(number + k) % 4] for k in range(3))
+            lines.append(f"{picked} note{number},{topic}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_a_worker_runs_a_deployment_on_a_table_of_three_classes(prefect_server, deployed, tmp_path):
+    data_dir = tmp_path / "data"
+    parameters = {
+        "source": {"source": str(_topics_table(tmp_path / "topics.csv"))},
+        "table": {"text_column": "body", "label_column": "topic"},
+        "preprocess": {"vocab_size": 40, "maxlen": 8},
+        "model": {"embedding_dim": 8, "units": 8},
+        "training": {"epochs": 1, "architectures": ["gru"], "batch_size": 8},
+        "claims": {"enabled": False},
+        "data_dir": str(data_dir),
+    }
+    created = prefect_server.cli(
+        "deployment", "run", f"{FLOW}/compare", "--params", json.dumps(parameters)
+    ).stdout
+    flow_run_id = re.search(r"UUID: ([0-9a-f-]{36})", created).group(1)
+
+    worker = prefect_server.cli(
+        "worker", "start", "--pool", POOL, "--run-once", timeout=WORKER_SECONDS
+    ).stdout
+
+    flow_run = prefect_server.api(f"/flow_runs/{flow_run_id}")
+    assert flow_run["state_type"] == "COMPLETED", worker[-4000:]
+    metrics = json.loads((data_dir / "reports" / "latest" / "metrics.json").read_text())
+    # NBSVM is a two-class model: a three-class run compares the GRU with the TF-IDF baseline.
+    assert [model["model"] for model in metrics["models"]] == ["gru", "tfidf_logreg"]
+    for model in metrics["models"]:
+        assert model["classes"] == ["food", "sport", "tech"]
+        assert len(model["confusion_matrix"]) == 3
+        assert sum(map(sum, model["confusion_matrix"])) == 12  # 20 % of 60 held out
+    champion = json.loads((data_dir / "models" / "champion" / "champion.json").read_text())
+    assert champion["classes"] == ["food", "sport", "tech"]
+
+
 @pytest.mark.parametrize(
     ("parameters", "field", "allowed"),
     [
