@@ -129,3 +129,64 @@ def test_several_seeds_train_each_architecture_per_seed_and_report_the_spread(
     assert spread["accuracy_mean"] == pytest.approx(sum(accuracies) / 2, abs=1e-4)
     assert json.loads(read_artifact("rnn-seeds").data)[0]["seed_values"] == [5, 6]
     assert "## Across seeds" in result.markdown
+
+
+def _topics_parquet(path):
+    """Three topics, 40 texts each, 10 of each marked test; the words tell the topic."""
+    import numpy as np
+    import pandas as pd
+
+    words = {
+        "food": "recipe taste dinner salt sweet",
+        "sport": "match goal team score coach",
+        "tech": "laptop screen battery code chip",
+    }
+    rng = np.random.default_rng(3)
+    rows = []
+    for number in range(40):
+        for topic, vocabulary in words.items():
+            picked = " ".join(rng.choice(vocabulary.split(), size=4))
+            part = "test" if number % 4 == 0 else "train"
+            rows.append({"body": f"{picked} the note {number}", "topic": topic, "part": part})
+    pd.DataFrame(rows).to_parquet(path)
+    return path
+
+
+def test_flow_on_a_table_of_three_classes_reports_them_and_serves_class_names(
+    prefect_harness, tmp_path
+):
+    from entrypoints.predict import predict_reviews
+    from flows.compare import compare_architectures
+    from imdb_rnn.champion import load_champion
+    from imdb_rnn.config import TableConfig
+    from imdb_rnn.paths import DataPaths
+
+    data_dir = tmp_path / "data"
+    result = compare_architectures(
+        source=SourceConfig(source=str(_topics_parquet(tmp_path / "topics.parquet"))),
+        table=TableConfig(text_column="body", label_column="topic", split_column="part"),
+        preprocess=PreprocessConfig(vocab_size=40, maxlen=10),
+        model=ModelConfig(embedding_dim=8, units=8),
+        training=TrainingConfig(architectures=("gru",), epochs=3, batch_size=8),
+        claims=ClaimsConfig(enabled=False),
+        data_dir=str(data_dir),
+    )
+
+    # NBSVM is a two-class model, so the GRU is compared with the multinomial TF-IDF baseline.
+    assert [row["model"] for row in result.rows] == ["gru", "tfidf_logreg"]
+    metrics = json.loads((data_dir / "reports" / result.run_id / "metrics.json").read_text())
+    for model in metrics["models"]:
+        assert model["classes"] == ["food", "sport", "tech"]
+        matrix = model["confusion_matrix"]
+        assert [sum(row) for row in matrix] == [10, 10, 10]  # rows are the true classes
+        diagonal = sum(matrix[k][k] for k in range(3))
+        assert model["metrics"]["accuracy"] == pytest.approx(diagonal / 30)
+    baseline = next(m for m in metrics["models"] if m["model"] == "tfidf_logreg")
+    assert baseline["metrics"]["accuracy"] == 1.0  # each topic's words are its own
+    markdown = read_artifact("rnn-summary").data
+    assert "food" in markdown and "sport" in markdown and "tech" in markdown
+    assert "(macro)" in markdown
+
+    champion = load_champion(DataPaths.at(data_dir).champion)
+    predicted = predict_reviews(["goal match team score coach", "salt dinner taste"], champion)
+    assert list(predicted["label"]) == ["sport", "food"]

@@ -294,6 +294,11 @@ def test_a_worker_runs_a_deployment_on_a_table_of_three_classes(prefect_server, 
         ),
         ({"training": {"epochs": 0}}, "'training.epochs'", "0 is less than the minimum of 1"),
         (
+            {"table": {"test_fraction": 1.5}},
+            "'table.test_fraction'",
+            "1.5 is greater than or equal to the maximum of 1.0",
+        ),
+        (
             {"preprocess": {"validation_fraction": 1.5}},
             "'preprocess.validation_fraction'",
             "1.5 is greater than or equal to the maximum of 1.0",
