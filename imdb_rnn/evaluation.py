@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -42,6 +43,9 @@ METRIC_NAMES = (
     "brier",
     "ece",
 )
+# K > 2 classes also report these; their precision, recall, F1, ROC-AUC and average
+# precision are the macro averages (one-vs-rest for the ranking metrics).
+MULTICLASS_METRIC_NAMES = ("weighted_precision", "weighted_recall", "weighted_f1")
 # Bump when what evaluation.json holds changes, so cached evaluations are recomputed.
 EVALUATION_VERSION = 3
 PREDICTIONS_FILE = "predictions.parquet"
@@ -69,6 +73,17 @@ class ModelEvaluation:
     architecture: str = ""  # the registry name; empty for the baseline
     seed: int | None = None
     trained_on: str = ""  # host/pid of the process that trained the model
+    classes: list[str] = field(default_factory=list)  # empty in records older than classes
+    # Rows are the true classes, columns the predicted ones (binary: [[tn, fp], [fn, tp]]).
+    confusion_matrix: list[list[int]] = field(default_factory=list)
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.classes or ["neg", "pos"]
+
+    @property
+    def is_binary(self) -> bool:
+        return len(self.class_names) == 2
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,10 +93,90 @@ class ModelEvaluation:
         return cls(**data)
 
 
+def class_count(probabilities: np.ndarray) -> int:
+    """Two for one probability per row (of the second class), K for rows of K."""
+    return 2 if np.ndim(probabilities) == 1 else int(np.shape(probabilities)[1])
+
+
+def predicted_classes(probabilities: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Each row's predicted class id: over ``threshold`` for one probability per row, the
+    most probable class for rows of K."""
+    probabilities = np.asarray(probabilities)
+    if probabilities.ndim == 2:
+        return probabilities.argmax(axis=1)
+    return (probabilities >= threshold).astype(int)
+
+
+def normalised(probabilities: np.ndarray) -> np.ndarray:
+    """K-class rows clipped as scikit-learn's log loss clips and summing to 1 in float64 (a
+    float32 softmax is a few ulps off)."""
+    clipped = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-7, 1.0)
+    return clipped / clipped.sum(axis=1, keepdims=True)
+
+
+def confusion_matrix_of(y_true: np.ndarray, probabilities: np.ndarray) -> list[list[int]]:
+    """Rows true class, columns predicted class, over every class the model knows."""
+    labels = list(range(class_count(probabilities)))
+    matrix = skm.confusion_matrix(
+        np.asarray(y_true).astype(int), predicted_classes(probabilities), labels=labels
+    )
+    return matrix.astype(int).tolist()
+
+
+def _one_vs_rest(y_true: np.ndarray, probabilities: np.ndarray, score) -> float:
+    """The mean over the classes (that test has, with other classes beside) of a binary
+    ranking metric of that class against the rest."""
+    values = [
+        score(y_true == k, probabilities[:, k])
+        for k in range(probabilities.shape[1])
+        if 0 < np.count_nonzero(y_true == k) < len(y_true)
+    ]
+    return float(np.mean(values)) if values else math.nan
+
+
+def multiclass_metrics(y_true: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+    """The metrics of ``METRIC_NAMES`` for K classes (macro where the binary one has a
+    positive class), and the weighted precision, recall and F1."""
+    y_true = np.asarray(y_true).astype(int)
+    p = normalised(probabilities)
+    labels = list(range(p.shape[1]))
+    y_pred = p.argmax(axis=1)
+
+    def averaged(average: str) -> tuple[float, float, float]:
+        precision, recall, f1, _ = skm.precision_recall_fscore_support(
+            y_true, y_pred, labels=labels, average=average, zero_division=0
+        )
+        return float(precision), float(recall), float(f1)
+
+    macro, weighted = averaged("macro"), averaged("weighted")
+    values = {
+        "accuracy": skm.accuracy_score(y_true, y_pred),
+        "precision": macro[0],
+        "recall": macro[1],
+        "f1": macro[2],
+        "roc_auc": _one_vs_rest(y_true, p, skm.roc_auc_score),
+        "average_precision": _one_vs_rest(y_true, p, skm.average_precision_score),
+        "log_loss": skm.log_loss(y_true, p, labels=labels),
+        "mcc": skm.matthews_corrcoef(y_true, y_pred),
+        "brier": brier_score(y_true, p),
+        "ece": expected_calibration_error(y_true, p),
+        "weighted_precision": weighted[0],
+        "weighted_recall": weighted[1],
+        "weighted_f1": weighted[2],
+    }
+    return {name: float(value) for name, value in values.items()}
+
+
 def classification_metrics(
     y_true: np.ndarray, probabilities: np.ndarray, threshold: float = 0.5
 ) -> tuple[dict[str, float], dict[str, int]]:
-    """Threshold, ranking and calibration metrics, and the confusion counts, as plain numbers."""
+    """Threshold, ranking and calibration metrics, and the confusion counts, as plain numbers.
+
+    For K > 2 classes (rows of K probabilities) see ``multiclass_metrics``; their confusion
+    counts are the matrix of ``confusion_matrix_of`` alone, so the dict is empty.
+    """
+    if np.ndim(probabilities) == 2:
+        return multiclass_metrics(y_true, probabilities), {}
     y_true = np.asarray(y_true).astype(int)
     calibration = {
         "brier": brier_score(y_true, probabilities),
@@ -136,9 +231,10 @@ def score_predictions(
     history: dict[str, list[float]] | None = None,
     model_path: str = "",
     predictions_path: str = "",
+    classes: Sequence[str] | None = None,
 ) -> ModelEvaluation:
     metric_values, confusion = classification_metrics(y_true, probabilities)
-    y_pred = (np.asarray(probabilities) >= 0.5).astype(int)
+    y_pred = predicted_classes(probabilities)
     return ModelEvaluation(
         model=name,
         kind=kind,
@@ -153,30 +249,47 @@ def score_predictions(
         history=history or {},
         model_path=model_path,
         predictions_path=predictions_path,
+        classes=list(classes) if classes is not None else [],
+        confusion_matrix=confusion_matrix_of(y_true, probabilities),
     )
 
 
 def save_predictions(
     path: Path, y_true: np.ndarray, probabilities: np.ndarray, n_tokens: np.ndarray
 ) -> None:
-    """Keep the test-set scores so curves and later analyses need no second prediction."""
-    table = pa.table(
-        {
-            "label": pa.array(np.asarray(y_true, dtype=np.int8)),
-            "probability": pa.array(np.asarray(probabilities, dtype=np.float32)),
-            "n_tokens": pa.array(np.asarray(n_tokens, dtype=np.int32)),
-        }
-    )
+    """Keep the test-set scores so curves and later analyses need no second prediction.
+
+    K-class rows are kept whole (``probabilities``), beside the chosen class's probability.
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float32)
+    columns = {
+        "label": pa.array(np.asarray(y_true, dtype=np.int8)),
+        "probability": pa.array(
+            probabilities.max(axis=1) if probabilities.ndim == 2 else probabilities
+        ),
+    }
+    if probabilities.ndim == 2:
+        columns["probabilities"] = pa.FixedSizeListArray.from_arrays(
+            pa.array(probabilities.reshape(-1)), probabilities.shape[1]
+        )
+    columns["n_tokens"] = pa.array(np.asarray(n_tokens, dtype=np.int32))
+    table = pa.table(columns)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
 
 
 def load_predictions(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(labels, probabilities, n_tokens)`` saved by ``save_predictions``."""
+    """``(labels, probabilities, n_tokens)`` saved by ``save_predictions``; K-class
+    probabilities come back as rows of K."""
     table = pq.read_table(path)
+    if "probabilities" in table.column_names:
+        rows = table.column("probabilities").combine_chunks()
+        probabilities = rows.values.to_numpy(zero_copy_only=False).reshape(len(rows), -1)
+    else:
+        probabilities = table.column("probability").to_numpy()
     return (
         table.column("label").to_numpy(),
-        table.column("probability").to_numpy(),
+        probabilities,
         table.column("n_tokens").to_numpy(),
     )
 
@@ -212,13 +325,17 @@ def read_cached(cache: Path, predictions: Path) -> dict | None:
     return stored if stored.get("version") == EVALUATION_VERSION else None
 
 
-def failed_evaluation(trained: TrainedModel) -> ModelEvaluation:
+def failed_evaluation(
+    trained: TrainedModel, classes: Sequence[str] | None = None
+) -> ModelEvaluation:
     """The row of a model whose training failed: no scores, and the reason."""
+    binary = classes is None or len(classes) == 2
+    names = METRIC_NAMES if binary else (*METRIC_NAMES, *MULTICLASS_METRIC_NAMES)
     return ModelEvaluation(
         model=trained.name,
         kind="rnn",
-        metrics={name: math.nan for name in METRIC_NAMES},
-        confusion={"tn": 0, "fp": 0, "fn": 0, "tp": 0},
+        metrics={name: math.nan for name in names},
+        confusion={"tn": 0, "fp": 0, "fn": 0, "tp": 0} if binary else {},
         length_buckets=[
             {"bucket": name, "reviews": 0, "accuracy": math.nan} for name, _, _ in LENGTH_BUCKETS
         ],
@@ -232,6 +349,7 @@ def failed_evaluation(trained: TrainedModel) -> ModelEvaluation:
         architecture=trained.architecture,
         seed=trained.seed,
         trained_on=trained.worker,
+        classes=list(classes) if classes is not None else [],
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from imdb_rnn.evaluation import Predictions
+from imdb_rnn.evaluation import Predictions, multiclass_metrics, predicted_classes
 from imdb_rnn.significance import (
     BOOTSTRAP_METRICS,
     holm,
@@ -106,15 +106,16 @@ def compare_pairs(
     bootstrap: dict[str, dict[str, np.ndarray]] | None,
     confidence: float,
 ) -> list[dict[str, Any]]:
-    """Accuracy and ROC-AUC differences (first minus second), McNemar and Holm, a verdict."""
-    from sklearn.metrics import roc_auc_score
+    """Accuracy and ROC-AUC differences (first minus second), McNemar and Holm, a verdict.
 
+    With K > 2 classes a review is right when its most probable class is its label, and
+    ROC-AUC is the macro one-vs-rest value."""
     rows = []
     for first, second in pairs:
         labels, first_scores = predictions[first.name]
         _, second_scores = predictions[second.name]
-        first_right = (first_scores >= 0.5) == labels.astype(bool)
-        second_right = (second_scores >= 0.5) == labels.astype(bool)
+        first_right = predicted_classes(first_scores) == labels
+        second_right = predicted_classes(second_scores) == labels
         test = mcnemar_exact(first_right, second_right)
         row: dict[str, Any] = {
             "model": first.name,
@@ -131,9 +132,9 @@ def compare_pairs(
             for metric in ("accuracy", "roc_auc"):
                 differences = bootstrap[first.name][metric] - bootstrap[second.name][metric]
                 row[f"{metric}_interval"] = list(percentile_interval(differences, confidence))
-        if len(np.unique(labels)) == 2:
-            row["roc_auc_difference"] = float(
-                roc_auc_score(labels, first_scores) - roc_auc_score(labels, second_scores)
+        if len(np.unique(labels)) >= 2:
+            row["roc_auc_difference"] = _roc_auc(labels, first_scores) - _roc_auc(
+                labels, second_scores
             )
         rows.append(row)
     adjusted = holm([row["p_value"] for row in rows])
@@ -144,6 +145,14 @@ def compare_pairs(
             (BETTER if row["accuracy_difference"] > 0 else WORSE) if detectable else SAME
         )
     return rows
+
+
+def _roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    if np.ndim(scores) == 2:
+        return multiclass_metrics(labels, scores)["roc_auc"]
+    return float(roc_auc_score(labels, scores))
 
 
 def oriented(rows: list[dict[str, Any]], first: str, second: str) -> dict[str, Any] | None:

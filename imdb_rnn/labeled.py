@@ -299,8 +299,7 @@ def read_labeled(
             "test hold-out (--test-fraction)",
         )
         parts = {"train": frame.iloc[kept], "test": frame.iloc[held_out]}
-    learned = pd.concat([parts["train"], parts.get("validation", parts["train"].iloc[:0])])
-    labels = label_set(learned["label"], f"the training rows of {train.shown}", label_column)
+    labels = label_set(parts["train"]["label"], f"the training rows of {train.shown}", label_column)
     frames: dict[str, pd.DataFrame] = {}
     for name, part in parts.items():
         if name == "validation" and part.empty:

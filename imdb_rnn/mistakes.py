@@ -1,5 +1,9 @@
 """Errors a person can read: each model's most confident mistakes, and the reviews the
-recurrent models and the baseline disagree on. Plain numpy over saved test predictions."""
+recurrent models and the baseline disagree on. Plain numpy over saved test predictions.
+
+Binary scores are the probability of the second class, and confidence is the distance from
+0.5; K-class scores are rows of K, confidence is the chosen class's probability, and each
+review also names the class the model chose."""
 
 from __future__ import annotations
 
@@ -8,8 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from imdb_rnn.evaluation import predicted_classes
+
 EXCERPT_CHARACTERS = 280
 CLASS_NAMES = ("negative", "positive")
+# aclImdb's class names, shown as the words the report has always used.
+_ACLIMDB_CLASSES = ("neg", "pos")
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARACTERS) -> str:
@@ -21,25 +29,48 @@ def excerpt(text: str, limit: int = EXCERPT_CHARACTERS) -> str:
     return text[: cut if cut > limit // 2 else limit] + " …"
 
 
-def _review(index: int, texts: Sequence[str], label: int, probability: float) -> dict[str, Any]:
-    return {
+def _names(classes: Sequence[str] | None) -> Sequence[str]:
+    return CLASS_NAMES if classes is None or tuple(classes) == _ACLIMDB_CLASSES else classes
+
+
+def _confidence(scores: np.ndarray) -> np.ndarray:
+    if scores.ndim == 2:
+        return scores.max(axis=1)
+    return np.abs(scores - 0.5)
+
+
+def _review(
+    index: int, texts: Sequence[str], label: int, scores: np.ndarray, names: Sequence[str]
+) -> dict[str, Any]:
+    row = {
         "review": int(index),
         "excerpt": excerpt(texts[index]),
-        "label": CLASS_NAMES[int(label)],
-        "probability": round(float(probability), 4),
+        "label": names[int(label)],
     }
+    if scores.ndim == 2:
+        chosen = int(scores[index].argmax())
+        row["predicted"] = names[chosen]
+        row["probability"] = round(float(scores[index, chosen]), 4)
+    else:
+        row["probability"] = round(float(scores[index]), 4)
+    return row
 
 
 def most_confident_errors(
-    labels: np.ndarray, probabilities: np.ndarray, texts: Sequence[str], count: int
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    texts: Sequence[str],
+    count: int,
+    classes: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The ``count`` wrongly labelled reviews whose probability is furthest from 0.5."""
+    """The ``count`` wrongly labelled reviews the model was surest of."""
     labels = np.asarray(labels).astype(int)
     probabilities = np.asarray(probabilities, dtype=np.float64)
-    wrong = np.flatnonzero((probabilities >= 0.5) != labels.astype(bool))
+    wrong = np.flatnonzero(predicted_classes(probabilities) != labels)
     # Ties in confidence go to the lower review number, so the choice never depends on sorting.
-    order = np.lexsort((wrong, -np.abs(probabilities[wrong] - 0.5)))
-    return [_review(i, texts, labels[i], probabilities[i]) for i in wrong[order][:count].tolist()]
+    order = np.lexsort((wrong, -_confidence(probabilities)[wrong]))
+    names = _names(classes)
+    return [_review(i, texts, labels[i], probabilities, names) for i in wrong[order][:count]]
 
 
 def disagreements(
@@ -48,24 +79,31 @@ def disagreements(
     baseline: tuple[str, np.ndarray],
     texts: Sequence[str],
     examples: int,
+    classes: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """How often ``model`` and ``baseline`` are right together, alone, or neither, with the
     most confident examples of each being right alone."""
-    labels = np.asarray(labels).astype(bool)
+    labels = np.asarray(labels).astype(int)
     (model_name, model_scores), (baseline_name, baseline_scores) = model, baseline
-    model_right = (model_scores >= 0.5) == labels
-    baseline_right = (baseline_scores >= 0.5) == labels
+    model_scores, baseline_scores = np.asarray(model_scores), np.asarray(baseline_scores)
+    model_right = predicted_classes(model_scores) == labels
+    baseline_right = predicted_classes(baseline_scores) == labels
+    names = _names(classes)
 
     def strongest(mask: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
         chosen = np.flatnonzero(mask)
-        order = np.lexsort((chosen, -np.abs(scores[chosen] - 0.5)))
-        return [
-            {
-                **_review(i, texts, labels[i], model_scores[i]),
-                "baseline_probability": round(float(baseline_scores[i]), 4),
-            }
-            for i in chosen[order][:examples].tolist()
-        ]
+        order = np.lexsort((chosen, -_confidence(scores)[chosen]))
+        shown = []
+        for i in chosen[order][:examples].tolist():
+            other = _review(i, texts, labels[i], baseline_scores, names)
+            shown.append(
+                {
+                    **_review(i, texts, labels[i], model_scores, names),
+                    "baseline_probability": other["probability"],
+                    **({"baseline_predicted": other["predicted"]} if "predicted" in other else {}),
+                }
+            )
+        return shown
 
     only_model = model_right & ~baseline_right
     only_baseline = baseline_right & ~model_right

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imdb_rnn.calibration import CALIBRATION_BINS, bin_of
-from imdb_rnn.evaluation import METRIC_NAMES
+from imdb_rnn.evaluation import METRIC_NAMES, normalised
 
 # Every metric evaluation reports gets an interval.
 BOOTSTRAP_METRICS = METRIC_NAMES
@@ -53,7 +53,10 @@ def weighted_metrics(
 
     With weights of all ones these are scikit-learn's values; with a resample's counts they
     are the values on that resample (ties in the scores are handled as scikit-learn does).
+    K-class rows of probabilities get the K-class meanings (``multiclass_weighted_metrics``).
     """
+    if np.ndim(probabilities) == 2:
+        return multiclass_weighted_metrics(labels, probabilities, weights)
     y = np.asarray(labels, dtype=np.float64)
     p = np.asarray(probabilities, dtype=np.float64)
     w = np.atleast_2d(weights)
@@ -77,6 +80,56 @@ def weighted_metrics(
         "brier": (w @ (p - y) ** 2) / total,
         # Per bin, |sum of (label - probability)| / n is its share times its calibration gap.
         "ece": np.abs(w @ (one_hot * (y - p)[:, None])).sum(axis=1) / total,
+    }
+
+
+def multiclass_weighted_metrics(
+    labels: np.ndarray, probabilities: np.ndarray, weights: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The K-class metrics of ``imdb_rnn.evaluation.multiclass_metrics``, from weights:
+    macro and weighted precision, recall and F1 over every class, macro one-vs-rest ranking
+    metrics over the classes a resample holds with others beside, multi-class MCC, log loss,
+    the summed Brier score and top-label ECE."""
+    y = np.asarray(labels, dtype=np.int64)
+    p = normalised(probabilities)
+    w = np.atleast_2d(weights)
+    classes = p.shape[1]
+    predicted = p.argmax(axis=1)
+    truth = np.eye(classes)[y]
+    chosen = np.eye(classes)[predicted]
+    total = w.sum(axis=1)
+    true_positive = w @ (truth * chosen)
+    actual = w @ truth
+    guessed = w @ chosen
+    correct = true_positive.sum(axis=1)
+    precision = _ratio(true_positive, guessed)
+    recall = _ratio(true_positive, actual)
+    f1 = _ratio(2 * true_positive, actual + guessed)
+    share = actual / total[:, None]
+    covariance = correct * total - (actual * guessed).sum(axis=1)
+    spread = np.sqrt((total**2 - (guessed**2).sum(axis=1)) * (total**2 - (actual**2).sum(axis=1)))
+    confidence = p[np.arange(len(y)), predicted]
+    right = (predicted == y).astype(np.float64)
+    one_hot_bin = np.eye(CALIBRATION_BINS)[bin_of(confidence)]
+    ranking = [_ranking_metrics((y == k).astype(np.float64), p[:, k], w) for k in range(classes)]
+    with np.errstate(invalid="ignore"):  # a resample may hold a class alone: no ranking
+        ranked = {
+            name: np.nanmean(np.stack([values[name] for values in ranking]), axis=0)
+            for name in ("roc_auc", "average_precision")
+        }
+    return {
+        "accuracy": correct / total,
+        "precision": precision.mean(axis=1),
+        "recall": recall.mean(axis=1),
+        "f1": f1.mean(axis=1),
+        **ranked,
+        "log_loss": (w @ -np.log(p[np.arange(len(y)), y])) / total,
+        "mcc": _ratio(covariance, spread),
+        "brier": (w @ ((p - truth) ** 2).sum(axis=1)) / total,
+        "ece": np.abs(w @ (one_hot_bin * (right - confidence)[:, None])).sum(axis=1) / total,
+        "weighted_precision": (precision * share).sum(axis=1),
+        "weighted_recall": (recall * share).sum(axis=1),
+        "weighted_f1": (f1 * share).sum(axis=1),
     }
 
 
@@ -121,14 +174,12 @@ def paired_bootstrap(
 ) -> dict[str, dict[str, np.ndarray]]:
     """``{model: {metric: values over the resamples}}``, every model on the same resamples."""
     n = len(labels)
-    parts: dict[str, dict[str, list[np.ndarray]]] = {
-        name: {metric: [] for metric in BOOTSTRAP_METRICS} for name in probabilities
-    }
+    parts: dict[str, dict[str, list[np.ndarray]]] = {name: {} for name in probabilities}
     for indices in resample_indices(n, resamples, seed):
         weights = counts_of(indices, n)
         for name, scores in probabilities.items():
             for metric, values in weighted_metrics(labels, scores, weights).items():
-                parts[name][metric].append(values)
+                parts[name].setdefault(metric, []).append(values)
     return {
         name: {metric: np.concatenate(chunks) for metric, chunks in metrics.items()}
         for name, metrics in parts.items()

@@ -61,8 +61,11 @@ def reads_any_length(model: Any) -> bool:
     return model.inputs[0].shape[1] is None
 
 
-def build_model(name: str, config: ModelConfig, vocab_size: int, maxlen: int) -> Any:
-    """Build an uncompiled ``Embedding -> recurrent block [-> pooling] -> Dense(1, sigmoid)``.
+def build_model(
+    name: str, config: ModelConfig, vocab_size: int, maxlen: int, classes: int = 2
+) -> Any:
+    """Build an uncompiled ``Embedding -> recurrent block [-> pooling] -> Dense(1, sigmoid)``,
+    or ``-> Dense(K, softmax)`` for ``classes`` = K > 2.
 
     With ``config.bigram_buckets`` the embedding also adds a hashed embedding of each pair
     of neighbouring tokens (``rnn_models.bigrams``); the recurrent block is the same. Pooling
@@ -79,6 +82,8 @@ def build_model(name: str, config: ModelConfig, vocab_size: int, maxlen: int) ->
             dropout.
         vocab_size: Number of token ids, padding and unknown included.
         maxlen: Length of every input sequence; any length with ``config.skip_padding``.
+        classes: How many classes the labels have. Two keep the seed notes' single sigmoid
+            output (the probability of the second class), so binary models are unchanged.
 
     Raises:
         KeyError: ``name`` is not a registered architecture.
@@ -116,5 +121,8 @@ def build_model(name: str, config: ModelConfig, vocab_size: int, maxlen: int) ->
         hidden = PoolOverTime(config.pooling, name=f"{config.pooling}_over_time")(hidden, tokens)
     if config.dropout > 0:
         hidden = layers.Dropout(config.dropout, name="dropout")(hidden)
-    output = layers.Dense(1, activation="sigmoid", name="positive_probability")(hidden)
+    if classes > 2:
+        output = layers.Dense(classes, activation="softmax", name="class_probabilities")(hidden)
+    else:
+        output = layers.Dense(1, activation="sigmoid", name="positive_probability")(hidden)
     return keras.Model(tokens, output, name=name)

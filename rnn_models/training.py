@@ -29,15 +29,24 @@ from rnn_models.runtime import create_training_state, jit_compile_setting, steps
 log = logging.getLogger(__name__)
 
 LOSS = "binary_crossentropy"
+# K > 2 classes: integer labels against K softmax outputs.
+MULTICLASS_LOSS = "sparse_categorical_crossentropy"
 METRICS = ("accuracy",)
 # What a model trained with ``gradient_norm_adam`` adds to each epoch's history.
 NORM_MEAN_KEY, NORM_MAX_KEY = "gradient_norm_mean", "gradient_norm_max"
 
 
 def compile_for_training(
-    model: Any, optimizer: Any, jit_compile: bool | str, steps_per_call: int = 1
+    model: Any,
+    optimizer: Any,
+    jit_compile: bool | str,
+    steps_per_call: int = 1,
+    classes: int = 2,
 ) -> None:
     """Compile ``model`` with the project's loss and metrics, and create its training state.
+
+    ``classes`` > 2 takes sparse categorical cross-entropy (Keras then reads "accuracy" as
+    the share of rows whose most probable class is the label).
 
     ``steps_per_call`` train steps run per call into TensorFlow (Keras'
     ``steps_per_execution``). The optimizer's and the metrics' variables are created now,
@@ -45,7 +54,7 @@ def compile_for_training(
     """
     model.compile(
         optimizer=optimizer,
-        loss=LOSS,
+        loss=MULTICLASS_LOSS if classes > 2 else LOSS,
         metrics=list(METRICS),
         jit_compile=jit_compile,
         steps_per_execution=steps_per_call,

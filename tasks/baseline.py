@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 BASELINE_NAME = "tfidf_logreg"
 NBSVM_NAME = "nbsvm"
+NBSVM_TWO_CLASSES = "NBSVM compares two classes; this data has %d, so it is left out"
 
 
 def train_and_score_baseline(
@@ -69,7 +70,9 @@ def train_and_score_baseline(
     x_validation = vectorizer.transform(validation["text"])
     best: tuple[float, float, LogisticRegression] | None = None
     for c in config.c_grid:
-        candidate = LogisticRegression(C=c, solver="liblinear", max_iter=1000)
+        # K > 2 classes: one multinomial model (liblinear would fit one per class).
+        solver = "liblinear" if prepared.is_binary else "lbfgs"
+        candidate = LogisticRegression(C=c, solver=solver, max_iter=1000)
         candidate.fit(x_train, train["label"])
         accuracy = float(candidate.score(x_validation, validation["label"]))
         logger.info("Baseline C=%g: validation accuracy %.4f", c, accuracy)
@@ -81,7 +84,8 @@ def train_and_score_baseline(
 
     x_test = vectorizer.transform(test["text"])
     started = time.perf_counter()
-    probabilities = classifier.predict_proba(x_test)[:, 1]
+    probabilities = classifier.predict_proba(x_test)
+    probabilities = probabilities[:, 1] if prepared.is_binary else probabilities
     predict_seconds = time.perf_counter() - started
     parameters = int(classifier.coef_.size + classifier.intercept_.size)
     evaluation = _save_scores(
@@ -109,15 +113,19 @@ def train_and_score_nbsvm(
     config: BaselineConfig,
     models_dir: Path,
     logger: logging.Logger | logging.LoggerAdapter = log,
-) -> ModelEvaluation:
+) -> ModelEvaluation | None:
     """Fit NBSVM on train, pick C and the interpolation weight on validation, score on test.
 
     Word 1-3 grams of the same cleaned text and tokenizer, binarised, with no vocabulary cap
     and no truncation. The scores are turned into probabilities by Platt scaling on the
     validation split, so ROC-AUC, log loss and calibration mean what they do for the others.
+    NBSVM's log-count ratios compare two classes: with more, it is not run (None).
     """
     from imdb_rnn.nbsvm import NgramColumns, fit_nbsvm, ngram_keys, word_ids
 
+    if not prepared.is_binary:
+        logger.info(NBSVM_TWO_CLASSES, len(prepared.classes))
+        return None
     directory, stored = _folder_and_cache(NBSVM_NAME, NBSVM_FIELDS, prepared, config, models_dir)
     if stored is not None:
         logger.info("Reusing the NBSVM baseline scored in %s", directory)
@@ -213,6 +221,7 @@ def _save_scores(
         train_seconds=train_seconds,
         predict_seconds=predict_seconds,
         predictions_path=str(predictions_path),
+        classes=prepared.classes,
     )
     write_json_atomic(
         directory / EVALUATION_FILE,
@@ -237,7 +246,8 @@ def train_baselines(
     if not config.enabled:
         get_run_logger().info("Baselines turned off (--no-baseline)")
         return []
-    return [
+    scored = [
         TRAINERS[name](prepared, config, store.paths.models, get_run_logger())
         for name in config.models
     ]
+    return [evaluation for evaluation in scored if evaluation is not None]

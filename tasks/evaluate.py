@@ -37,7 +37,7 @@ def evaluate_trained_model(
     the same model on the same data again costs nothing.
     """
     if trained.failure:
-        return failed_evaluation(trained)
+        return failed_evaluation(trained, prepared.classes)
     cache = trained.directory / EVALUATION_FILE
     stored = read_cached(cache, trained.directory / PREDICTIONS_FILE) if trained.reused else None
     if stored is not None and stored.get("data_fingerprint") == prepared.fingerprint:
@@ -69,6 +69,7 @@ def evaluate_trained_model(
         history=trained.history,
         model_path=str(trained.model_path),
         predictions_path=str(predictions_path),
+        classes=prepared.classes,
     )
     evaluation = named_for(evaluation, trained)
     write_json_atomic(

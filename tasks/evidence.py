@@ -48,7 +48,9 @@ def gather_evidence(
     if predictions and config.error_examples:
         texts = load_split(prepared, "test", ["text"])["text"].tolist()
         mistakes = {
-            name: most_confident_errors(labels, probabilities, texts, config.error_examples)
+            name: most_confident_errors(
+                labels, probabilities, texts, config.error_examples, prepared.classes
+            )
             for name, (labels, probabilities) in predictions.items()
         }
         recurrent = [e for e in evaluations if e.kind == "rnn" and e.model in predictions]
@@ -64,6 +66,7 @@ def gather_evidence(
                         texts,
                         # Examples for the best recurrent model only; counts for every one.
                         2 if model.model == best_rnn else 0,
+                        prepared.classes,
                     )
                 )
     evidence = replace(

@@ -187,7 +187,11 @@ def _compiled_model(
         seeded_construction(recipe.weights_seed),
     ):
         model = build_model(
-            recipe.architecture, shape, prepared.preprocess.vocab_size, prepared.preprocess.maxlen
+            recipe.architecture,
+            shape,
+            prepared.preprocess.vocab_size,
+            prepared.preprocess.maxlen,
+            len(prepared.classes),
         )
         # Adam that also logs the gradient norm per epoch, to show exploding gradients.
         optimizer = GradientNormAdam(
@@ -196,7 +200,9 @@ def _compiled_model(
             sparse_norm=step.jit_compile is False,
             lazy_embeddings=fit.lazy_embeddings,
         )
-        compile_for_training(model, optimizer, step.jit_compile, step.steps_per_call)
+        compile_for_training(
+            model, optimizer, step.jit_compile, step.steps_per_call, len(prepared.classes)
+        )
         parts = (
             train_in_batch_parts(model, execution.batch_parts, fit.batch_size, fit_rows, logger)
             if step.one_xla_shape
