@@ -72,20 +72,40 @@ def _text_column(frame: pd.DataFrame, path: Path) -> list[str]:
 
 
 def predict_reviews(texts: Sequence[str], champion: Champion) -> pd.DataFrame:
-    """One row per review: ``text``, ``probability`` (positive) and ``label``."""
+    """One row per review: ``text``, ``probability`` and ``label``.
+
+    Two classes: ``probability`` is that of the second class (positive, for IMDb) and
+    ``label`` the class it decides on (aclImdb's are called negative and positive). K > 2
+    classes: ``label`` is the most probable class, ``probability`` its probability, and a
+    ``probability_<class>`` column per class follows.
+    """
     if not texts or not any(text.strip() for text in texts):
         raise ConfigError("no review text given: pass reviews as arguments or with --file")
+    from imdb_rnn.mistakes import display_names
     from imdb_rnn.text import clean_text, tokenize_all
 
     token_lists = tokenize_all([clean_text(text) for text in texts])
     probabilities = champion.probabilities(token_lists).astype(float)
-    return pd.DataFrame(
+    names = list(display_names(champion.classes))
+    if probabilities.ndim == 1:
+        return pd.DataFrame(
+            {
+                "text": list(texts),
+                "probability": probabilities.round(6),
+                "label": [names[1] if p >= 0.5 else names[0] for p in probabilities],
+            }
+        )
+    chosen = probabilities.argmax(axis=1)
+    frame = pd.DataFrame(
         {
             "text": list(texts),
-            "probability": probabilities.round(6),
-            "label": ["positive" if p >= 0.5 else "negative" for p in probabilities],
+            "probability": probabilities.max(axis=1).round(6),
+            "label": [names[k] for k in chosen],
         }
     )
+    for k, name in enumerate(names):
+        frame[f"probability_{name}"] = probabilities[:, k].round(6)
+    return frame
 
 
 def write_predictions(frame: pd.DataFrame, out: Path) -> None:
@@ -101,9 +121,18 @@ def write_predictions(frame: pd.DataFrame, out: Path) -> None:
 
 
 def format_predictions(frame: pd.DataFrame, width: int = 70) -> str:
+    """A line per review: its label, the probability, the text; for K classes, then every
+    class's probability on a second line."""
+    per_class = [column for column in frame.columns if column.startswith("probability_")]
+    label_width = max(8, *(len(str(label)) for label in frame["label"]))
     lines = []
-    for row in frame.itertuples(index=False):
-        text = " ".join(row.text.split())
+    for _, row in frame.iterrows():
+        text = " ".join(str(row["text"]).split())
         shown = text if len(text) <= width else text[: width - 1] + "…"
-        lines.append(f"{row.label:<8}  {row.probability:.4f}  {shown}")
+        lines.append(f"{row['label']:<{label_width}}  {row['probability']:.4f}  {shown}")
+        if per_class:
+            spread = "  ".join(
+                f"{column.removeprefix('probability_')} {row[column]:.4f}" for column in per_class
+            )
+            lines.append(f"{'':<{label_width}}  {spread}")
     return "\n".join(lines)

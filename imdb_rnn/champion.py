@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 
 from imdb_rnn.errors import DataContractError, ImdbRnnError
+from imdb_rnn.evaluation import predicted_classes
 from imdb_rnn.files import atomic_directory, write_json_atomic
+from imdb_rnn.prepared import BINARY_CLASSES
 from imdb_rnn.stacking import STACK_FILES, StackedScorer, is_stack
 from imdb_rnn.text import VOCABULARY_FILE, SequenceEncoder, TokenLists, token_list_array
 from imdb_rnn.trained import MODEL_FILE
@@ -125,8 +127,10 @@ def judge(
     from imdb_rnn.significance import mcnemar_exact, paired_bootstrap, percentile_interval
 
     challenger_score, champion_score = scores
-    truth = np.asarray(labels).astype(bool)
-    test = mcnemar_exact((challenger >= 0.5) == truth, (champion >= 0.5) == truth)
+    truth = np.asarray(labels)
+    test = mcnemar_exact(
+        predicted_classes(challenger) == truth, predicted_classes(champion) == truth
+    )
     interval = None
     if resamples > 0:
         both = paired_bootstrap(
@@ -154,9 +158,15 @@ class Champion:
     record: dict[str, Any]
     stack: StackedScorer | None = None
 
+    @property
+    def classes(self) -> list[str]:
+        """The class names it predicts (champions promoted before names were kept: aclImdb's)."""
+        return list(self.record.get("classes", BINARY_CLASSES))
+
     def probabilities(self, token_lists: TokenLists | list[list[str]]) -> np.ndarray:
         """The probability that each review (its words, as ``tokenize_all`` finds them) is
-        positive: what evaluation computed for the same words."""
+        of the second class, or for K classes each class's probability (rows of K): what
+        evaluation computed for the same words."""
         from rnn_models.inference import predict_probabilities
 
         token_lists = token_list_array(token_lists)

@@ -104,14 +104,26 @@ def out_of_fold_probabilities(
     from rnn_models.inference import predict_probabilities
 
     tokens, labels = pooled_rows(prepared)
-    out_of_fold = np.full(len(labels), np.nan)
+    out_of_fold: np.ndarray | None = None
     for index, model in enumerate(member_models):
         fold = Fold(index, len(member_models))
         _, holdout = fold_indices(labels, fold, prepared.preprocess.split_seed)
-        out_of_fold[holdout] = predict_probabilities(model, tokens[holdout])
+        scores = predict_probabilities(model, tokens[holdout])
+        if out_of_fold is None:  # one probability per review, or K for K classes
+            out_of_fold = np.full((len(labels), *scores.shape[1:]), np.nan)
+        out_of_fold[holdout] = scores
+    assert out_of_fold is not None  # an ensemble has members
     return out_of_fold, labels
 
 
 def save_out_of_fold(directory: Path, out_of_fold: np.ndarray) -> None:
+    """One probability per pooled review; K-class rows are kept whole (``probabilities``)."""
+    if out_of_fold.ndim == 2:
+        column = pa.FixedSizeListArray.from_arrays(
+            pa.array(out_of_fold.reshape(-1)), out_of_fold.shape[1]
+        )
+        table = pa.table({"probabilities": column})
+    else:
+        table = pa.table({"probability": pa.array(out_of_fold)})
     with atomic_path(directory / OUT_OF_FOLD_FILE) as tmp:
-        pq.write_table(pa.table({"probability": pa.array(out_of_fold)}), tmp)
+        pq.write_table(table, tmp)

@@ -29,7 +29,8 @@ def excerpt(text: str, limit: int = EXCERPT_CHARACTERS) -> str:
     return text[: cut if cut > limit // 2 else limit] + " …"
 
 
-def _names(classes: Sequence[str] | None) -> Sequence[str]:
+def display_names(classes: Sequence[str] | None) -> Sequence[str]:
+    """How the report names the classes: aclImdb's as negative and positive."""
     return CLASS_NAMES if classes is None or tuple(classes) == _ACLIMDB_CLASSES else classes
 
 
@@ -69,7 +70,7 @@ def most_confident_errors(
     wrong = np.flatnonzero(predicted_classes(probabilities) != labels)
     # Ties in confidence go to the lower review number, so the choice never depends on sorting.
     order = np.lexsort((wrong, -_confidence(probabilities)[wrong]))
-    names = _names(classes)
+    names = display_names(classes)
     return [_review(i, texts, labels[i], probabilities, names) for i in wrong[order][:count]]
 
 
@@ -88,7 +89,7 @@ def disagreements(
     model_scores, baseline_scores = np.asarray(model_scores), np.asarray(baseline_scores)
     model_right = predicted_classes(model_scores) == labels
     baseline_right = predicted_classes(baseline_scores) == labels
-    names = _names(classes)
+    names = display_names(classes)
 
     def strongest(mask: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
         chosen = np.flatnonzero(mask)

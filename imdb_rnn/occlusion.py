@@ -1,7 +1,8 @@
 """Which words moved the score: drop each word of a review in turn and score it again.
 
 Occlusion needs nothing but the model's scores, so any architecture can be explained the
-same way, and a review of L words costs L + 1 predictions.
+same way, and a review of L words costs L + 1 predictions. With K > 2 classes the score is
+the probability of the class the model chose for the whole review.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from imdb_rnn.mistakes import CLASS_NAMES
+from imdb_rnn.mistakes import display_names
 from imdb_rnn.text import SequenceEncoder
 
-Scorer = Callable[[list[list[str]]], np.ndarray]  # reviews' words -> probability of "positive"
+# Reviews' words -> the probability of "positive", or rows of K class probabilities.
+Scorer = Callable[[list[list[str]]], np.ndarray]
 
 
 def visible_words(words: Sequence[str], encoder: SequenceEncoder) -> list[str]:
@@ -63,26 +65,63 @@ def choose_reviews(
     return chosen
 
 
+def _choose_among_classes(
+    labels: np.ndarray, probabilities: np.ndarray, lengths: np.ndarray, count: int
+) -> list[int]:
+    """As ``choose_reviews`` for K classes: the most confident right review and mistake in
+    turn."""
+    readable = (np.asarray(lengths) >= 30) & (np.asarray(lengths) <= 120)
+    right = probabilities.argmax(axis=1) == np.asarray(labels)
+    confidence = probabilities.max(axis=1)
+    ranked = [
+        np.flatnonzero(kind)[np.argsort(-confidence[kind], kind="stable")]
+        for kind in (readable & right, readable & ~right)
+    ]
+    chosen: list[int] = []
+    for rank in range(max((len(r) for r in ranked), default=0)):
+        for candidates in ranked:
+            if rank < len(candidates) and len(chosen) < count:
+                chosen.append(int(candidates[rank]))
+    return chosen
+
+
 def explain_reviews(
     texts: Sequence[str],
     labels: np.ndarray,
     encoder: SequenceEncoder,
     score: Scorer,
     count: int,
+    classes: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """``count`` of ``texts`` with every visible word's effect on the score."""
     from imdb_rnn.text import tokenize_all
 
     token_lists = tokenize_all(list(texts))
     lengths = np.diff(np.asarray(token_lists.offsets))
-    probabilities = np.asarray(score(token_lists), dtype=np.float64).reshape(-1)
+    probabilities = np.asarray(score(token_lists), dtype=np.float64)
+    names = display_names(classes)
+    several = probabilities.ndim == 2
+    chosen = (
+        _choose_among_classes(labels, probabilities, lengths, count)
+        if several
+        else choose_reviews(labels, probabilities, lengths, count)
+    )
     explained = []
-    for index in choose_reviews(labels, probabilities, lengths, count):
+    for index in chosen:
         words = token_lists[index].as_py()
-        probability, effects = word_effects(words, encoder, score)
+        row: dict[str, Any] = {"label": names[int(labels[index])]}
+        scorer = score
+        if several:
+            predicted = int(probabilities[index].argmax())
+            row["predicted"] = names[predicted]
+
+            def scorer(variants: list[list[str]], k: int = predicted) -> np.ndarray:
+                return np.asarray(score(variants))[:, k]
+
+        probability, effects = word_effects(words, encoder, scorer)
         explained.append(
             {
-                "label": CLASS_NAMES[int(labels[index])],
+                **row,
                 "probability": round(probability, 4),
                 "words": visible_words(words, encoder),
                 "effects": [round(e, 4) for e in effects],

@@ -66,7 +66,14 @@ def gradient_by_position(
     tokens_input = model.inputs[0]
     after_embedding = keras.Model([tokens_input, embedding.output], model.outputs[0])
     tokens = np.asarray(tokens)
-    labels = np.asarray(labels, dtype=np.float32).reshape(-1, 1)
+    # The loss the model was trained with: one sigmoid output, or K softmax outputs.
+    several_classes = (model.outputs[0].shape[-1] or 1) > 1
+    if several_classes:
+        labels = np.asarray(labels, dtype=np.int64)
+        loss_of = keras.losses.sparse_categorical_crossentropy
+    else:
+        labels = np.asarray(labels, dtype=np.float32).reshape(-1, 1)
+        loss_of = keras.losses.binary_crossentropy
     total = np.zeros(tokens.shape[1], dtype=np.float64)
     for start in range(0, len(tokens), batch_size):
         token_batch = tf.convert_to_tensor(tokens[start : start + batch_size])
@@ -75,7 +82,7 @@ def gradient_by_position(
             tape.watch(embedded)
             output = after_embedding([token_batch, embedded], training=False)
             target = tf.convert_to_tensor(labels[start : start + batch_size])
-            loss = tf.reduce_sum(keras.losses.binary_crossentropy(target, output))
+            loss = tf.reduce_sum(loss_of(target, output))
         gradient = tape.gradient(loss, embedded)
         total += tf.norm(gradient, axis=-1).numpy().sum(axis=0)
     return total / max(1, len(tokens))

@@ -36,7 +36,7 @@ from imdb_rnn.evaluation import (
     read_cached,
 )
 from imdb_rnn.paths import DataPaths
-from imdb_rnn.prepared import PreparedData, load_split
+from imdb_rnn.prepared import BINARY_CLASSES, PreparedData, load_split
 from imdb_rnn.storage import DataStore
 from imdb_rnn.text import VOCABULARY_FILE, tokenize_all
 
@@ -100,6 +100,7 @@ def promote(
             "data_fingerprint": prepared.fingerprint,
             "source_sha256": prepared.source_sha256,
             "preprocess": prepared.preprocess.model_dump(mode="json"),
+            "classes": list(prepared.classes),
         },
     )
     swap_link(paths.champion, target)
@@ -148,7 +149,18 @@ def decide_and_promote(
     with FileLock(str(paths.models / ".champion.lock")):
         current = read_champion(paths.champion)
         verdict = None
-        if current is not None:
+        other_classes = current is not None and _classes_of(current) != list(prepared.classes)
+        replaced = ""
+        if other_classes:
+            # Nothing to compare on: the data folder now serves this data's classes.
+            replaced = (
+                f"Promoted {challenger.model} without a comparison: the champion in service, "
+                f"{_describe(current)}, labels other classes "
+                f"({', '.join(_classes_of(current))}). Keep each dataset in its own "
+                "--data-dir to keep both."
+            )
+            logger.warning(replaced)
+        elif current is not None:
             champion_score, champion_probabilities = score_champion(
                 Path(current["directory"]), prepared, metric, evaluations, paths.models
             )
@@ -180,9 +192,14 @@ def decide_and_promote(
         difference_interval=None if verdict is None else verdict.difference_interval,
         accuracy_p_value=None if verdict is None else verdict.accuracy_p_value,
         confidence=report.confidence,
+        skipped=replaced,
     )
     logger.info(decision.reason)
     return decision
+
+
+def _classes_of(record: dict[str, Any]) -> list[str]:
+    return list(record.get("classes", BINARY_CLASSES))
 
 
 def _describe(record: dict[str, Any] | None) -> str | None:

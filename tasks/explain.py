@@ -30,6 +30,9 @@ def explain_champion_reviews(
     """Occlusion on ``config.explained_reviews`` test reviews, with the champion's encoder."""
     started = time.perf_counter()
     champion = load_champion(champion_dir)
+    if champion.classes != list(prepared.classes):
+        logger.info("The champion labels other classes than this data's; nothing to explain")
+        return []
     test = load_split(prepared, "test", ["text", "label", "n_tokens"])
     readable = test[(test["n_tokens"] >= 30) & (test["n_tokens"] <= 120)].head(CANDIDATES)
     explained = explain_reviews(
@@ -38,6 +41,7 @@ def explain_champion_reviews(
         champion.encoder,
         champion.probabilities,
         config.explained_reviews,
+        champion.classes,
     )
     logger.info(
         "Explained %d reviews with %s in %.1f s",

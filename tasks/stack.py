@@ -50,6 +50,10 @@ from imdb_rnn.text import tokenize_all
 from imdb_rnn.trained import HISTORY_FILE, MODEL_FILE, RECORD_FILE, TrainedModel, read_record
 
 log = logging.getLogger(__name__)
+STACK_TWO_CLASSES = (
+    "The stack combines two-class scores with NBSVM's; this data has %d classes, so the "
+    "run has no stack (--stack)"
+)
 
 
 def _members(recurrent: TrainedAndScored) -> list[tuple[TrainedModel, ModelEvaluation]]:
@@ -257,6 +261,9 @@ def stack(
     if not training.stack:
         return recurrent
     logger = get_run_logger()
+    if not prepared.is_binary:
+        logger.warning(STACK_TWO_CLASSES, len(prepared.classes))
+        return recurrent
     if not any(not e.failure for e in recurrent.evaluations):
         logger.warning("No recurrent model to stack: every training failed")
         return recurrent
