@@ -132,8 +132,12 @@ def create_training_state(model: Any) -> None:
     running totals are reset afterwards, so they start from zero as ``fit`` expects.
     """
     model.optimizer.build(model.trainable_variables)
-    # One review's label and predicted probability, shaped as the training batches are.
-    model.compute_metrics(None, np.zeros((1,), np.float32), np.full((1, 1), 0.5, np.float32))
+    # One review's label and predicted probabilities, shaped as the training batches are
+    # (the shapes decide which accuracy Keras computes: of one sigmoid, or of K softmax).
+    width = int(model.outputs[0].shape[-1] or 1)
+    model.compute_metrics(
+        None, np.zeros((1,), np.float32), np.full((1, width), 1 / max(width, 2), np.float32)
+    )
     model.reset_metrics()
 
 

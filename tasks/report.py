@@ -129,6 +129,8 @@ def run_info_for(prepared: PreparedData, run: Run, timings: dict[str, float]) ->
             "fingerprint": prepared.fingerprint,
             "rows": prepared.rows,
             "directory": str(prepared.directory),
+            "classes": list(prepared.classes),
+            "card": prepared.card,
         },
         **run.settings.as_json(),
         "timings": timings,

@@ -44,34 +44,79 @@ def _png_data_uri(draw: Callable[[Any], None], size: tuple[float, float]) -> str
     return "data:image/png;base64," + base64.b64encode(small.getvalue()).decode("ascii")
 
 
+def _one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
+    return np.eye(classes)[np.asarray(labels, dtype=np.int64)]
+
+
+def _macro_roc(labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The one-vs-rest ROC curves of the classes test holds, averaged on one grid of false
+    positive rates (the curve of the macro ROC-AUC)."""
+    from sklearn.metrics import roc_curve
+
+    grid = np.linspace(0, 1, 201)
+    curves = []
+    for k in range(probabilities.shape[1]):
+        truth = np.asarray(labels) == k
+        if 0 < truth.sum() < len(truth):
+            fpr, tpr, _ = roc_curve(truth, probabilities[:, k])
+            curves.append(np.interp(grid, fpr, tpr))
+    return grid, np.mean(curves, axis=0) if curves else grid
+
+
 def roc_chart(predictions: Predictions) -> str:
+    """ROC curves; for K classes each model's one-vs-rest curves averaged (macro)."""
     from sklearn.metrics import roc_auc_score, roc_curve
+
+    from imdb_rnn.evaluation import multiclass_metrics
+
+    several = any(np.ndim(p) == 2 for _, p in predictions.values())
 
     def draw(figure: Any) -> None:
         axes = figure.add_subplot(1, 1, 1)
         for name, (labels, probabilities) in predictions.items():
-            fpr, tpr, _ = roc_curve(labels, probabilities)
-            auc = roc_auc_score(labels, probabilities)
+            if np.ndim(probabilities) == 2:
+                fpr, tpr = _macro_roc(labels, probabilities)
+                auc = multiclass_metrics(labels, probabilities)["roc_auc"]
+            else:
+                fpr, tpr, _ = roc_curve(labels, probabilities)
+                auc = roc_auc_score(labels, probabilities)
             axes.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
         axes.plot([0, 1], [0, 1], color="#999", linestyle=":", label="chance")
-        axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curves")
+        title = "ROC curves, one-vs-rest, macro average" if several else "ROC curves"
+        axes.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
         axes.legend(loc="lower right", fontsize=8)
 
     return _png_data_uri(draw, (5.2, 4.4))
 
 
 def precision_recall_chart(predictions: Predictions) -> str:
+    """Precision-recall curves; for K classes over every (review, class) pair (micro)."""
     from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    several = any(np.ndim(p) == 2 for _, p in predictions.values())
 
     def draw(figure: Any) -> None:
         axes = figure.add_subplot(1, 1, 1)
+        chance = 0.5
         for name, (labels, probabilities) in predictions.items():
-            precision, recall, _ = precision_recall_curve(labels, probabilities)
-            ap = average_precision_score(labels, probabilities)
-            axes.plot(recall, precision, label=f"{name} (AP {ap:.3f})")
-        positives = float(np.mean(next(iter(predictions.values()))[0])) if predictions else 0.5
-        axes.axhline(positives, color="#999", linestyle=":", label="chance")
-        axes.set(xlabel="recall", ylabel="precision", title="Precision-recall curves")
+            if np.ndim(probabilities) == 2:
+                truth = _one_hot(labels, probabilities.shape[1]).ravel()
+                scores = np.asarray(probabilities).ravel()
+                chance = 1 / probabilities.shape[1]
+            else:
+                truth, scores = labels, probabilities
+                chance = float(np.mean(labels))
+            precision, recall, _ = precision_recall_curve(truth, scores)
+            ap = average_precision_score(truth, scores)
+            shown = "micro AP" if several else "AP"
+            axes.plot(recall, precision, label=f"{name} ({shown} {ap:.3f})")
+        axes.axhline(chance, color="#999", linestyle=":", label="chance")
+        title = (
+            "Precision-recall, every review and class (micro)"
+            if several
+            else ("Precision-recall curves")
+        )
+        axes.set(xlabel="recall", ylabel="precision", title=title)
         axes.set_ylim(0, 1.02)
         axes.legend(loc="lower left", fontsize=8)
 
@@ -106,7 +151,9 @@ def training_chart(evaluations: list[ModelEvaluation]) -> str | None:
                         linestyle="--",
                         label=f"{evaluation.model} validation",
                     )
-        loss_axes.set(xlabel="epoch", ylabel="binary cross-entropy", title="Loss per epoch")
+        several = any(not e.is_binary for e in trained)
+        loss_name = "cross-entropy" if several else "binary cross-entropy"
+        loss_axes.set(xlabel="epoch", ylabel=loss_name, title="Loss per epoch")
         accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="Accuracy per epoch")
         for axes in (loss_axes, accuracy_axes):
             axes.xaxis.get_major_locator().set_params(integer=True)
@@ -138,13 +185,24 @@ def length_chart(evaluations: list[ModelEvaluation]) -> str:
     return _png_data_uri(draw, (10.5, 3.8))
 
 
+def confusion_matrix(evaluation: ModelEvaluation) -> np.ndarray:
+    """Rows true class, columns predicted; from the binary counts of older records."""
+    if evaluation.confusion_matrix:
+        return np.asarray(evaluation.confusion_matrix)
+    c = evaluation.confusion
+    return np.array([[c["tn"], c["fp"]], [c["fn"], c["tp"]]])
+
+
 def confusion_chart(evaluations: list[ModelEvaluation]) -> str:
+    """One heatmap per model: K x K counts, true classes down, predicted across."""
+    names = evaluations[0].class_names
+    side = 2.4 if len(names) == 2 else 0.42 * len(names) + 1.4
+
     def draw(figure: Any) -> None:
         count = len(evaluations)
         for index, evaluation in enumerate(evaluations):
             axes = figure.add_subplot(1, count, index + 1)
-            c = evaluation.confusion
-            matrix = np.array([[c["tn"], c["fp"]], [c["fn"], c["tp"]]])
+            matrix = confusion_matrix(evaluation)
             axes.imshow(matrix, cmap="Blues")
             for (row, column), value in np.ndenumerate(matrix):
                 dark = value > matrix.max() / 2
@@ -155,15 +213,16 @@ def confusion_chart(evaluations: list[ModelEvaluation]) -> str:
                     ha="center",
                     va="center",
                     color="white" if dark else "black",
-                    fontsize=9,
+                    fontsize=9 if len(names) <= 4 else 6,
                 )
-            axes.set_xticks([0, 1], ["neg", "pos"])
-            axes.set_yticks([0, 1], ["neg", "pos"])
+            ticks = list(range(len(names)))
+            axes.set_xticks(ticks, names, rotation=0 if len(names) <= 4 else 90)
+            axes.set_yticks(ticks, names)
             axes.set(xlabel="predicted", title=evaluation.model)
             if index == 0:
                 axes.set_ylabel("actual")
 
-    return _png_data_uri(draw, (2.4 * len(evaluations) + 0.6, 2.8))
+    return _png_data_uri(draw, (side * len(evaluations) + 0.6, side + 0.4))
 
 
 def gradient_position_chart(curves: dict[str, list[float]], threshold: float) -> str:
@@ -217,8 +276,10 @@ def synthetic_chart(synthetic: dict[str, dict[str, dict[str, float]]], handled: 
     return _png_data_uri(draw, (5.2, 4.4))
 
 
-def reliability_chart(curves: dict[str, list[dict[str, Any]]]) -> str:
-    """Fraction positive against mean predicted probability per bin; the diagonal is perfect."""
+def reliability_chart(curves: dict[str, list[dict[str, Any]]], top_label: bool = False) -> str:
+    """Fraction positive against mean predicted probability per bin; the diagonal is perfect.
+    With ``top_label`` (K classes): how often the chosen class is right, against its
+    probability."""
 
     def draw(figure: Any) -> None:
         axes = figure.add_subplot(1, 1, 1)
@@ -231,11 +292,18 @@ def reliability_chart(curves: dict[str, list[dict[str, Any]]]) -> str:
                 markersize=3,
                 label=name,
             )
-        axes.set(
-            xlabel="mean predicted probability of positive (10 bins)",
-            ylabel="fraction positive",
-            title="Reliability diagram (test)",
-        )
+        if top_label:
+            axes.set(
+                xlabel="mean probability of the chosen class (10 bins)",
+                ylabel="fraction right",
+                title="Reliability diagram, top label (test)",
+            )
+        else:
+            axes.set(
+                xlabel="mean predicted probability of positive (10 bins)",
+                ylabel="fraction positive",
+                title="Reliability diagram (test)",
+            )
         axes.set_xlim(0, 1)
         axes.set_ylim(0, 1)
         axes.legend(loc="upper left", fontsize=8)
@@ -295,10 +363,13 @@ def report_charts(
             precision_recall_chart(predictions),
             "Precision-recall curves of all models",
         )
+    several = any(not e.is_binary for e in evaluations)
     if evidence and evidence.get("calibration"):
         charts["reliability"] = (
-            reliability_chart(evidence["calibration"]),
-            "Reliability diagram: fraction positive against predicted probability",
+            reliability_chart(evidence["calibration"], top_label=several),
+            "Reliability diagram: fraction right against the chosen class's probability"
+            if several
+            else "Reliability diagram: fraction positive against predicted probability",
         )
     training = training_chart(evaluations)
     if training:

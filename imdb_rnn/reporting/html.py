@@ -8,6 +8,7 @@ from typing import Any
 
 from imdb_rnn.claim_rules import memory_verdict
 from imdb_rnn.evaluation import LENGTH_BUCKETS, ModelEvaluation, Predictions
+from imdb_rnn.reporting.card import card_sentences, card_table, duplicates_warning, report_title
 from imdb_rnn.reporting.charts import report_charts
 from imdb_rnn.reporting.claims_tables import contradictions, measured_table, notes_table
 from imdb_rnn.reporting.evidence_tables import (
@@ -24,7 +25,6 @@ from imdb_rnn.reporting.evidence_tables import (
     variation_table,
 )
 from imdb_rnn.reporting.tables import (
-    COLUMNS,
     PARAMETER_SECTIONS,
     across_seeds,
     best_values,
@@ -32,6 +32,7 @@ from imdb_rnn.reporting.tables import (
     ensemble_note,
     ensemble_table,
     fmt,
+    metric_columns,
     seed_table,
     stack_note,
     summary_sentences,
@@ -60,6 +61,7 @@ dt{font-weight:600}
 dd{margin:0}
 .side{display:flex;flex-wrap:wrap;gap:1.5rem;align-items:flex-start}
 .supported{color:#1b7a36}.unsupported{color:#b3261e}
+.warning{background:#fff4e5;border-left:4px solid #e8a33d;padding:.5rem 1rem}
 .headline{background:#f6f7fb;border-left:4px solid #4a6cf7;padding:.2rem 1rem;margin:.8rem 0}
 .scroll{overflow-x:auto}
 td{white-space:nowrap}
@@ -141,16 +143,29 @@ def _names_as_code(row: list[str], columns: int) -> list[str]:
     return [f"<code>{_esc(c)}</code>" for c in row[:columns]] + [_esc(c) for c in row[columns:]]
 
 
+def card_html(card: dict[str, Any]) -> str:
+    """The dataset card: rows per split and class, lengths, coverage, shared texts."""
+    warning, warns = duplicates_warning(card)
+    css = "warning" if warns else "muted"
+    return (
+        "<h2>Data</h2>"
+        + "".join(f"<p class='muted'>{_esc(s)}</p>" for s in card_sentences(card))
+        + _table(*card_table(card))
+        + f"<p class='{css}'>{_esc(warning)}</p>"
+    )
+
+
 def metrics_html(evaluations: list[ModelEvaluation], evidence: dict[str, Any] | None) -> str:
     """The test metrics with their intervals under them; best value in each column marked."""
     intervals = (evidence or {}).get("intervals") or None
     rows = comparison_rows(evaluations, intervals)
     best = best_values(rows)
-    headings = ["model"] + [h for _, h, _ in COLUMNS] + ["parameters", "train s", "reviews/s"]
+    columns = metric_columns(evaluations)
+    headings = ["model"] + [h for _, h, _ in columns] + ["parameters", "train s", "reviews/s"]
     table_rows, best_cells = [], set()
     for r, row in enumerate(rows):
         cells = [f"<code>{_esc(row['model'])}</code>"]
-        for c, (column, _, _) in enumerate(COLUMNS, start=1):
+        for c, (column, _, _) in enumerate(columns, start=1):
             bounds = value_interval(
                 [row[f"{column}_low"], row[f"{column}_high"]] if intervals else None
             )
@@ -260,13 +275,16 @@ def render_html(
         charts = report_charts(evaluations, predictions or {}, run_info, evidence)
     parts: list[str] = []
 
-    parts.append("<h1>IMDb sentiment: recurrent model comparison</h1>")
+    card = run_info.get("data", {}).get("card") or {}
+    parts.append(f"<h1>{_esc(report_title(card))}</h1>")
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts.append(f'<p class="muted">Run <code>{_esc(run_id)}</code> · generated {generated}</p>')
     sentences = summary_sentences(evaluations, (evidence or {}).get("headline"))
     parts.append("<div class='headline'>")
     parts.append("".join(f"<p>{_esc(s)}</p>" for s in sentences))
     parts.append("</div>")
+    if card:
+        parts.append(card_html(card))
     parts.append(metrics_html(evaluations, evidence))
     if evidence and evidence.get("comparisons"):
         parts.append(verdicts_html(evidence))

@@ -11,6 +11,7 @@ from typing import Any
 
 from imdb_rnn.claim_rules import memory_verdict
 from imdb_rnn.evaluation import LENGTH_BUCKETS, ModelEvaluation
+from imdb_rnn.reporting.card import card_sentences, card_table, duplicates_warning, report_title
 from imdb_rnn.reporting.claims_tables import contradictions, measured_table, notes_table
 from imdb_rnn.reporting.evidence_tables import (
     PAIRWISE_NOTE,
@@ -26,7 +27,6 @@ from imdb_rnn.reporting.evidence_tables import (
     variation_table,
 )
 from imdb_rnn.reporting.tables import (
-    COLUMNS,
     PARAMETER_SECTIONS,
     across_seeds,
     best_values,
@@ -34,11 +34,45 @@ from imdb_rnn.reporting.tables import (
     ensemble_note,
     ensemble_table,
     fmt,
+    metric_columns,
     seed_table,
     stack_note,
     summary_sentences,
     trend_table,
 )
+
+
+def card_markdown(card: dict[str, Any]) -> str:
+    """The dataset card: rows per split and class, lengths, coverage, shared texts."""
+    warning, warns = duplicates_warning(card)
+    lines = ["## Data\n", " ".join(card_sentences(card)) + "\n"]
+    lines.append(_markdown_table(*card_table(card)) + "\n")
+    lines.append(f"**Warning: {_cell(warning)}**\n" if warns else f"{_cell(warning)}\n")
+    return "\n".join(lines)
+
+
+def confusion_markdown(evaluations: list[ModelEvaluation]) -> str:
+    """The binary counts in one table; for K classes a K x K table per model (rows are the
+    true classes, columns the predicted ones)."""
+    if all(e.is_binary for e in evaluations):
+        body = [
+            [f"`{e.model}`"] + [fmt(e.confusion[k]) for k in ("tn", "fp", "fn", "tp")]
+            for e in evaluations
+        ]
+        headings = ["model", "true neg", "false pos", "false neg", "true pos"]
+        return _markdown_table(headings, body) + "\n"
+    tables = []
+    for evaluation in evaluations:
+        if evaluation.failure or not evaluation.confusion_matrix:
+            continue
+        names = evaluation.class_names
+        body = [
+            [f"**{_cell(name)}**"] + [f"{value:,}" for value in row]
+            for name, row in zip(names, evaluation.confusion_matrix, strict=True)
+        ]
+        headings = [f"`{evaluation.model}`: true \\ predicted", *(_cell(n) for n in names)]
+        tables.append(_markdown_table(headings, body) + "\n")
+    return "\n".join(tables)
 
 
 def _markdown_table(headings: list[str], body: list[list[str]]) -> str:
@@ -64,13 +98,14 @@ def metrics_markdown(evaluations: list[ModelEvaluation], evidence: dict[str, Any
     intervals = (evidence or {}).get("intervals") or None
     rows = comparison_rows(evaluations, intervals)
     best = best_values(rows)
+    columns = metric_columns(evaluations)
     headings = (
-        ["model"] + [heading for _, heading, _ in COLUMNS] + ["parameters", "train s", "reviews/s"]
+        ["model"] + [heading for _, heading, _ in columns] + ["parameters", "train s", "reviews/s"]
     )
     body = []
     for row in rows:
         cells = [f"`{row['model']}`"]
-        for column, _, _ in COLUMNS:
+        for column, _, _ in columns:
             text = fmt(row[column])
             if row[column] is not None and row[column] == best.get(column):
                 text = f"**{text}**"
@@ -185,9 +220,12 @@ def render_markdown(
 ) -> str:
     """The report as markdown: ``summary.md`` without ``charts``; with them, embedded as PNG
     data URIs, the whole report, for the Prefect UI."""
-    parts = [f"# IMDb sentiment: recurrent model comparison\n\nRun `{run_id}`.\n"]
+    card = run_info.get("data", {}).get("card") or {}
+    parts = [f"# {report_title(card)}\n\nRun `{run_id}`.\n"]
     headline, *rest = summary_sentences(evaluations, (evidence or {}).get("headline"))
     parts.append(" ".join([f"**{headline}**", *rest]) + "\n")
+    if card:
+        parts.append(card_markdown(card))
     parts.append(metrics_markdown(evaluations, evidence))
     if evidence and evidence.get("comparisons"):
         parts.append(verdicts_markdown(evidence))
@@ -238,14 +276,7 @@ def render_markdown(
         parts += [_chart(charts, "gradient"), _chart(charts, "synthetic")]
 
     parts.append("## Confusion matrices (test)\n")
-    confusion_body = [
-        [f"`{e.model}`"] + [fmt(e.confusion[k]) for k in ("tn", "fp", "fn", "tp")]
-        for e in evaluations
-    ]
-    parts.append(
-        _markdown_table(["model", "true neg", "false pos", "false neg", "true pos"], confusion_body)
-        + "\n"
-    )
+    parts.append(confusion_markdown(evaluations))
     parts.append(_chart(charts, "confusion"))
     if evidence and (evidence.get("confident_errors") or evidence.get("disagreements")):
         parts.append(mistakes_markdown(evidence))

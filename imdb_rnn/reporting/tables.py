@@ -28,6 +28,27 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("ece", "ECE", False),
 )
 
+# K > 2 classes: these columns are macro averages, and the weighted ones follow.
+MACRO_COLUMNS = frozenset({"precision", "recall", "f1", "roc_auc", "average_precision"})
+WEIGHTED_COLUMNS: tuple[tuple[str, str, bool], ...] = (
+    ("weighted_precision", "weighted precision", True),
+    ("weighted_recall", "weighted recall", True),
+    ("weighted_f1", "weighted F1", True),
+)
+
+
+def metric_columns(evaluations: list[ModelEvaluation]) -> tuple[tuple[str, str, bool], ...]:
+    """The metric columns of a run's tables: ``COLUMNS``, or for K > 2 classes the same with
+    "(macro)" where that is their meaning, then the weighted ones."""
+    if all(e.is_binary for e in evaluations):
+        return COLUMNS
+    macro = tuple(
+        (column, f"{heading} (macro)" if column in MACRO_COLUMNS else heading, higher)
+        for column, heading, higher in COLUMNS
+    )
+    return macro + WEIGHTED_COLUMNS
+
+
 # The config sections a report lists.
 PARAMETER_SECTIONS = (
     "preprocess",
@@ -76,7 +97,7 @@ def comparison_rows(
     for evaluation in evaluations:
         row: dict[str, Any] = {"model": evaluation.model, "kind": evaluation.kind}
         bounds = (intervals or {}).get(evaluation.model, {})
-        for column, _, _ in COLUMNS:
+        for column, _, _ in metric_columns(evaluations):
             row[column] = plain(round(float(evaluation.metrics.get(column, math.nan)), 4))
             if intervals is not None:
                 low, high = bounds.get(column, (math.nan, math.nan))
@@ -102,7 +123,7 @@ def best_by(
 def best_values(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The best value of each metric column (lowest for log loss, Brier and ECE)."""
     best: dict[str, Any] = {}
-    for column, _, higher in COLUMNS:
+    for column, _, higher in COLUMNS + WEIGHTED_COLUMNS:
         values = [row[column] for row in rows if row.get(column) is not None]
         if values:
             best[column] = max(values) if higher else min(values)
@@ -220,7 +241,7 @@ def format_text_table(rows: list[dict[str, Any]]) -> str:
     When the rows carry intervals, each model's line is followed by one with their bounds.
     """
     best = best_values(rows)
-    columns = [c for c in COLUMNS if any(c[0] in row for row in rows)]
+    columns = [c for c in COLUMNS + WEIGHTED_COLUMNS if any(c[0] in row for row in rows)]
     headings = ["model"] + [heading for _, heading, _ in columns] + ["params", "train s"]
     lines_cells = []
     for row in rows:

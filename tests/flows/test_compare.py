@@ -189,4 +189,9 @@ def test_flow_on_a_table_of_three_classes_reports_them_and_serves_class_names(
 
     champion = load_champion(DataPaths.at(data_dir).champion)
     predicted = predict_reviews(["goal match team score coach", "salt dinner taste"], champion)
-    assert list(predicted["label"]) == ["sport", "food"]
+    columns = ["probability_food", "probability_sport", "probability_tech"]
+    assert list(predicted.columns) == ["text", "probability", "label", *columns]
+    assert predicted[columns].sum(axis=1).to_numpy() == pytest.approx([1, 1], abs=1e-5)
+    chosen = predicted[columns].to_numpy().argmax(axis=1)
+    assert list(predicted["label"]) == [["food", "sport", "tech"][k] for k in chosen]
+    assert list(predicted["probability"]) == list(predicted[columns].max(axis=1))

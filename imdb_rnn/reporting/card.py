@@ -1,0 +1,96 @@
+"""The dataset card at the top of the report: what the models were trained and tested on.
+
+Rows and headings here; ``markdown.py`` and ``html.py`` render them. An empty card (a
+prepared folder older than cards) renders nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any
+
+from imdb_rnn.reporting.tables import fmt
+
+SPLITS = ("train", "validation", "test")
+
+
+def report_title(card: dict[str, Any]) -> str:
+    """IMDb's title, or the table's file name for a table source."""
+    if card.get("kind") == "table":
+        name = PurePosixPath(str(card.get("source", "")).replace("\\", "/")).name or "table"
+        return f"{name}: recurrent model comparison"
+    return "IMDb sentiment: recurrent model comparison"
+
+
+def card_table(card: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """One row per split: rows per class, all rows, tokens (median and 90th percentile, max),
+    and the share longer than the models read."""
+    classes = card["classes"]
+    headings = ["split", *classes, "rows", "tokens p50 / p90 / max", "cut at maxlen"]
+    body = []
+    for split in SPLITS:
+        counts = card["rows"].get(split)
+        if counts is None:
+            continue
+        tokens = card["tokens"][split]
+        body.append(
+            [
+                split,
+                *(fmt(int(counts.get(name, 0))) for name in classes),
+                fmt(int(sum(counts.values()))),
+                f"{tokens['p50']:,} / {tokens['p90']:,} / {tokens['max']:,}",
+                f"{card['truncated_share'][split]:.1%}",
+            ]
+        )
+    return headings, body
+
+
+def card_sentences(card: dict[str, Any]) -> list[str]:
+    """The source and classes, the vocabulary's coverage of test, what was left out."""
+    classes = card["classes"]
+    kind = "table" if card.get("kind") == "table" else "aclImdb archive"
+    sentences = [
+        f"Source: {card.get('source', '')} ({kind}); {len(classes)} classes: {', '.join(classes)}."
+    ]
+    coverage = card.get("test_token_coverage")
+    if coverage is not None:
+        sentences.append(
+            f"The vocabulary knows {coverage:.1%} of the test tokens the models read; the "
+            "rest are read as unknown."
+        )
+    left_out = card.get("left_out", {})
+    if left_out.get("invalid_rows"):
+        sentences.append(
+            f"{left_out['invalid_rows']:,} rows without text or label were left out "
+            "(--invalid-reviews skip)."
+        )
+    if left_out.get("replaced_characters"):
+        sentences.append(
+            f"{left_out['replaced_characters']:,} characters were not valid in the file's "
+            "encoding and were replaced (--text-encoding)."
+        )
+    if left_out.get("truncated_texts"):
+        sentences.append(f"{left_out['truncated_texts']:,} very long texts were cut.")
+    return sentences
+
+
+def duplicates_warning(card: dict[str, Any]) -> tuple[str, bool]:
+    """A sentence on the test texts train or validation also hold, and whether it warns."""
+    duplicates = card.get("duplicates") or {}
+    shared, dropped = duplicates.get("test_rows", 0), duplicates.get("dropped", 0)
+    if shared:
+        examples = "; ".join(f"“{text}”" for text in duplicates.get("examples", []))
+        return (
+            f"{shared:,} test rows ({duplicates.get('distinct_texts', shared):,} distinct "
+            "texts) are also in train or validation: the models may have learned them, so "
+            "test scores are a little optimistic. --drop-test-duplicates leaves them out"
+            + (f". For example: {examples}" if examples else "."),
+            True,
+        )
+    if dropped:
+        return (
+            f"{dropped:,} test rows whose text is also in train or validation were left out "
+            "(--drop-test-duplicates).",
+            False,
+        )
+    return "No test text is also in train or validation.", False
