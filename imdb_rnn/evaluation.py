@@ -93,6 +93,11 @@ class ModelEvaluation:
         return cls(**data)
 
 
+def metric_names(classes: int) -> tuple[str, ...]:
+    """The metrics a model of ``classes`` classes is scored on."""
+    return METRIC_NAMES if classes == 2 else (*METRIC_NAMES, *MULTICLASS_METRIC_NAMES)
+
+
 def class_count(probabilities: np.ndarray) -> int:
     """Two for one probability per row (of the second class), K for rows of K."""
     return 2 if np.ndim(probabilities) == 1 else int(np.shape(probabilities)[1])
@@ -108,8 +113,8 @@ def predicted_classes(probabilities: np.ndarray, threshold: float = 0.5) -> np.n
 
 
 def normalised(probabilities: np.ndarray) -> np.ndarray:
-    """K-class rows clipped as scikit-learn's log loss clips and summing to 1 in float64 (a
-    float32 softmax is a few ulps off)."""
+    """K-class rows clipped as the binary log loss clips, summing to 1 in float64 (a float32
+    softmax is a few ulps off): for the log loss only, so that tied scores stay tied."""
     clipped = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-7, 1.0)
     return clipped / clipped.sum(axis=1, keepdims=True)
 
@@ -134,11 +139,23 @@ def _one_vs_rest(y_true: np.ndarray, probabilities: np.ndarray, score) -> float:
     return float(np.mean(values)) if values else math.nan
 
 
+def roc_auc(y_true: np.ndarray, probabilities: np.ndarray) -> float:
+    """ROC-AUC of one probability per row, or the macro one-vs-rest ROC-AUC of rows of K;
+    NaN when test holds a single class."""
+    y_true = np.asarray(y_true).astype(int)
+    if np.ndim(probabilities) == 2:
+        return _one_vs_rest(y_true, np.asarray(probabilities, np.float64), skm.roc_auc_score)
+    if len(np.unique(y_true)) < 2:
+        return math.nan
+    return float(skm.roc_auc_score(y_true, probabilities))
+
+
 def multiclass_metrics(y_true: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
     """The metrics of ``METRIC_NAMES`` for K classes (macro where the binary one has a
-    positive class), and the weighted precision, recall and F1."""
+    positive class), and the weighted precision, recall and F1. A class test lacks still
+    counts in the macro averages (precision and recall 0, as scikit-learn's labels= does)."""
     y_true = np.asarray(y_true).astype(int)
-    p = normalised(probabilities)
+    p = np.asarray(probabilities, dtype=np.float64)
     labels = list(range(p.shape[1]))
     y_pred = p.argmax(axis=1)
 
@@ -154,9 +171,9 @@ def multiclass_metrics(y_true: np.ndarray, probabilities: np.ndarray) -> dict[st
         "precision": macro[0],
         "recall": macro[1],
         "f1": macro[2],
-        "roc_auc": _one_vs_rest(y_true, p, skm.roc_auc_score),
+        "roc_auc": roc_auc(y_true, p),
         "average_precision": _one_vs_rest(y_true, p, skm.average_precision_score),
-        "log_loss": skm.log_loss(y_true, p, labels=labels),
+        "log_loss": skm.log_loss(y_true, normalised(p), labels=labels),
         "mcc": skm.matthews_corrcoef(y_true, y_pred),
         "brier": brier_score(y_true, p),
         "ece": expected_calibration_error(y_true, p),
@@ -284,14 +301,11 @@ def load_predictions(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarr
     table = pq.read_table(path)
     if "probabilities" in table.column_names:
         rows = table.column("probabilities").combine_chunks()
-        probabilities = rows.values.to_numpy(zero_copy_only=False).reshape(len(rows), -1)
+        flat = rows.flatten().to_numpy(zero_copy_only=False)  # flatten heeds a slice's offset
+        probabilities = flat.reshape(len(rows), rows.type.list_size)
     else:
         probabilities = table.column("probability").to_numpy()
-    return (
-        table.column("label").to_numpy(),
-        probabilities,
-        table.column("n_tokens").to_numpy(),
-    )
+    return table.column("label").to_numpy(), probabilities, table.column("n_tokens").to_numpy()
 
 
 Predictions = dict[str, tuple[np.ndarray, np.ndarray]]  # model -> (labels, probabilities)
@@ -330,11 +344,10 @@ def failed_evaluation(
 ) -> ModelEvaluation:
     """The row of a model whose training failed: no scores, and the reason."""
     binary = classes is None or len(classes) == 2
-    names = METRIC_NAMES if binary else (*METRIC_NAMES, *MULTICLASS_METRIC_NAMES)
     return ModelEvaluation(
         model=trained.name,
         kind="rnn",
-        metrics={name: math.nan for name in names},
+        metrics={name: math.nan for name in metric_names(2 if binary else len(classes))},
         confusion={"tn": 0, "fp": 0, "fn": 0, "tp": 0} if binary else {},
         length_buckets=[
             {"bucket": name, "reviews": 0, "accuracy": math.nan} for name, _, _ in LENGTH_BUCKETS

@@ -16,9 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from imdb_rnn.evaluation import Predictions, multiclass_metrics, predicted_classes
+from imdb_rnn.evaluation import (
+    Predictions,
+    class_count,
+    metric_names,
+    predicted_classes,
+    roc_auc,
+)
 from imdb_rnn.significance import (
-    BOOTSTRAP_METRICS,
     holm,
     mcnemar_exact,
     paired_bootstrap,
@@ -133,7 +138,7 @@ def compare_pairs(
                 differences = bootstrap[first.name][metric] - bootstrap[second.name][metric]
                 row[f"{metric}_interval"] = list(percentile_interval(differences, confidence))
         if len(np.unique(labels)) >= 2:
-            row["roc_auc_difference"] = _roc_auc(labels, first_scores) - _roc_auc(
+            row["roc_auc_difference"] = roc_auc(labels, first_scores) - roc_auc(
                 labels, second_scores
             )
         rows.append(row)
@@ -145,14 +150,6 @@ def compare_pairs(
             (BETTER if row["accuracy_difference"] > 0 else WORSE) if detectable else SAME
         )
     return rows
-
-
-def _roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    if np.ndim(scores) == 2:
-        return multiclass_metrics(labels, scores)["roc_auc"]
-    return float(roc_auc_score(labels, scores))
 
 
 def oriented(rows: list[dict[str, Any]], first: str, second: str) -> dict[str, Any] | None:
@@ -363,10 +360,11 @@ def weigh_evidence(
         bootstrap = paired_bootstrap(
             labels, {m.name: predictions[m.name][1] for m in models}, resamples, seed
         )
+        # K classes also get intervals for their weighted precision, recall and F1.
         intervals = {
             name: {
                 metric: list(percentile_interval(values[metric], confidence))
-                for metric in BOOTSTRAP_METRICS
+                for metric in metric_names(class_count(predictions[name][1]))
             }
             for name, values in bootstrap.items()
         }

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from imdb_rnn.evaluation import predicted_classes
+from imdb_rnn.evaluation import class_count, predicted_classes
 
 EXCERPT_CHARACTERS = 280
 CLASS_NAMES = ("negative", "positive")
@@ -29,9 +29,12 @@ def excerpt(text: str, limit: int = EXCERPT_CHARACTERS) -> str:
     return text[: cut if cut > limit // 2 else limit] + " …"
 
 
-def display_names(classes: Sequence[str] | None) -> Sequence[str]:
-    """How the report names the classes: aclImdb's as negative and positive."""
-    return CLASS_NAMES if classes is None or tuple(classes) == _ACLIMDB_CLASSES else classes
+def display_names(classes: Sequence[str] | None, count: int = 2) -> Sequence[str]:
+    """How the report names the ``count`` classes: aclImdb's (and two unnamed ones) as
+    negative and positive, other unnamed ones by their ids."""
+    if classes is None:
+        return CLASS_NAMES if count == 2 else [str(k) for k in range(count)]
+    return CLASS_NAMES if tuple(classes) == _ACLIMDB_CLASSES else classes
 
 
 def _confidence(scores: np.ndarray) -> np.ndarray:
@@ -70,7 +73,7 @@ def most_confident_errors(
     wrong = np.flatnonzero(predicted_classes(probabilities) != labels)
     # Ties in confidence go to the lower review number, so the choice never depends on sorting.
     order = np.lexsort((wrong, -_confidence(probabilities)[wrong]))
-    names = display_names(classes)
+    names = display_names(classes, class_count(probabilities))
     return [_review(i, texts, labels[i], probabilities, names) for i in wrong[order][:count]]
 
 
@@ -89,7 +92,7 @@ def disagreements(
     model_scores, baseline_scores = np.asarray(model_scores), np.asarray(baseline_scores)
     model_right = predicted_classes(model_scores) == labels
     baseline_right = predicted_classes(baseline_scores) == labels
-    names = display_names(classes)
+    names = display_names(classes, class_count(model_scores))
 
     def strongest(mask: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
         chosen = np.flatnonzero(mask)

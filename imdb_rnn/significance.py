@@ -88,10 +88,9 @@ def multiclass_weighted_metrics(
 ) -> dict[str, np.ndarray]:
     """The K-class metrics of ``imdb_rnn.evaluation.multiclass_metrics``, from weights:
     macro and weighted precision, recall and F1 over every class, macro one-vs-rest ranking
-    metrics over the classes a resample holds with others beside, multi-class MCC, log loss,
-    the summed Brier score and top-label ECE."""
+    metrics, multi-class MCC (Gorodkin's), log loss, the summed Brier score and top-label ECE."""
     y = np.asarray(labels, dtype=np.int64)
-    p = normalised(probabilities)
+    p = np.asarray(probabilities, dtype=np.float64)
     w = np.atleast_2d(weights)
     classes = p.shape[1]
     predicted = p.argmax(axis=1)
@@ -111,19 +110,13 @@ def multiclass_weighted_metrics(
     confidence = p[np.arange(len(y)), predicted]
     right = (predicted == y).astype(np.float64)
     one_hot_bin = np.eye(CALIBRATION_BINS)[bin_of(confidence)]
-    ranking = [_ranking_metrics((y == k).astype(np.float64), p[:, k], w) for k in range(classes)]
-    with np.errstate(invalid="ignore"):  # a resample may hold a class alone: no ranking
-        ranked = {
-            name: np.nanmean(np.stack([values[name] for values in ranking]), axis=0)
-            for name in ("roc_auc", "average_precision")
-        }
     return {
         "accuracy": correct / total,
         "precision": precision.mean(axis=1),
         "recall": recall.mean(axis=1),
         "f1": f1.mean(axis=1),
-        **ranked,
-        "log_loss": (w @ -np.log(p[np.arange(len(y)), y])) / total,
+        **_macro_ranking_metrics(y, p, w),
+        "log_loss": (w @ -np.log(normalised(p)[np.arange(len(y)), y])) / total,
         "mcc": _ratio(covariance, spread),
         "brier": (w @ ((p - truth) ** 2).sum(axis=1)) / total,
         "ece": np.abs(w @ (one_hot_bin * (right - confidence)[:, None])).sum(axis=1) / total,
@@ -131,6 +124,24 @@ def multiclass_weighted_metrics(
         "weighted_recall": (recall * share).sum(axis=1),
         "weighted_f1": (f1 * share).sum(axis=1),
     }
+
+
+def _macro_ranking_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray]:
+    """Each class's ROC-AUC and average precision against the rest, averaged over the
+    classes a resample holds with another beside (as ``evaluation.multiclass_metrics``
+    leaves out a class test lacks or is all of); NaN when there is none."""
+    per_class = [
+        _ranking_metrics((y == k).astype(np.float64), p[:, k], w) for k in range(p.shape[1])
+    ]
+    # A class is ranked when it has both positives and negatives: exactly when its AUC is defined.
+    ranked = ~np.isnan(np.stack([values["roc_auc"] for values in per_class]))
+    averaged = {}
+    for name in ("roc_auc", "average_precision"):
+        values = np.stack([metrics[name] for metrics in per_class])
+        averaged[name] = _ratio(
+            np.where(ranked, values, 0.0).sum(axis=0), ranked.sum(axis=0), math.nan
+        )
+    return averaged
 
 
 def _ranking_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray]:

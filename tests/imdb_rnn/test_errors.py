@@ -16,6 +16,7 @@ from imdb_rnn.errors import (
     DiskFullError,
     DownloadError,
     ImdbRnnError,
+    TableError,
     UnsafeArchiveError,
 )
 
@@ -27,7 +28,7 @@ def test_every_error_class_derives_from_the_project_base():
         if value.__module__ == errors.__name__
     ]
     assert ImdbRnnError in classes
-    assert len(classes) == 9
+    assert len(classes) == 10
     for cls in classes:
         assert issubclass(cls, ImdbRnnError), cls.__name__
 
@@ -65,3 +66,7 @@ def test_a_download_error_must_say_whether_it_is_transient():
         DownloadError("no flag")  # type: ignore[call-arg]
     with pytest.raises(TypeError):
         DownloadError("positional flag", True)  # type: ignore[misc]
+
+
+def test_a_table_error_is_a_data_source_error():
+    assert issubclass(TableError, DataSourceError)
