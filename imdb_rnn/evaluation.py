@@ -343,12 +343,12 @@ def failed_evaluation(
     trained: TrainedModel, classes: Sequence[str] | None = None
 ) -> ModelEvaluation:
     """The row of a model whose training failed: no scores, and the reason."""
-    binary = classes is None or len(classes) == 2
+    count = 2 if classes is None else len(classes)
     return ModelEvaluation(
         model=trained.name,
         kind="rnn",
-        metrics={name: math.nan for name in metric_names(2 if binary else len(classes))},
-        confusion={"tn": 0, "fp": 0, "fn": 0, "tp": 0} if binary else {},
+        metrics={name: math.nan for name in metric_names(count)},
+        confusion={"tn": 0, "fp": 0, "fn": 0, "tp": 0} if count == 2 else {},
         length_buckets=[
             {"bucket": name, "reviews": 0, "accuracy": math.nan} for name, _, _ in LENGTH_BUCKETS
         ],

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn import metrics as skm
 
+from imdb_rnn.evaluation import METRIC_NAMES, MULTICLASS_METRIC_NAMES
 from imdb_rnn.evidence import (
     SAME,
     WORSE,
@@ -173,3 +175,45 @@ def test_with_several_seeds_the_headline_compares_architectures_by_seed():
     assert first.startswith("tfidf has the highest test accuracy (0.9000); lstm-seed2 is below")
     assert first.endswith("and the other 5 models further below.")
     assert second.startswith("Across 3 seeds, paired by seed: gru and lstm cannot be told apart (")
+
+
+def k_class_right_on(labels: np.ndarray, right: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """Rows of three probabilities whose most probable class is the label exactly where
+    ``right`` is true (the next class otherwise); ``spread`` moves the rows so that the
+    ranking metrics have something to rank."""
+    chosen = np.where(right, labels, (labels + 1) % 3)
+    rows = np.full((len(labels), 3), 0.2) + np.eye(3)[chosen] * (0.2 + spread)[:, None]
+    return (rows / rows.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_k_class_pairs_are_judged_by_the_chosen_class():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 3, N)
+    base = np.arange(N) < int(0.8 * N)
+    near = base.copy()
+    near[:12] = False  # loses 12 that base has
+    near[-10:] = True  # wins 10 that base misses
+    predictions = {
+        "tfidf": (labels, k_class_right_on(labels, base, rng.random(N))),
+        "gru": (labels, k_class_right_on(labels, near, rng.random(N))),
+    }
+    models = [
+        Scored("gru", "rnn", float(near.mean()), "gru", 42),
+        Scored("tfidf", "baseline", float(base.mean())),
+    ]
+    evidence = weigh_evidence(models, predictions, 200, 0.95, seed=0)
+    row = oriented(evidence.comparisons, "gru", "tfidf")
+    assert (row["only_model_right"], row["only_other_right"]) == (10, 12)
+    assert row["accuracy_difference"] == pytest.approx(-2 / N)
+    assert row["verdict"] == SAME
+    expected = skm.roc_auc_score(
+        labels, predictions["gru"][1], multi_class="ovr"
+    ) - skm.roc_auc_score(labels, predictions["tfidf"][1], multi_class="ovr")
+    assert row["roc_auc_difference"] == pytest.approx(expected, abs=1e-12)
+    low, high = row["roc_auc_interval"]
+    assert low < row["roc_auc_difference"] < high
+    # K classes also get intervals for their weighted precision, recall and F1.
+    assert list(evidence.intervals["gru"]) == [*METRIC_NAMES, *MULTICLASS_METRIC_NAMES]
+    low, high = evidence.intervals["gru"]["accuracy"]
+    assert low < near.mean() < high
+    assert evidence.headline[0].startswith("tfidf and gru cannot be told apart")

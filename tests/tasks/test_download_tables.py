@@ -37,7 +37,7 @@ def test_a_given_checksum_is_checked_for_a_local_table(tmp_path):
     table = tmp_path / "reviews.csv"
     table.write_bytes(TABLE)
 
-    with pytest.raises(ChecksumMismatchError, match="checksum mismatch for .*reviews.csv"):
+    with pytest.raises(ChecksumMismatchError, match=r"checksum mismatch for .*reviews\.csv"):
         fetch_archive(SourceConfig(source=str(table), sha256="0" * 64), tmp_path / "archives")
 
 
