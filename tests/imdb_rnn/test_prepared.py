@@ -142,3 +142,25 @@ def test_unreadable_parquet_is_a_data_contract_error(prepared):
 
     with pytest.raises(DataContractError, match="not a readable Parquet file"):
         load_arrays(prepared, "test")
+
+
+def test_a_folder_prepared_before_classes_and_cards_loads_with_both(tmp_path):
+    from imdb_rnn.prepared import MANIFEST_FILE, load_prepared
+    from tests.conftest import small_prepared
+
+    prepared = small_prepared(tmp_path)
+    manifest_path = prepared.directory / MANIFEST_FILE
+    manifest = json.loads(manifest_path.read_text())
+    written_card = manifest.pop("card")
+    del manifest["classes"]
+    manifest_path.write_text(json.dumps(manifest))
+
+    loaded = load_prepared(
+        prepared.directory, prepared.fingerprint, prepared.source_sha256, prepared.preprocess
+    )
+
+    assert loaded.classes == ("neg", "pos")
+    assert loaded.card["rows"] == written_card["rows"]
+    assert loaded.card["tokens"] == written_card["tokens"]
+    assert loaded.card["test_token_coverage"] == written_card["test_token_coverage"]
+    assert loaded.card["duplicates"] == written_card["duplicates"]
