@@ -62,11 +62,12 @@ def test_the_code_keeps_its_contracts():
             "tasks.evaluate -> tasks.train",
         ),
         # A cycle inside the library: storage imports files, so files may not import storage.
+        # (Either import of the pair may be named as the one to remove: each is one import.)
         (
             "imdb_rnn/files.py",
             "from imdb_rnn import storage",
             "No import cycles",
-            ".storage -> .files",
+            (".storage -> .files", ".files -> .storage"),
         ),
     ],
 )
@@ -83,7 +84,8 @@ def test_a_planted_wrong_import_breaks_the_build(tmp_path, module, planted, brok
     assert result.returncode == 1, result.stdout[-3000:]
     broken_lines = [line for line in result.stdout.splitlines() if line.endswith(" BROKEN")]
     assert any(line.startswith(broken) for line in broken_lines), broken_lines
-    assert named in result.stdout
+    alternatives = (named,) if isinstance(named, str) else named
+    assert any(name in result.stdout for name in alternatives), result.stdout[-3000:]
 
 
 def test_no_library_task_or_flow_module_is_over_about_400_lines():

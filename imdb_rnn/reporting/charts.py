@@ -65,9 +65,9 @@ def _macro_roc(labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarra
 
 def roc_chart(predictions: Predictions) -> str:
     """ROC curves; for K classes each model's one-vs-rest curves averaged (macro)."""
-    from sklearn.metrics import roc_auc_score, roc_curve
+    from sklearn.metrics import roc_curve
 
-    from imdb_rnn.evaluation import multiclass_metrics
+    from imdb_rnn.evaluation import roc_auc
 
     several = any(np.ndim(p) == 2 for _, p in predictions.values())
 
@@ -76,10 +76,9 @@ def roc_chart(predictions: Predictions) -> str:
         for name, (labels, probabilities) in predictions.items():
             if np.ndim(probabilities) == 2:
                 fpr, tpr = _macro_roc(labels, probabilities)
-                auc = multiclass_metrics(labels, probabilities)["roc_auc"]
             else:
                 fpr, tpr, _ = roc_curve(labels, probabilities)
-                auc = roc_auc_score(labels, probabilities)
+            auc = roc_auc(labels, probabilities)
             axes.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
         axes.plot([0, 1], [0, 1], color="#999", linestyle=":", label="chance")
         title = "ROC curves, one-vs-rest, macro average" if several else "ROC curves"
@@ -197,11 +196,13 @@ def confusion_chart(evaluations: list[ModelEvaluation]) -> str:
     """One heatmap per model: K x K counts, true classes down, predicted across."""
     names = evaluations[0].class_names
     side = 2.4 if len(names) == 2 else 0.42 * len(names) + 1.4
+    # Beyond four classes a heatmap needs room for its counts: two per row.
+    across = len(evaluations) if len(names) <= 4 else min(2, len(evaluations))
+    down = math.ceil(len(evaluations) / across)
 
     def draw(figure: Any) -> None:
-        count = len(evaluations)
         for index, evaluation in enumerate(evaluations):
-            axes = figure.add_subplot(1, count, index + 1)
+            axes = figure.add_subplot(down, across, index + 1)
             matrix = confusion_matrix(evaluation)
             axes.imshow(matrix, cmap="Blues")
             for (row, column), value in np.ndenumerate(matrix):
@@ -213,16 +214,16 @@ def confusion_chart(evaluations: list[ModelEvaluation]) -> str:
                     ha="center",
                     va="center",
                     color="white" if dark else "black",
-                    fontsize=9 if len(names) <= 4 else 6,
+                    fontsize=9 if len(names) <= 4 else 7,
                 )
             ticks = list(range(len(names)))
             axes.set_xticks(ticks, names, rotation=0 if len(names) <= 4 else 90)
             axes.set_yticks(ticks, names)
             axes.set(xlabel="predicted", title=evaluation.model)
-            if index == 0:
+            if index % across == 0:
                 axes.set_ylabel("actual")
 
-    return _png_data_uri(draw, (side * len(evaluations) + 0.6, side + 0.4))
+    return _png_data_uri(draw, (side * across + 0.6, (side + 0.4) * down))
 
 
 def gradient_position_chart(curves: dict[str, list[float]], threshold: float) -> str:

@@ -145,14 +145,29 @@ def disagreement_examples(evidence: dict[str, Any]) -> list[tuple[str, dict[str,
 
 
 def review_rows(reviews: list[dict[str, Any]]) -> list[list[str]]:
-    """``[probability, true label, excerpt]`` per review (with the baseline's, if known)."""
+    """``[probability, true label, excerpt]`` per review (with the baseline's, if known).
+
+    For K classes each probability is that of the class the model chose, named after it.
+    """
     rows = []
     for review in reviews:
-        probability = fmt(review["probability"])
+        probability = _chosen(review["probability"], review.get("predicted"))
         if "baseline_probability" in review:
-            probability += f" (baseline {fmt(review['baseline_probability'])})"
+            baseline = _chosen(review["baseline_probability"], review.get("baseline_predicted"))
+            probability += f" (baseline {baseline})"
         rows.append([probability, review["label"], review["excerpt"]])
     return rows
+
+
+def _chosen(probability: float, predicted: str | None) -> str:
+    return fmt(probability) if predicted is None else f"{fmt(probability)} → {predicted}"
+
+
+def probability_meaning(reviews: list[dict[str, Any]]) -> str:
+    """What the probabilities of ``reviews`` are: of positive, or of the chosen class."""
+    if any("predicted" in review for review in reviews):
+        return "the probability of the class the model chose (named after the arrow)"
+    return "the model's probability of positive"
 
 
 def interval_note(evidence: dict[str, Any]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,17 +12,17 @@ from imdb_rnn.reporting.charts import report_charts
 from imdb_rnn.reporting.claims_tables import contradictions, measured_table, notes_table
 from imdb_rnn.reporting.evidence_tables import (
     PAIRWISE_NOTE,
-    coloured_words,
-    disagreement_examples,
-    disagreement_table,
     interval_note,
     pairwise_table,
-    review_rows,
     seed_comparison_table,
     value_interval,
     variation_sentence,
     variation_table,
 )
+from imdb_rnn.reporting.html_mistakes import explained_html, mistakes_html
+from imdb_rnn.reporting.html_parts import esc as _esc
+from imdb_rnn.reporting.html_parts import names_as_code as _names_as_code
+from imdb_rnn.reporting.html_parts import table as _table
 from imdb_rnn.reporting.tables import (
     PARAMETER_SECTIONS,
     across_seeds,
@@ -72,10 +71,6 @@ table.reviews td:last-child{max-width:720px}
 """
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def claims_html(section: dict[str, Any], real_data: str, charts: dict[str, tuple[str, str]]) -> str:
     """The notes' table beside the measured one, the verdicts, both charts, the evidence."""
     thresholds = section["thresholds"]
@@ -113,34 +108,12 @@ def claims_html(section: dict[str, Any], real_data: str, charts: dict[str, tuple
     return "".join(parts)
 
 
-def _table(
-    headings: list[str],
-    rows: list[list[str]],
-    best_cells: frozenset | set = frozenset(),
-    css: str = "",
-) -> str:
-    head = "".join(f"<th>{_esc(h)}</th>" for h in headings)
-    body = []
-    for r, row in enumerate(rows):
-        cells = "".join(
-            f'<td class="best">{cell}</td>' if (r, c) in best_cells else f"<td>{cell}</td>"
-            for c, cell in enumerate(row)
-        )
-        body.append(f"<tr>{cells}</tr>")
-    attribute = f" class='{css}'" if css else ""
-    return f"<table{attribute}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
 def _figure(uri: str, alt: str) -> str:
     return f'<figure><img src="{uri}" alt="{_esc(alt)}"></figure>'
 
 
 def _chart(charts: dict[str, tuple[str, str]], name: str) -> str:
     return _figure(*charts[name]) if name in charts else ""
-
-
-def _names_as_code(row: list[str], columns: int) -> list[str]:
-    return [f"<code>{_esc(c)}</code>" for c in row[:columns]] + [_esc(c) for c in row[columns:]]
 
 
 def card_html(card: dict[str, Any]) -> str:
@@ -208,56 +181,6 @@ def verdicts_html(evidence: dict[str, Any]) -> str:
         parts.append(_table(headings, [_names_as_code(row, 1) for row in body]))
         sentence = variation_sentence(evidence["seed_variation"])
         parts.append(f"<div class='verdict'>{_esc(sentence)}</div>")
-    return "".join(parts)
-
-
-def _reviews_table(reviews: list[dict[str, Any]], probability_heading: str) -> str:
-    body = [[_esc(cell) for cell in row] for row in review_rows(reviews)]
-    return _table([probability_heading, "true label", "review"], body, css="reviews")
-
-
-def mistakes_html(evidence: dict[str, Any]) -> str:
-    parts = [
-        "<h2 id='mistakes'>Mistakes a person can read</h2><p class='muted'>The test reviews "
-        "each model got most confidently wrong (cleaned text: lower case, markup removed). "
-        "The probability is the model's for <em>positive</em>.</p>"
-    ]
-    for model, reviews in evidence.get("confident_errors", {}).items():
-        if reviews:
-            parts.append(f"<h3><code>{_esc(model)}</code></h3>")
-            parts.append(_reviews_table(reviews, "probability"))
-    if evidence.get("disagreements"):
-        headings, body = disagreement_table(evidence)
-        parts.append("<h3>Recurrent models against the baseline</h3>")
-        parts.append(_table(headings, [_names_as_code(row, 2) for row in body]))
-        for who, row, reviews in disagreement_examples(evidence):
-            parts.append(
-                f"<p><strong>Only <code>{_esc(who)}</code> right</strong> "
-                f"(<code>{_esc(row['model'])}</code> vs <code>{_esc(row['baseline'])}</code>)</p>"
-            )
-            parts.append(_reviews_table(reviews, f"probability ({row['model']})"))
-    return "".join(parts)
-
-
-def explained_html(explained: list[dict[str, Any]]) -> str:
-    parts = [
-        "<h2 id='explained'>Which words moved the champion</h2><p class='muted'>Each word "
-        "dropped in turn and the review scored again: green words pushed the score towards "
-        "positive, red ones towards negative; the stronger the colour, the larger the change. "
-        "Hover a word for its effect.</p>"
-    ]
-    for review in explained:
-        words = " ".join(
-            f"<span class='word' style='background:{colour}' "
-            f"title='{effect:+.4f}'>{html.escape(word, quote=False)}</span>"
-            for (word, colour), effect in zip(
-                coloured_words(review), review["effects"], strict=True
-            )
-        )
-        parts.append(
-            f"<p><strong>True label {_esc(review['label'])}, probability of positive "
-            f"{review['probability']:.4f}</strong></p><p class='explained'>{words}</p>"
-        )
     return "".join(parts)
 
 

@@ -19,6 +19,7 @@ from imdb_rnn.reporting.evidence_tables import (
     disagreement_table,
     interval_note,
     pairwise_table,
+    probability_meaning,
     review_rows,
     seed_comparison_table,
     strongest_words,
@@ -167,10 +168,16 @@ def _review_list(reviews: list[dict[str, Any]], model: str) -> str:
 def mistakes_markdown(evidence: dict[str, Any]) -> str:
     """Each model's most confident mistakes, and where the recurrent models and the baseline
     disagree, with examples."""
+    shown = [r for reviews in evidence.get("confident_errors", {}).values() for r in reviews]
+    meaning = (
+        "the model's probability of *positive*"
+        if not any("predicted" in review for review in shown)
+        else probability_meaning(shown)
+    )
     parts = [
         "## Mistakes a person can read\n",
         "The test reviews each model got most confidently wrong (cleaned text: lower case, "
-        "markup removed), with the model's probability of *positive*.\n",
+        f"markup removed), with {meaning}.\n",
     ]
     for model, reviews in evidence.get("confident_errors", {}).items():
         if reviews:
@@ -191,22 +198,26 @@ def explained_markdown(
 ) -> str:
     """The champion's reviews: each as a picture of its words coloured by their effect when
     ``charts`` are embedded, and the words that moved the score most, in text."""
+    several = any("predicted" in review for review in explained)
+    up, down = ("the predicted class", "the others") if several else ("positive", "negative")
     parts = [
         "## Which words moved the champion\n",
         "Each word dropped in turn and the review scored again: green words pushed the score "
-        "towards positive, red ones towards negative; the stronger the colour, the larger "
+        f"towards {up}, red ones towards {down}; the stronger the colour, the larger "
         "the change.\n",
     ]
     for index, review in enumerate(explained):
-        parts.append(
-            f"**True label {review['label']}, probability of positive "
-            f"{review['probability']:.4f}**\n"
+        scored = (
+            f"predicted {review['predicted']} with probability"
+            if "predicted" in review
+            else "probability of positive"
         )
+        parts.append(f"**True label {review['label']}, {scored} {review['probability']:.4f}**\n")
         parts.append(_chart(charts, f"explained-{index}"))
-        towards_positive, towards_negative = strongest_words(review)
+        towards_up, towards_down = strongest_words(review)
         parts.append(
-            f"Towards positive: {_cell(towards_positive) or 'none'}. "
-            f"Towards negative: {_cell(towards_negative) or 'none'}.\n"
+            f"Towards {up}: {_cell(towards_up) or 'none'}. "
+            f"Towards {down}: {_cell(towards_down) or 'none'}.\n"
         )
     return "\n".join(parts)
 
