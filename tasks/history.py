@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ from imdb_rnn.run import Run
 log = logging.getLogger(__name__)
 
 # The columns of release 0.3.0: a history file written then must stay readable and appendable.
+# A run of K > 2 classes fills the same columns with their macro meanings (see
+# ``imdb_rnn.evaluation``); its weighted metrics stay in metrics.json, not here, since a new
+# column would make every older history file unreadable by the schema check.
 METRIC_COLUMNS = (
     "accuracy",
     "precision",
@@ -71,7 +75,9 @@ def history_rows(
             "model": evaluation.model,
             "kind": evaluation.kind,
             "parameters": encoded,
-            **{column: float(evaluation.metrics[column]) for column in METRIC_COLUMNS},
+            **{
+                column: float(evaluation.metrics.get(column, math.nan)) for column in METRIC_COLUMNS
+            },
             "train_seconds": float(evaluation.train_seconds),
             "promoted": evaluation.model == promoted_model,
         }
@@ -112,7 +118,8 @@ def trend(history: pd.DataFrame, metric: str, runs: int = TREND_RUNS) -> list[di
         return []
     result = []
     for run_id, rows in history.groupby("run_id", sort=False):
-        recurrent = rows[rows["kind"] == "rnn"]
+        # A failed model's metrics are NaN; a run whose recurrent models all failed has none.
+        recurrent = rows[(rows["kind"] == "rnn") & rows[metric].notna()]
         baseline = rows[rows["kind"] == "baseline"]
         best = recurrent.loc[recurrent[metric].idxmax()] if not recurrent.empty else None
         promoted = rows.loc[rows["promoted"], "model"].tolist()

@@ -193,7 +193,6 @@ def write_report_files(
     )
 
 
-@task(name="report", task_run_name="report")
 def stack_record(recurrent: TrainedAndScored) -> dict[str, Any]:
     """What the run's stack combines, with what weights; empty when there is no stack."""
     for trained in recurrent.trained:
@@ -206,6 +205,7 @@ def stack_record(recurrent: TrainedAndScored) -> dict[str, Any]:
     return {}
 
 
+@task(name="report", task_run_name="report")
 def write_report(
     run: Run,
     recurrent: TrainedAndScored,

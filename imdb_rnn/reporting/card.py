@@ -14,32 +14,46 @@ from imdb_rnn.reporting.tables import fmt
 SPLITS = ("train", "validation", "test")
 
 
+def _table_name(card: dict[str, Any]) -> str:
+    return PurePosixPath(str(card.get("source", "")).replace("\\", "/")).name or "table"
+
+
 def report_title(card: dict[str, Any]) -> str:
     """IMDb's title, or the table's file name for a table source."""
     if card.get("kind") == "table":
-        name = PurePosixPath(str(card.get("source", "")).replace("\\", "/")).name or "table"
-        return f"{name}: recurrent model comparison"
+        return f"{_table_name(card)}: recurrent model comparison"
     return "IMDb sentiment: recurrent model comparison"
+
+
+def page_title(card: dict[str, Any], run_id: str) -> str:
+    """The browser tab's title: IMDb's as before cards, the table's name for a table."""
+    if card.get("kind") == "table":
+        return f"{_table_name(card)} RNN comparison {run_id}"
+    return f"IMDb RNN comparison {run_id}"
 
 
 def card_table(card: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """One row per split: rows per class, all rows, tokens (median and 90th percentile, max),
     and the share longer than the models read."""
-    classes = card["classes"]
+    classes = card.get("classes", [])
     headings = ["split", *classes, "rows", "tokens p50 / p90 / max", "cut at maxlen"]
     body = []
     for split in SPLITS:
-        counts = card["rows"].get(split)
+        counts = card.get("rows", {}).get(split)
         if counts is None:
             continue
-        tokens = card["tokens"][split]
+        # A card hand-edited or written by an older prepare may lack a split's lengths: the
+        # rows still show, the missing figures read n/a.
+        tokens = card.get("tokens", {}).get(split) or {}
+        lengths = " / ".join(fmt(tokens.get(key)) for key in ("p50", "p90", "max"))
+        share = card.get("truncated_share", {}).get(split)
         body.append(
             [
                 split,
                 *(fmt(int(counts.get(name, 0))) for name in classes),
                 fmt(int(sum(counts.values()))),
-                f"{tokens['p50']:,} / {tokens['p90']:,} / {tokens['max']:,}",
-                f"{card['truncated_share'][split]:.1%}",
+                lengths,
+                "n/a" if share is None else f"{share:.1%}",
             ]
         )
     return headings, body
@@ -47,7 +61,7 @@ def card_table(card: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 def card_sentences(card: dict[str, Any]) -> list[str]:
     """The source and classes, the vocabulary's coverage of test, what was left out."""
-    classes = card["classes"]
+    classes = card.get("classes", [])
     kind = "table" if card.get("kind") == "table" else "aclImdb archive"
     sentences = [
         f"Source: {card.get('source', '')} ({kind}); {len(classes)} classes: {', '.join(classes)}."

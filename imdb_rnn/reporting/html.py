@@ -7,7 +7,13 @@ from typing import Any
 
 from imdb_rnn.claim_rules import memory_verdict
 from imdb_rnn.evaluation import LENGTH_BUCKETS, ModelEvaluation, Predictions
-from imdb_rnn.reporting.card import card_sentences, card_table, duplicates_warning, report_title
+from imdb_rnn.reporting.card import (
+    card_sentences,
+    card_table,
+    duplicates_warning,
+    page_title,
+    report_title,
+)
 from imdb_rnn.reporting.charts import report_charts
 from imdb_rnn.reporting.claims_tables import contradictions, measured_table, notes_table
 from imdb_rnn.reporting.evidence_tables import (
@@ -27,6 +33,7 @@ from imdb_rnn.reporting.tables import (
     PARAMETER_SECTIONS,
     across_seeds,
     best_values,
+    calibration_note,
     comparison_rows,
     ensemble_note,
     ensemble_table,
@@ -121,7 +128,7 @@ def card_html(card: dict[str, Any]) -> str:
     warning, warns = duplicates_warning(card)
     css = "warning" if warns else "muted"
     return (
-        "<h2>Data</h2>"
+        "<h2>Dataset</h2>"
         + "".join(f"<p class='muted'>{_esc(s)}</p>" for s in card_sentences(card))
         + _table(*card_table(card))
         + f"<p class='{css}'>{_esc(warning)}</p>"
@@ -239,10 +246,8 @@ def render_html(
         parts.append("</div>")
     if "reliability" in charts:
         parts.append(
-            "<h2 id='calibration'>Calibration</h2><p class='muted'>Does a predicted 0.9 mean "
-            "90 %? The Brier score and the expected calibration error (ECE, 10 equal-width "
-            "bins of the probability of positive) are in the metrics table; on the diagram, "
-            "a calibrated model follows the diagonal.</p>"
+            "<h2 id='calibration'>Calibration</h2>"
+            f"<p class='muted'>{_esc(calibration_note(evaluations))}</p>"
         )
         parts.append(_chart(charts, "reliability"))
 
@@ -317,7 +322,7 @@ def render_html(
             _table(["stage", "seconds"], [[_esc(k), fmt(float(v), 1)] for k, v in timings.items()])
         )
 
-    title = f"IMDb RNN comparison {run_id}"
+    title = page_title(card, run_id)
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"

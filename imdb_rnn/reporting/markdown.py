@@ -31,6 +31,7 @@ from imdb_rnn.reporting.tables import (
     PARAMETER_SECTIONS,
     across_seeds,
     best_values,
+    calibration_note,
     comparison_rows,
     ensemble_note,
     ensemble_table,
@@ -46,7 +47,8 @@ from imdb_rnn.reporting.tables import (
 def card_markdown(card: dict[str, Any]) -> str:
     """The dataset card: rows per split and class, lengths, coverage, shared texts."""
     warning, warns = duplicates_warning(card)
-    lines = ["## Data\n", " ".join(card_sentences(card)) + "\n"]
+    # Not "Data": the run details at the end have that heading.
+    lines = ["## Dataset\n", " ".join(card_sentences(card)) + "\n"]
     lines.append(_markdown_table(*card_table(card)) + "\n")
     lines.append(f"**Warning: {_cell(warning)}**\n" if warns else f"{_cell(warning)}\n")
     return "\n".join(lines)
@@ -257,12 +259,7 @@ def render_markdown(
         parts.append("## Curves and training\n")
         parts += [_chart(charts, name) for name in ("roc", "precision_recall", "training")]
     if evidence and evidence.get("calibration"):
-        parts.append(
-            "## Calibration\n\nDoes a predicted 0.9 mean 90 %? The Brier score and the "
-            "expected calibration error (ECE, 10 equal-width bins of the probability of "
-            "positive) are in the metrics table; on the diagram, a calibrated model follows "
-            "the diagonal.\n"
-        )
+        parts.append(f"## Calibration\n\n{calibration_note(evaluations)}\n")
         parts.append(_chart(charts, "reliability"))
 
     maxlen = run_info.get("preprocess", {}).get("maxlen")

@@ -49,6 +49,21 @@ def metric_columns(evaluations: list[ModelEvaluation]) -> tuple[tuple[str, str, 
     return macro + WEIGHTED_COLUMNS
 
 
+def calibration_note(evaluations: list[ModelEvaluation]) -> str:
+    """What the calibration figures bin: the probability of positive, or for K > 2 classes
+    the chosen class's (top label), since no one class's probability speaks for every row."""
+    binned = (
+        "the probability of positive"
+        if all(e.is_binary for e in evaluations)
+        else "the chosen class's probability, top label"
+    )
+    return (
+        "Does a predicted 0.9 mean 90 %? The Brier score and the expected calibration error "
+        f"(ECE, 10 equal-width bins of {binned}) are in the metrics table; on the diagram, "
+        "a calibrated model follows the diagonal."
+    )
+
+
 # The config sections a report lists.
 PARAMETER_SECTIONS = (
     "preprocess",
@@ -140,9 +155,10 @@ def summary_sentences(
     if headline:
         return [*headline, *failures]
     best = best_by(evaluations)
+    auc = "ROC-AUC" if best.is_binary else "macro ROC-AUC"
     sentences = [
         f"Best model on test accuracy: {best.model} ({best.metrics['accuracy']:.4f}, "
-        f"ROC-AUC {best.metrics['roc_auc']:.4f})."
+        f"{auc} {best.metrics['roc_auc']:.4f})."
     ]
     recurrent = [e for e in evaluations if e.kind == "rnn" and not e.failure]
     baselines = [e for e in evaluations if e.kind == "baseline"]

@@ -91,3 +91,46 @@ def test_the_report_shows_intervals_verdicts_mistakes_and_embeds_every_chart(tmp
     for section in ("Is the difference real?", "Calibration", "Which words moved the champion"):
         assert section in page
     assert "title='+0.4000'>wonderful</span>" in page
+
+
+def test_metrics_json_keeps_the_dataset_card(tmp_path):
+    from tests.imdb_rnn.reporting.three_classes import three_class_card
+
+    card = three_class_card(test_rows=3)
+    info = {**RUN_INFO, "data": {**RUN_INFO["data"], "card": card}}
+    written = write_report_files("20260103T000000Z-c", EVALUATIONS, info, tmp_path / "reports")
+    metrics = json.loads((written.directory / "metrics.json").read_text())
+    assert metrics["run"]["data"]["card"] == card
+    assert "**Warning: 3 test rows" in (written.directory / "summary.md").read_text()
+    assert "<p class='warning'>3 test rows" in (written.directory / "report.html").read_text()
+
+
+def test_a_three_class_run_writes_its_report(tmp_path):
+    import re
+
+    from tests.imdb_rnn.reporting.three_classes import saved_three_class_run, three_class_card
+
+    evaluations = saved_three_class_run(tmp_path)
+    info = {**RUN_INFO, "data": {**RUN_INFO["data"], "card": three_class_card()}}
+    written = write_report_files("20260104T000000Z-k", evaluations, info, tmp_path / "reports")
+    assert written.best_model == "tfidf_logreg"  # 26 of 30 right, against 21
+    metrics = json.loads((written.directory / "metrics.json").read_text())
+    assert metrics["models"][0]["confusion_matrix"] == [[8, 1, 1], [2, 6, 2], [0, 3, 7]]
+    assert metrics["rows"][1]["weighted_f1"] == 0.8654
+    with (written.directory / "summary.csv").open() as handle:
+        assert "weighted_f1" in next(csv.reader(handle))
+
+    summary = (written.directory / "summary.md").read_text()
+    assert summary.index("## Dataset") < summary.index("## Test metrics")
+    assert "3 classes: food, sport, tech." in summary
+    assert "| **tech** | 0 | 1 | 9 |" in summary  # the baseline's third row
+    alts = re.findall(r"!\[([^\]]+)\]\(data:image/png;base64,", written.markdown)
+    assert alts == [
+        "ROC curves of all models",
+        "Precision-recall curves of all models",
+        "Loss and accuracy per epoch, train and validation",
+        "Accuracy by review length per model",
+        "Confusion matrix per model",
+    ]
+    page = (written.directory / "report.html").read_text()
+    assert "<th>ROC-AUC (macro)</th>" in page and "Confusion matrix per model" in page
