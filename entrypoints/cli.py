@@ -57,8 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser(
         "predict",
         help="label reviews with the champion model",
-        description="Label reviews as positive or negative with the champion (the model in "
-        "service), using its own vocabulary and padding. Pass reviews as arguments or --file.",
+        description="Label texts with the champion (the model in service), using its own "
+        "vocabulary and padding: positive or negative for IMDb, or the champion's class names "
+        "for a table of your own (with every class's probability when there are more than "
+        "two). Pass texts as arguments or --file.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="review text(s) to label")

@@ -117,7 +117,9 @@ def out_of_fold_probabilities(
 
 
 def save_out_of_fold(directory: Path, out_of_fold: np.ndarray) -> None:
-    """One probability per pooled review; K-class rows are kept whole (``probabilities``)."""
+    """Two classes: one probability per pooled review (column ``probability``), what the
+    stack is fitted on. K > 2: each review's K probabilities (column ``probabilities``), kept
+    for the record, since the stack, their only reader, combines two-class scores."""
     if out_of_fold.ndim == 2:
         column = pa.FixedSizeListArray.from_arrays(
             pa.array(out_of_fold.reshape(-1)), out_of_fold.shape[1]

@@ -32,7 +32,9 @@ def word_effects(
 ) -> tuple[float, list[float]]:
     """The review's score, and for each visible word, score minus the score without it.
 
-    A positive effect means the word pushed the review towards "positive".
+    ``score`` gives one number per review: the probability of "positive" for two classes,
+    or of the class the model chose for the whole review with K > 2 (``explain_reviews``
+    picks that column). A positive effect means the word pushed the review towards it.
     """
     shown = visible_words(words, encoder)
     variants = [shown] + [shown[:i] + shown[i + 1 :] for i in range(len(shown))]
@@ -93,7 +95,11 @@ def explain_reviews(
     count: int,
     classes: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """``count`` of ``texts`` with every visible word's effect on the score."""
+    """``count`` of ``texts`` with every visible word's effect on the score.
+
+    Each has its ``label`` (the class's name), ``probability``, ``words`` and ``effects``;
+    with K > 2 classes also ``predicted``, the class whose probability the effects move.
+    """
     from imdb_rnn.text import tokenize_all
 
     token_lists = tokenize_all(list(texts))

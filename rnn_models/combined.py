@@ -24,7 +24,9 @@ def _member_outputs(members: list[Any]) -> tuple[Any, list[Any]]:
 
 
 def average_of(members: list[Any], name: str) -> Any:
-    """One Keras model whose output is the mean of ``members``' outputs for the same tokens."""
+    """One Keras model whose output is the mean of ``members``' outputs for the same tokens:
+    of their one probability each, or for K-class members of each class's probability (the
+    mean of rows that sum to one sums to one)."""
     import keras
 
     tokens, outputs = _member_outputs(members)

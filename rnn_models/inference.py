@@ -32,6 +32,11 @@ def predict_probabilities(
     """``model``'s output for every row: a flat float array, or rows x outputs when it has
     several.
 
+    A two-class model (one sigmoid output) gives the probability of the second class per
+    row, shape ``(rows,)``; a K-class model (``Dense(K, softmax)``) gives each class's
+    probability, shape ``(rows, K)``, rows summing to one; the recurrent part of a stack
+    gives a column per member. No rows give ``(0,)`` or ``(0, K)`` alike.
+
     The last batch is padded with empty sequences and the padding's outputs dropped, so
     every batch has one shape; the model is XLA-compiled for it when XLA is on (see
     ``jit_compile_setting``). A model that skips padding (``reads_any_length``) is fed the

@@ -87,11 +87,14 @@ def build_model(
 
     Raises:
         KeyError: ``name`` is not a registered architecture.
+        ValueError: ``classes`` is below two.
     """
     if name not in _RECURRENT_BLOCKS:
         raise KeyError(
             f"unknown architecture {name!r}; choose from {', '.join(ARCHITECTURE_NAMES)}"
         )
+    if classes < 2:
+        raise ValueError(f"a classifier needs at least two classes, not {classes}")
     import keras
 
     layers = keras.layers

@@ -45,8 +45,10 @@ def compile_for_training(
 ) -> None:
     """Compile ``model`` with the project's loss and metrics, and create its training state.
 
-    ``classes`` > 2 takes sparse categorical cross-entropy (Keras then reads "accuracy" as
-    the share of rows whose most probable class is the label).
+    Two classes: binary cross-entropy on the one sigmoid output. ``classes`` > 2: sparse
+    categorical cross-entropy of the integer labels against the K softmax outputs, and
+    accuracy as the share of rows whose most probable class is the label. Both log it as
+    "accuracy", so histories and reports read the same key for every K.
 
     ``steps_per_call`` train steps run per call into TensorFlow (Keras'
     ``steps_per_execution``). The optimizer's and the metrics' variables are created now,
@@ -55,11 +57,19 @@ def compile_for_training(
     model.compile(
         optimizer=optimizer,
         loss=MULTICLASS_LOSS if classes > 2 else LOSS,
-        metrics=list(METRICS),
+        metrics=_multiclass_metrics() if classes > 2 else list(METRICS),
         jit_compile=jit_compile,
         steps_per_execution=steps_per_call,
     )
     create_training_state(model)
+
+
+def _multiclass_metrics() -> list[Any]:
+    # Named outright rather than left to Keras' "accuracy", which picks its kind from the
+    # shapes of the first batch it sees: integer labels need the sparse kind whatever they are.
+    import keras
+
+    return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
 
 @dataclass(frozen=True)

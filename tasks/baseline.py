@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 BASELINE_NAME = "tfidf_logreg"
 NBSVM_NAME = "nbsvm"
-NBSVM_TWO_CLASSES = "NBSVM compares two classes; this data has %d, so it is left out"
+NBSVM_TWO_CLASSES = "NBSVM compares two classes; this data has %d classes, so NBSVM is not run"
 
 
 def train_and_score_baseline(
@@ -45,7 +45,8 @@ def train_and_score_baseline(
     """Fit TF-IDF + logistic regression on train, pick C on validation, score on test.
 
     The same cleaned text and tokenizer as the recurrent models are used, but no
-    vocabulary cap and no truncation: that is the baseline's usual strength.
+    vocabulary cap and no truncation: that is the baseline's usual strength. Two classes
+    give the probability of the second per review; K > 2 a multinomial model's K.
     """
     directory, stored = _folder_and_cache(BASELINE_NAME, TFIDF_FIELDS, prepared, config, models_dir)
     if stored is not None:
@@ -68,10 +69,12 @@ def train_and_score_baseline(
     )
     x_train = vectorizer.fit_transform(train["text"])
     x_validation = vectorizer.transform(validation["text"])
+    # liblinear, the seed's solver, fits two classes only; for K > 2 lbfgs fits one
+    # multinomial model (a softmax over K linear scores), and C is chosen on validation
+    # accuracy, the share of rows whose most probable class is the label, as for two.
+    solver = "liblinear" if prepared.is_binary else "lbfgs"
     best: tuple[float, float, LogisticRegression] | None = None
     for c in config.c_grid:
-        # K > 2 classes: one multinomial model (liblinear would fit one per class).
-        solver = "liblinear" if prepared.is_binary else "lbfgs"
         candidate = LogisticRegression(C=c, solver=solver, max_iter=1000)
         candidate.fit(x_train, train["label"])
         accuracy = float(candidate.score(x_validation, validation["label"]))

@@ -124,6 +124,11 @@ def decide_and_promote(
 
     Only recurrent models can become champion: the TF-IDF baseline is the yardstick, not a
     model in service. Runs that decide at the same time take turns through a file lock.
+    With K > 2 classes the metric is evaluation's K-class one (ROC-AUC and average
+    precision: the mean over the classes of each class against the rest; F1: macro; MCC:
+    multi-class), and McNemar's test reads the chosen class. A champion of other classes
+    than this data's is not compared with: the challenger replaces it, and the reason says
+    so.
     """
     metric = config.metric
     candidates = [e for e in evaluations if e.kind == "rnn" and e.model_path and not e.failure]

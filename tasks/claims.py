@@ -2,10 +2,12 @@
 
 For every trained architecture it measures, and keeps beside the model or in ``claims/``:
 
-- the gradient of the loss with respect to the embedding output at each position, averaged
-  over a fixed sample of test reviews (``rnn_models.probes.gradient_by_position``);
+- the gradient of the model's own loss (cross-entropy over its two or K classes) with
+  respect to the embedding output at each position, averaged over a fixed sample of test
+  reviews (``rnn_models.probes.gradient_by_position``);
 - accuracy on a synthetic task whose label is one marker token ``d`` steps before the end
-  (``rnn_models.probes.synthetic_accuracy``);
+  (``rnn_models.probes.synthetic_accuracy``): a two-class task of its own, whatever the
+  data's classes;
 - the gradient norm during training (logged by ``rnn_models.optimizers``), and complexity,
   from numbers the pipeline already has.
 

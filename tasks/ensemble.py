@@ -1,9 +1,11 @@
 """Combine the members of a cross-validated ensemble into one model.
 
 The ensemble is a Keras model that feeds the tokens to every member and averages their
-probabilities, saved as ``model.keras`` like any other model: evaluation, the champion,
-``imdb-rnn predict`` and ``serve`` use it unchanged. Its validation figures are out-of-fold:
-each pooled training review is scored by the one member that did not train on it.
+probabilities (for K classes, each class's), saved as ``model.keras`` like any other model:
+evaluation, the champion, ``imdb-rnn predict`` and ``serve`` use it unchanged. Its validation
+figures are out-of-fold: each pooled training review is scored by the one member that did not
+train on it. Those scores are kept in ``out_of_fold.parquet`` for every K; only the stack
+reads them, and only for two classes (``imdb_rnn.folds.save_out_of_fold``).
 """
 
 from __future__ import annotations

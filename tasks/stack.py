@@ -213,6 +213,7 @@ def _build(
             history=history,
             model_path=str(directory / MODEL_FILE),
             predictions_path=str(directory / PREDICTIONS_FILE),
+            classes=prepared.classes,
         )
         evaluation = dataclasses.replace(evaluation, seed=training.seed)
         write_json_atomic(
@@ -257,7 +258,11 @@ def stack(
     baseline: BaselineConfig,
     store: DataStore,
 ) -> TrainedAndScored:
-    """The run's recurrent models, plus their stack with NBSVM when ``training.stack``."""
+    """The run's recurrent models, plus their stack with NBSVM when ``training.stack``.
+
+    The stack is two-class (logits of one probability, NBSVM's margin): with more classes
+    the run goes on without it, and the log says so in one sentence.
+    """
     if not training.stack:
         return recurrent
     logger = get_run_logger()

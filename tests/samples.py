@@ -339,3 +339,49 @@ def evidence_for(evaluations: list[Any], resamples: int = 200) -> Any:
             }
         ],
     )
+
+
+# --- a prepared table of three classes, each told apart by its own words
+
+THREE_CLASS_WORDS = {"bad": "awful dull", "fine": "okay plain", "good": "great lovely"}
+
+
+def three_class_prepared(base: Path, per_class: int = 20, maxlen: int = 12) -> Any:
+    """A table of ``per_class`` texts of each of bad, fine and good, prepared under ``base``
+    with vocabulary 50: the classes are ids 0, 1 and 2, and a fifth of the rows (four of each
+    class for 20) are test rows."""
+    import logging
+
+    import pandas as pd
+
+    from imdb_rnn.aclimdb import RawDataset
+    from tasks.prepare import prepare_dataset
+
+    rows = [
+        {"text": f"{THREE_CLASS_WORDS[name]} film number{number}", "label": name}
+        for number in range(per_class)
+        for name in THREE_CLASS_WORDS
+    ]
+    base.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(base / "three.csv", index=False)
+    raw = RawDataset(base / "three.csv", "e" * 64, "three.csv", "table")
+    config = PreprocessConfig(vocab_size=50, maxlen=maxlen)
+    return prepare_dataset(raw, config, base / "processed", logging.getLogger("three-classes"))
+
+
+def listening_logger(name: str) -> tuple[Any, list[str]]:
+    """A logger of its own and the list its messages go to, to stand in for a task's run
+    logger (pytest's caplog loses records once Prefect configures logging mid-test)."""
+    import logging
+
+    said: list[str] = []
+
+    class _Listen(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage())
+
+    logger = logging.getLogger(name)
+    logger.handlers = [_Listen()]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger, said

@@ -66,6 +66,10 @@ def card_sentences(card: dict[str, Any]) -> list[str]:
     sentences = [
         f"Source: {card.get('source', '')} ({kind}); {len(classes)} classes: {', '.join(classes)}."
     ]
+    if len(classes) > 2:
+        sentences.append(
+            "NBSVM and the stack (--stack) compare two classes, so a run on more has neither."
+        )
     coverage = card.get("test_token_coverage")
     if coverage is not None:
         sentences.append(

@@ -208,3 +208,76 @@ def test_cli_without_champion_or_text_fails_clearly(tmp_path, capsys):
     assert "no champion model in" in capsys.readouterr().err
     assert main(["predict", "--data-dir", str(tmp_path)]) == 2
     assert "no review text given" in capsys.readouterr().err
+
+
+# --- the champion's class names and, for K classes, every class's probability
+
+
+def stand_in_champion(probabilities, classes=None):
+    """A champion whose scores are ``probabilities`` and whose folder names ``classes``."""
+    import numpy as np
+
+    from imdb_rnn.champion import Champion
+
+    class StandIn(Champion):
+        def probabilities(self, token_lists):
+            assert len(token_lists) == len(probabilities)
+            return np.asarray(probabilities, dtype=np.float32)
+
+    record = {"architecture": "gru", "run_id": "run-1"}
+    return StandIn(None, None, record if classes is None else {**record, "classes": classes})
+
+
+def test_three_classes_give_the_most_probable_class_and_every_probability():
+    champion = stand_in_champion([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]], ["bad", "fine", "good"])
+    frame = predict_reviews(["so-so", "dreadful"], champion)
+
+    assert list(frame.columns) == [
+        "text",
+        "probability",
+        "label",
+        "probability_bad",
+        "probability_fine",
+        "probability_good",
+    ]
+    assert list(frame["label"]) == ["fine", "bad"]
+    assert list(frame["probability"]) == pytest.approx([0.5, 0.6])
+    assert list(frame["probability_good"]) == pytest.approx([0.3, 0.1])
+    assert format_predictions(frame).splitlines() == [
+        "fine      0.5000  so-so",
+        "          bad 0.2000  fine 0.5000  good 0.3000",
+        "bad       0.6000  dreadful",
+        "          bad 0.6000  fine 0.3000  good 0.1000",
+    ]
+
+
+def test_two_classes_name_the_decided_class_with_the_second_class_probability():
+    texts = ["a", "b"]
+    spam = predict_reviews(texts, stand_in_champion([0.7, 0.2], ["ham", "spam"]))
+    assert list(spam["label"]) == ["spam", "ham"]
+    assert list(spam.columns) == ["text", "probability", "label"]
+    assert list(spam["probability"]) == pytest.approx([0.7, 0.2])
+    # aclImdb's classes (and a champion from before classes were recorded) keep their words.
+    for champion in (stand_in_champion([0.7, 0.2], ["neg", "pos"]), stand_in_champion([0.7, 0.2])):
+        frame = predict_reviews(texts, champion)
+        assert list(frame["label"]) == ["positive", "negative"]
+        assert format_predictions(frame).splitlines() == [
+            "positive  0.7000  a",
+            "negative  0.2000  b",
+        ]
+
+
+@pytest.mark.slow
+def test_cli_prints_each_texts_class_and_every_class_probability(tmp_path, monkeypatch, capsys):
+    import imdb_rnn.champion
+    from entrypoints.cli import main
+
+    champion = stand_in_champion([[0.1, 0.2, 0.7]], ["bad", "fine", "good"])
+    monkeypatch.setattr(imdb_rnn.champion, "load_champion", lambda link: champion)
+    assert main(["predict", "--data-dir", str(tmp_path), "lovely"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        "good      0.7000  lovely",
+        "          bad 0.1000  fine 0.2000  good 0.7000",
+    ]
+    assert err == "(champion: gru from run run-1)\n"

@@ -270,3 +270,81 @@ def test_the_reason_quotes_the_interval_and_mcnemar():
         "scored 0.9050 (+0.0050; 95% interval [-0.0040, +0.0140]; McNemar's p on accuracy "
         "0.21, needed a significant improvement)."
     )
+
+
+# --- three classes
+
+
+def _three_class_rows(labels: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """0.7 on the label where ``right``, else on the next class; 0.15 on the other two."""
+    chosen = np.where(right, labels, (labels + 1) % 3)
+    rows = np.full((len(labels), 3), 0.15)
+    rows[np.arange(len(labels)), chosen] = 0.7
+    return rows
+
+
+def test_three_classes_are_judged_by_the_chosen_class_and_their_own_metric():
+    from sklearn.metrics import f1_score
+
+    labels = np.arange(900) % 3
+    champion_right = np.arange(900) < 600
+    much, slightly = champion_right.copy(), champion_right.copy()
+    much[600:700] = True  # 100 more right, none fewer
+    slightly[600:604] = True  # 4 more right and 2 fewer
+    slightly[:2] = False
+    champion = _three_class_rows(labels, champion_right)
+
+    def macro_f1(p):
+        return f1_score(labels, p.argmax(axis=1), average="macro")
+
+    verdicts = {}
+    for name, right in (("much", much), ("slightly", slightly)):
+        challenger = _three_class_rows(labels, right)
+        scores = (macro_f1(challenger), macro_f1(champion))
+        verdicts[name] = judge(labels, challenger, champion, scores, "f1", "significant", 300, 0.95)
+    assert verdicts["much"].better and verdicts["much"].difference_interval[0] > 0
+    assert not verdicts["slightly"].better
+    low, high = verdicts["slightly"].difference_interval
+    assert low <= 0 <= high
+    # McNemar on the chosen class: 100 to 0 disagreements; 4 to 2, p = 2 * (1 + 6 + 15) / 2**6.
+    assert verdicts["much"].accuracy_p_value == pytest.approx(2 * 0.5**100)
+    assert verdicts["slightly"].accuracy_p_value == pytest.approx(44 / 64)
+
+
+def test_a_champion_names_its_classes_and_one_from_before_names_is_aclimdbs():
+    from imdb_rnn.champion import Champion
+
+    assert Champion(None, None, {**RECORD, "classes": ["bad", "fine", "good"]}).classes == [
+        "bad",
+        "fine",
+        "good",
+    ]
+    assert Champion(None, None, RECORD).classes == ["neg", "pos"]
+
+
+@pytest.mark.slow
+def test_a_three_class_champion_gives_a_row_of_three_probabilities_per_review(tmp_path):
+    from rnn_models import build_model
+    from rnn_models.config import ModelConfig
+    from rnn_models.runtime import seeded_construction
+
+    vocabulary = ["<pad>", "<unk>", "great", "awful", "okay", "film"]
+    with seeded_construction(3):
+        model = build_model("gru", ModelConfig(embedding_dim=4, units=3), 6, 5, classes=3)
+    model_dir = tmp_path / "models" / "gru-x"
+    model_dir.mkdir(parents=True)
+    model.save(model_dir / "model.keras")
+    (tmp_path / "vocab.json").write_text(json.dumps(vocabulary), encoding="utf-8")
+    preprocess = {"maxlen": 5, "padding": "pre", "truncating": "pre"}
+    record = {**RECORD, "preprocess": preprocess, "classes": ["bad", "fine", "good"]}
+    paths = DataPaths.at(tmp_path)
+    write_champion_folder(paths.champions / "run-gru", model_dir, tmp_path / "vocab.json", record)
+    swap_link(paths.champion, paths.champions / "run-gru")
+
+    champion = load_champion(paths.champion)
+    got = champion.probabilities([["great", "film"], ["awful", "awful", "film"], ["zzz"]])
+    # By hand: the ids of each review's words (unknown is 1), padded in front to five.
+    tokens = np.array([[0, 0, 0, 2, 5], [0, 0, 3, 3, 5], [0, 0, 0, 0, 1]], dtype=np.int32)
+    assert got.shape == (3, 3)
+    np.testing.assert_allclose(got, model.predict(tokens, verbose=0), rtol=1e-5, atol=1e-6)
+    assert champion.classes == ["bad", "fine", "good"]

@@ -109,3 +109,33 @@ def test_verdict_with_several_seeds_reads_the_first_model_of_each_architecture()
     assert verdict["supported"] is True
     assert "+20.0 points for simple_rnn" in verdict["text"]
     assert "simple_rnn scores 0.7000 against 0.8500 for lstm" in verdict["text"]
+
+
+def test_the_length_claim_reads_three_class_accuracy_by_length_of_the_chosen_class():
+    import numpy as np
+
+    from imdb_rnn.evaluation import score_predictions
+
+    # 200 short (50 tokens) and 200 long (500 tokens) reviews of three classes.
+    labels = np.arange(400) % 3
+    lengths = np.where(np.arange(400) < 200, 50, 500)
+
+    def evaluation(name, right):
+        chosen = np.where(right, labels, (labels + 1) % 3)
+        rows = np.full((400, 3), 0.2)
+        rows[np.arange(400), chosen] = 0.6
+        return score_predictions(
+            name, "rnn", labels, rows, lengths, parameters=1, train_seconds=1,
+            predict_seconds=1, classes=["a", "b", "c"],
+        )  # fmt: skip
+
+    # SimpleRNN chooses right on every short review and every other long one; the GRU on all.
+    simple = evaluation("simple_rnn", (np.arange(400) < 200) | (np.arange(400) % 2 == 0))
+    gru = evaluation("gru", np.ones(400, dtype=bool))
+    verdict = memory_verdict([simple, gru])
+
+    assert verdict["penalties"]["simple_rnn"]["penalty"] == pytest.approx(0.5)
+    assert verdict["penalties"]["gru"]["penalty"] == pytest.approx(0.0)
+    # Margin: two standard errors of 1.0 - 0.5 over 200 and 200 reviews, 2 * sqrt(0.25 / 200).
+    assert verdict["supported"] is True
+    assert "difference +50.0 ± 7.1 points" in verdict["text"]

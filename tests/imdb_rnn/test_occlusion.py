@@ -57,3 +57,55 @@ def test_explain_reviews_names_label_and_words():
     explained = explain_reviews(texts, np.array([1, 0]), encoder, linear_scorer, 2)
     assert [r["label"] for r in explained] == ["positive", "negative"]
     assert explained[0]["words"][:2] == ["good", "good"] and len(explained[0]["effects"]) == 35
+
+
+# --- three classes: the effect on the probability of the class the model chose
+
+CLASSES = ("bad", "fine", "good")
+# Each word adds to one class's logit: dropping it takes exactly that away.
+CLASS_WEIGHTS = {"bad": (0.1, 0, 0), "film": (0, 0.1, 0), "plot": (0, 0.05, 0), "good": (0, 0, 0.1)}
+
+
+def softmax_scorer(reviews) -> np.ndarray:
+    """Rows of softmax(sum of the words' class weights)."""
+    reviews = reviews.to_pylist() if hasattr(reviews, "to_pylist") else reviews
+    logits = np.array(
+        [
+            np.sum([CLASS_WEIGHTS.get(word, (0, 0, 0)) for word in words], axis=0)
+            for words in reviews
+        ]
+    )
+    return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+
+def softmax(logits) -> np.ndarray:
+    return np.exp(logits) / np.sum(np.exp(logits))
+
+
+def test_three_class_effects_move_the_probability_of_the_chosen_class():
+    encoder = SequenceEncoder(VOCABULARY, maxlen=40)
+    texts = [
+        " ".join(["good"] * 20 + ["film"] * 15),  # good, chosen as good: 0.574
+        " ".join(["bad"] * 20 + ["film"] * 12),  # fine, chosen as bad: a mistake
+        " ".join(["bad"] * 12 + ["plot"] * 20),  # bad, chosen as bad: 0.472
+    ]
+    explained = explain_reviews(texts, np.array([2, 1, 0]), encoder, softmax_scorer, 3, CLASSES)
+
+    # The most confident right review, the mistake, then the next right one.
+    assert [(r["label"], r["predicted"]) for r in explained] == [
+        ("good", "good"),
+        ("fine", "bad"),
+        ("bad", "bad"),
+    ]
+    first = explained[0]
+    whole = softmax([0.0, 1.5, 2.0])[2]
+    assert first["probability"] == pytest.approx(whole, abs=1e-4)
+    without_good = whole - softmax([0.0, 1.5, 1.9])[2]  # pushed towards good
+    without_film = whole - softmax([0.0, 1.4, 2.0])[2]  # pushed away from it
+    assert first["effects"] == pytest.approx([without_good] * 20 + [without_film] * 15, abs=1e-4)
+    assert without_good > 0 > without_film
+    mistake = explained[1]  # its words are judged towards bad, the class it chose
+    assert mistake["probability"] == pytest.approx(softmax([2.0, 1.2, 0.0])[0], abs=1e-4)
+    assert mistake["effects"][0] == pytest.approx(
+        softmax([2.0, 1.2, 0.0])[0] - softmax([1.9, 1.2, 0.0])[0], abs=1e-4
+    )

@@ -101,3 +101,38 @@ def test_only_gated_models_that_change_nothing_but_weights_split_batches_they_di
     from rnn_models.batch_parts import can_split
 
     assert can_split(_model(architecture, config), batch, parts) is expected
+
+
+def test_three_classes_train_in_two_parts_as_in_whole_batches():
+    import keras
+    import tensorflow as tf
+
+    from rnn_models import build_model
+    from rnn_models.batch_parts import train_in_parts
+    from rnn_models.runtime import seeded_construction
+    from rnn_models.training import compile_for_training
+
+    def model(parts: int):
+        with seeded_construction(5):
+            built = build_model("gru", SMALL, VOCAB, LENGTH, classes=3)
+        compile_for_training(built, keras.optimizers.Adam(learning_rate=0.01), True, classes=3)
+        if parts > 1:
+            train_in_parts(built, parts)
+        return built
+
+    rng = np.random.default_rng(4)
+    tokens = rng.integers(1, VOCAB, (4 * BATCH, LENGTH)).astype(np.int32)
+    labels = (tokens[:, -1] % 3).astype(np.float32)  # as the input pipelines give them
+
+    def fit(built):
+        data = tf.data.Dataset.from_tensor_slices((tokens, labels)).batch(BATCH)
+        return built.fit(data, epochs=3, shuffle=False, verbose=0).history
+
+    whole, parts = model(1), model(2)
+    whole_history, parts_history = fit(whole), fit(parts)
+    assert set(parts_history) == {"loss", "accuracy"}
+    for name, values in whole_history.items():
+        np.testing.assert_allclose(parts_history[name], values, rtol=1e-4, err_msg=name)
+    for a, b in zip(whole.get_weights(), parts.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+    assert whole_history["loss"][-1] < whole_history["loss"][0]

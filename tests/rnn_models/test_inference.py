@@ -50,6 +50,19 @@ def test_length_sorted_validation_and_prediction_equal_full_width_prediction():
     np.testing.assert_allclose(batched, expected[order], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("skip_padding", [False, True])
+def test_a_three_class_model_gives_a_row_of_three_probabilities_per_review(skip_padding):
+    model = build_model("gru", _config(skip_padding=skip_padding), 50, REVIEW_MAXLEN, classes=3)
+    tokens = padded(random_reviews(37, seed=6), "pre")
+    # Row by row, so that neither batching nor the length sort can be what is compared.
+    expected = np.concatenate([model.predict_on_batch(tokens[i : i + 1]) for i in range(37)])
+    got = predict_probabilities(model, tokens, batch_size=16)
+    assert got.shape == (37, 3)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got.sum(axis=1), np.ones(37), rtol=1e-5)
+    assert predict_probabilities(model, tokens[:0]).shape == (0, 3)
+
+
 @pytest.mark.parametrize(
     ("architecture", "pooling", "side"),
     [("gru", "last", "pre"), ("lstm", "mean", "post"), ("bigru", "max_mean", "pre")],

@@ -41,6 +41,46 @@ def test_build_model_has_expected_parameters_and_output(name):
     assert np.all((out > 0) & (out < 1))
 
 
+@pytest.mark.parametrize("name", sorted(EXPECTED_PARAMS))
+def test_three_classes_end_in_a_softmax_of_three(name):
+    model = build_model(
+        name, ModelConfig(embedding_dim=EMBED, units=UNITS), VOCAB, SMALL_MAXLEN, classes=3
+    )
+    # The recurrent block gives UNITS features (twice that when bidirectional): the dense
+    # layer has three weights and a bias per class instead of one of each.
+    features = 2 * UNITS if name.startswith("bi") else UNITS
+    assert model.count_params() == EXPECTED_PARAMS[name] + 2 * (features + 1)
+    output = model.layers[-1]
+    assert output.name == "class_probabilities"
+    assert output.activation.__name__ == "softmax"
+    batch = np.zeros((2, SMALL_MAXLEN), dtype=np.int32)
+    batch[1, -3:] = [5, 6, 7]
+    out = np.asarray(model(batch))
+    assert out.shape == (2, 3)
+    assert np.all(out > 0)
+    np.testing.assert_allclose(out.sum(axis=1), [1.0, 1.0], rtol=1e-6)
+
+
+def test_two_classes_build_the_binary_model_weight_for_weight():
+    from rnn_models.runtime import seeded_construction
+
+    config = ModelConfig(embedding_dim=EMBED, units=UNITS)
+    with seeded_construction(9):
+        default = build_model("gru", config, VOCAB, SMALL_MAXLEN)
+    with seeded_construction(9):
+        two = build_model("gru", config, VOCAB, SMALL_MAXLEN, classes=2)
+    assert [layer.name for layer in two.layers] == [layer.name for layer in default.layers]
+    assert two.layers[-1].name == "positive_probability"
+    assert two.outputs[0].shape[-1] == 1
+    for mine, theirs in zip(two.get_weights(), default.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_fewer_than_two_classes_are_refused():
+    with pytest.raises(ValueError, match="at least two classes, not 1"):
+        build_model("gru", ModelConfig(), VOCAB, SMALL_MAXLEN, classes=1)
+
+
 @pytest.mark.parametrize("name", ["simple_rnn", "lstm", "gru"])
 def test_a_seed_model_starts_from_the_weights_of_the_notes_script_at_the_same_seed(name):
     """The benchmark pairs each pipeline fit with the plain script's at the same seed."""

@@ -170,6 +170,48 @@ def test_compiling_for_training_uses_binary_cross_entropy_and_accuracy_and_build
     np.testing.assert_allclose(scores["accuracy"], accuracy)
 
 
+def test_compiling_three_classes_uses_sparse_cross_entropy_and_argmax_accuracy():
+    import keras
+
+    from rnn_models.datasets import batched_dataset
+    from rnn_models.runtime import seeded_construction
+    from rnn_models.training import compile_for_training
+
+    with seeded_construction(0):
+        model = build_model("gru", ModelConfig(embedding_dim=4, units=3), 20, 5, classes=3)
+    compile_for_training(model, keras.optimizers.Adam(), jit_compile=False, classes=3)
+
+    assert model.loss == "sparse_categorical_crossentropy"
+    assert set(model.get_metrics_result()) == {"loss", "accuracy"}
+    tokens = np.random.default_rng(1).integers(0, 20, size=(12, 5)).astype(np.int32)
+    labels = np.array([0, 1, 2] * 4)
+    p = model.predict(batched_dataset(tokens, None, 12), verbose=0).astype(np.float64)
+    assert p.shape == (12, 3)
+    scores = model.evaluate(batched_dataset(tokens, labels, 12), verbose=0, return_dict=True)
+    # By hand: the mean of -log p(label), and the share of rows whose largest p is the label.
+    cross_entropy = -np.mean(np.log(p[np.arange(12), labels]))
+    accuracy = np.mean(p.argmax(axis=1) == labels)
+    np.testing.assert_allclose(scores["loss"], cross_entropy, rtol=1e-5)
+    np.testing.assert_allclose(scores["accuracy"], accuracy)
+
+
+def test_three_class_accuracy_counts_the_most_probable_class_of_each_row():
+    import keras
+
+    from rnn_models.training import compile_for_training
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Softmax()])
+    compile_for_training(model, keras.optimizers.Adam(), jit_compile=False, classes=3)
+    # Rows 1, 2 and 4 pick their label; row 3 picks class 0 for label 2: accuracy 3/4.
+    labels = np.array([0.0, 1.0, 2.0, 1.0], dtype=np.float32)
+    probabilities = np.array(
+        [[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.5, 0.1, 0.4], [0.1, 0.8, 0.1]], dtype=np.float32
+    )
+    model.reset_metrics()
+    result = model.compute_metrics(None, labels, probabilities)
+    assert float(result["accuracy"]) == pytest.approx(0.75)
+
+
 def test_one_part_trains_whole_batches():
     from rnn_models.training import train_in_batch_parts
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 import pyarrow.parquet as pq
 import pytest
@@ -129,3 +130,79 @@ def test_the_task_scores_the_baseline_into_the_store(prepared, tmp_path):
     assert 0.0 <= nbsvm.metrics["accuracy"] <= 1.0 and nbsvm.parameters > 1
     assert pq.read_table(nbsvm.predictions_path).num_rows == TEST_ROWS
     assert baseline_folder(store.paths.models).parent == (tmp_path / "data").resolve() / "models"
+
+
+# --- three classes: a multinomial logistic regression, and no NBSVM
+
+
+class RecordingRegression(baseline.LogisticRegression):
+    """The baseline's logistic regression, keeping what each candidate was fitted and
+    judged on."""
+
+    fitted: ClassVar[list] = []
+
+    def fit(self, x, y, sample_weight=None):
+        RecordingRegression.fitted.append(self)
+        self.train_rows = x
+        return super().fit(x, y, sample_weight)
+
+    def score(self, x, y, sample_weight=None):
+        self.validation_rows = (x, y)
+        return super().score(x, y, sample_weight)
+
+
+def test_three_classes_fit_one_multinomial_regression_chosen_on_validation_accuracy(
+    tmp_path, monkeypatch
+):
+    import numpy as np
+
+    from imdb_rnn.evaluation import load_predictions
+    from tests.samples import three_class_prepared
+
+    prepared = three_class_prepared(tmp_path / "data")
+    monkeypatch.setattr(RecordingRegression, "fitted", [])
+    monkeypatch.setattr(baseline, "LogisticRegression", RecordingRegression)
+    grid = (0.01, 1.0, 100.0)
+    evaluation = train_and_score_baseline(
+        prepared, BaselineConfig(c_grid=grid, models=(BASELINE_NAME,)), tmp_path / "models"
+    )
+
+    stored = json.loads((baseline_folder(tmp_path / "models") / "evaluation.json").read_text())
+    candidates = RecordingRegression.fitted
+    assert [candidate.C for candidate in candidates] == list(grid)
+    for candidate in candidates:
+        # Multinomial: the probabilities are the softmax of the K decision values (one
+        # sigmoid per class, normalised, would differ).
+        decision = candidate.decision_function(candidate.train_rows)
+        softmax = np.exp(decision) / np.exp(decision).sum(axis=1, keepdims=True)
+        probabilities = candidate.predict_proba(candidate.train_rows)
+        np.testing.assert_allclose(probabilities, softmax, rtol=1e-5, atol=1e-6)
+    x_validation, y_validation = candidates[0].validation_rows
+    accuracy = [np.mean(c.predict(x_validation) == y_validation) for c in candidates]
+    assert stored["chosen_c"] == grid[int(np.argmax(accuracy))]  # the first of the best
+    assert evaluation.parameters == 3 * stored["features"] + 3  # weights and bias per class
+
+    labels, probabilities, _ = load_predictions(evaluation.predictions_path)
+    assert evaluation.classes == ["bad", "fine", "good"]
+    assert probabilities.shape == (12, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), np.ones(12), rtol=1e-6)
+    assert evaluation.metrics["accuracy"] == pytest.approx(
+        np.mean(probabilities.argmax(axis=1) == labels)
+    )
+    assert [sum(row) for row in evaluation.confusion_matrix] == [4, 4, 4]
+
+
+def test_nbsvm_is_left_out_of_three_classes_with_one_sentence(tmp_path, monkeypatch):
+    from tests.samples import listening_logger, three_class_prepared
+
+    prepared = three_class_prepared(tmp_path / "data")
+    store = DataStore.open(str(tmp_path / "store"))
+    logger, said = listening_logger("baseline-test")
+    monkeypatch.setattr(baseline, "get_run_logger", lambda: logger)
+    scored = train_baselines.fn(prepared, BaselineConfig(c_grid=(1.0,)), store)
+
+    assert [e.model for e in scored] == [BASELINE_NAME]
+    assert [message for message in said if "NBSVM" in message] == [
+        "NBSVM compares two classes; this data has 3 classes, so NBSVM is not run"
+    ]
+    assert not list(store.paths.models.glob("nbsvm-*"))

@@ -226,3 +226,139 @@ def test_a_real_folder_in_place_of_the_link_is_not_overwritten(trained, tmp_path
     with pytest.raises(Exception, match="real file or folder"):
         decide_and_promote("run-1", [evaluations["lstm"]], prepared, ChampionConfig(), paths)
     assert (paths.champion / "notes.txt").read_text() == "mine"
+
+
+# --- three classes: scores from saved predictions (model files are stand-ins where no
+# prediction is needed), the champion's classes in its folder
+
+
+def _softmax_rows(labels, strength, seed):
+    """Rows of three probabilities that favour each review's label by ``strength``."""
+    import numpy as np
+
+    logits = np.random.default_rng(seed).normal(size=(len(labels), 3))
+    logits[np.arange(len(labels)), labels] += strength
+    return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+
+def _scored_folder(models_dir, name, prepared, probabilities):
+    """A model folder as evaluate leaves it: the model, its test predictions and scores."""
+    import json
+
+    from imdb_rnn.evaluation import EVALUATION_VERSION, save_predictions, score_predictions
+    from imdb_rnn.prepared import load_arrays
+
+    folder = models_dir / f"{name}-{name}0"
+    folder.mkdir(parents=True)
+    (folder / "model.keras").write_bytes(name.encode())
+    _, labels, lengths = load_arrays(prepared, "test")
+    save_predictions(folder / "predictions.parquet", labels, probabilities, lengths)
+    evaluation = score_predictions(
+        name, "rnn", labels, probabilities, lengths, parameters=1, train_seconds=1,
+        predict_seconds=1, model_path=str(folder / "model.keras"),
+        predictions_path=str(folder / "predictions.parquet"), classes=prepared.classes,
+    )  # fmt: skip
+    record = {
+        "version": EVALUATION_VERSION,
+        "data_fingerprint": prepared.fingerprint,
+        "evaluation": evaluation.to_dict(),
+    }
+    (folder / "evaluation.json").write_text(json.dumps(record), encoding="utf-8")
+    return evaluation
+
+
+def test_three_classes_are_judged_on_macro_one_vs_rest_roc_auc_and_name_the_classes(tmp_path):
+    import math
+
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from imdb_rnn.prepared import load_arrays
+    from tests.samples import three_class_prepared
+
+    prepared = three_class_prepared(tmp_path / "data")
+    paths = DataPaths.at(tmp_path / "store")
+    _, labels, _ = load_arrays(prepared, "test")
+    weak_p, strong_p = _softmax_rows(labels, 0.5, 1), _softmax_rows(labels, 3.0, 2)
+    macro = {
+        name: roc_auc_score(labels, p, multi_class="ovr", average="macro")
+        for name, p in (("weak", weak_p), ("strong", strong_p))
+    }
+    assert macro["weak"] < macro["strong"]
+    weak = _scored_folder(paths.models, "lstm", prepared, weak_p)
+    strong = _scored_folder(paths.models, "gru", prepared, strong_p)
+
+    first = decide_and_promote("run-1", [weak], prepared, ChampionConfig(), paths)
+    assert first.promoted and first.challenger_score == pytest.approx(macro["weak"])
+    assert read_champion(paths.champion)["classes"] == ["bad", "fine", "good"]
+
+    second = decide_and_promote("run-2", [strong, weak], prepared, ChampionConfig(), paths)
+    assert second.promoted and second.challenger == "gru"
+    assert second.challenger_score == pytest.approx(macro["strong"])
+    assert second.champion_score == pytest.approx(macro["weak"])
+    # McNemar's exact test on the chosen class: each disagreement a fair coin.
+    strong_right = strong_p.argmax(axis=1) == labels
+    weak_right = weak_p.argmax(axis=1) == labels
+    only = sorted(
+        [int(np.sum(strong_right & ~weak_right)), int(np.sum(weak_right & ~strong_right))]
+    )
+    n = sum(only)
+    expected_p = min(1.0, 2 * sum(math.comb(n, k) for k in range(only[0] + 1)) / 2**n)
+    assert second.accuracy_p_value == pytest.approx(expected_p)
+    assert read_champion(paths.champion)["run_id"] == "run-2"
+
+    # The champion is not among this run's models: its folder's saved scores speak for it.
+    in_service = paths.champion.resolve()
+    third = decide_and_promote("run-3", [weak], prepared, ChampionConfig(), paths)
+    assert not third.promoted and third.champion_score == pytest.approx(macro["strong"])
+    assert third.reason.startswith("Kept the champion gru from run run-2")
+    assert paths.champion.resolve() == in_service
+
+
+def test_a_champion_of_other_classes_is_replaced_without_a_comparison(tmp_path):
+    import numpy as np
+
+    from imdb_rnn.prepared import load_arrays
+    from tests.conftest import small_prepared
+    from tests.samples import three_class_prepared
+
+    paths = DataPaths.at(tmp_path / "store")
+    topics = three_class_prepared(tmp_path / "topics")
+    _, labels, _ = load_arrays(topics, "test")
+    three = _scored_folder(paths.models, "gru", topics, _softmax_rows(labels, 3.0, 2))
+    decide_and_promote("run-1", [three], topics, ChampionConfig(), paths)
+
+    reviews = small_prepared(tmp_path / "reviews")
+    _, review_labels, _ = load_arrays(reviews, "test")
+    two = _scored_folder(paths.models, "lstm", reviews, np.where(review_labels == 1, 0.7, 0.4))
+    decision = decide_and_promote("run-2", [two], reviews, ChampionConfig(), paths)
+
+    assert decision.promoted and decision.champion_score is None
+    assert decision.reason == (
+        "Promoted lstm without a comparison: the champion in service, gru from run run-1, "
+        "labels other classes (bad, fine, good). Keep each dataset in its own --data-dir to "
+        "keep both."
+    )
+    record = read_champion(paths.champion)
+    assert record["classes"] == ["neg", "pos"] and record["run_id"] == "run-2"
+
+
+def test_a_three_class_champion_not_of_this_run_predicts_this_runs_test_reviews(tmp_path):
+    from imdb_rnn.prepared import load_arrays
+    from tests.samples import three_class_prepared
+
+    prepared = three_class_prepared(tmp_path / "data")
+    paths = DataPaths.at(tmp_path / "store")
+    training = TrainingConfig(architectures=("gru",), epochs=2, batch_size=8, seed=1)
+    model = train_model(
+        "gru", prepared, ModelConfig(embedding_dim=8, units=8), training, tmp_path / "models"
+    )
+    evaluation = evaluate_trained_model(model, prepared)
+    decide_and_promote("run-1", [evaluation], prepared, ChampionConfig(), paths)
+
+    _, labels, _ = load_arrays(prepared, "test")
+    worse = _scored_folder(paths.models, "lstm", prepared, _softmax_rows(labels, -2.0, 3))
+    decision = decide_and_promote("run-2", [worse], prepared, ChampionConfig(), paths)
+    # Loaded from its folder and predicted again: the scores evaluation gave it.
+    assert not decision.promoted
+    assert decision.champion_score == pytest.approx(evaluation.metrics["roc_auc"], abs=1e-6)

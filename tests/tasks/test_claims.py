@@ -86,3 +86,43 @@ def test_flow_publishes_the_seed_claims_table_and_reuses_it(
     # Turned off: no table, no section.
     off = compare_architectures(**{**parameters, "claims": ClaimsConfig(enabled=False)})
     assert "seed notes' claims" not in off.markdown
+
+
+@pytest.mark.slow
+def test_a_three_class_models_gradient_by_position_is_that_of_its_own_loss(tmp_path):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from imdb_rnn.prepared import load_arrays
+    from imdb_rnn.trained import TrainedModel
+    from rnn_models import build_model
+    from rnn_models.runtime import seeded_construction
+    from tasks.claims import cached_gradient_curve
+    from tests.samples import three_class_prepared
+
+    prepared = three_class_prepared(tmp_path / "data")
+    with seeded_construction(4):
+        model = build_model("gru", ModelConfig(embedding_dim=4, units=3), 50, 12, classes=3)
+    folder = tmp_path / "models" / "gru-x"
+    folder.mkdir(parents=True)
+    model.save(folder / "model.keras")
+    trained = TrainedModel("gru", folder, "x", model.count_params(), 1.0, 1, {})
+    claims = ClaimsConfig(sample_reviews=100)  # more than the 12 test reviews: all of them
+
+    curve, reused = cached_gradient_curve(trained, prepared, claims, seed=0)
+
+    # By hand, review by review: the gradient of -log p(label) with respect to the
+    # embedding output, through the model's own layers; its length at each position.
+    tokens, labels, _ = load_arrays(prepared, "test")
+    expected = np.zeros(12)
+    for review, label in zip(tokens, labels, strict=True):
+        embedded = model.get_layer("embedding")(review[None, :])
+        with tf.GradientTape() as tape:
+            tape.watch(embedded)
+            probabilities = model.get_layer("class_probabilities")(model.get_layer("gru")(embedded))
+            loss = -keras.ops.log(probabilities[0, int(label)])
+        expected += tf.norm(tape.gradient(loss, embedded)[0], axis=-1).numpy()
+    assert not reused
+    np.testing.assert_allclose(curve, expected / len(labels), rtol=1e-4, atol=1e-9)
+    assert cached_gradient_curve(trained, prepared, claims, seed=0) == (curve, True)

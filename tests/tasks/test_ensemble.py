@@ -84,6 +84,55 @@ def test_ensemble_model_outputs_the_mean_of_its_members_and_survives_a_reload(tm
     np.testing.assert_allclose(columns, each, atol=1e-6)
 
 
+@pytest.mark.slow
+def test_a_three_class_ensemble_averages_each_class_and_keeps_whole_out_of_fold_rows(tmp_path):
+    import pyarrow.parquet as pq
+
+    from imdb_rnn.folds import OUT_OF_FOLD_FILE, Fold, fold_indices, pooled_rows
+    from imdb_rnn.prepared import load_arrays
+    from imdb_rnn.trained import read_record
+    from rnn_models.inference import predict_probabilities
+    from rnn_models.optimizers import load_model
+    from tasks.ensemble import combine_members
+    from tests.conftest import train_model
+    from tests.samples import three_class_prepared
+
+    prepared = three_class_prepared(tmp_path / "data")
+    training = TrainingConfig(architectures=("gru",), epochs=1, batch_size=8, seed=2)
+    model = ModelConfig(embedding_dim=4, units=3)
+    members = [
+        train_model("gru", prepared, model, training, tmp_path / "models", fold=fold)
+        for fold in Fold.all(2)
+    ]
+    ensemble = combine_members("gru", members, prepared, tmp_path / "models")
+    loaded = [load_model(member.model_path) for member in members]
+
+    test_tokens, _, _ = load_arrays(prepared, "test")
+    each = [predict_probabilities(m, test_tokens).astype(np.float64) for m in loaded]
+    combined = predict_probabilities(load_model(ensemble.model_path), test_tokens)
+    assert combined.shape == (len(test_tokens), 3)
+    np.testing.assert_allclose(combined, (each[0] + each[1]) / 2, atol=1e-6)
+
+    # Each pooled row's three probabilities come from the member that never trained on it.
+    tokens, labels = pooled_rows(prepared)
+    expected = np.empty((len(labels), 3))
+    for index, member in enumerate(loaded):
+        _, holdout = fold_indices(labels, Fold(index, 2), prepared.preprocess.split_seed)
+        expected[holdout] = predict_probabilities(member, tokens)[holdout]
+    saved = pq.read_table(ensemble.directory / OUT_OF_FOLD_FILE).column("probabilities")
+    out_of_fold = np.array(saved.to_pylist())
+    assert out_of_fold.shape == (len(labels), 3)
+    np.testing.assert_allclose(out_of_fold, expected, atol=1e-6)
+    record = read_record(ensemble.directory)
+    rows = np.arange(len(labels))
+    assert record["out_of_fold"]["accuracy"] == pytest.approx(
+        np.mean(expected.argmax(axis=1) == labels)
+    )
+    assert record["history"]["val_loss"][0] == pytest.approx(
+        -np.mean(np.log(expected[rows, labels])), rel=1e-5
+    )
+
+
 @pytest.mark.flow
 @pytest.mark.slow
 def test_flow_trains_fold_members_and_scores_their_ensemble(

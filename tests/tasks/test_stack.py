@@ -92,6 +92,35 @@ def test_a_stack_without_ensembles_is_refused():
         TrainingConfig(stack=True)
 
 
+def test_three_classes_run_on_without_a_stack_and_the_log_says_why(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    import tasks.stack
+    from imdb_rnn.evaluation import TrainedAndScored, failed_evaluation
+    from imdb_rnn.storage import DataStore
+    from imdb_rnn.trained import TrainedModel
+    from tests.samples import listening_logger, three_class_prepared
+
+    prepared = three_class_prepared(tmp_path / "data")
+    member = TrainedModel("gru", tmp_path / "gru-x", "x", 10, 1.0, 1, {"loss": [0.5]})
+    # A scored model (a failed one would be left out for that reason first).
+    evaluation = replace(failed_evaluation(member, prepared.classes), failure="")
+    recurrent = TrainedAndScored([member], [evaluation], 1.0)
+    training = TrainingConfig(architectures=("gru",), ensemble_folds=3, stack=True)
+    store = DataStore.open(str(tmp_path / "store"))
+    logger, said = listening_logger("stack-test")
+    monkeypatch.setattr(tasks.stack, "get_run_logger", lambda: logger)
+
+    result = tasks.stack.stack.fn(recurrent, prepared, training, BASELINE, store)
+
+    assert result is recurrent
+    assert said == [
+        "The stack combines two-class scores with NBSVM's; this data has 3 classes, so the "
+        "run has no stack (--stack)"
+    ]
+    assert not (tmp_path / "store").exists()
+
+
 @pytest.mark.flow
 def test_flow_stacks_the_ensemble_with_nbsvm_and_serves_the_stack(
     prefect_harness, fake_archive, tmp_path

@@ -169,6 +169,34 @@ def test_training_lowers_the_loss_and_saves_model_and_history(prepared, tmp_path
 
 
 @pytest.mark.slow
+def test_three_classes_train_a_softmax_of_three_judged_on_the_chosen_class(tmp_path):
+    from imdb_rnn.prepared import load_arrays
+    from rnn_models.inference import predict_probabilities
+    from rnn_models.optimizers import load_model
+    from tests.samples import three_class_prepared
+
+    prepared = three_class_prepared(tmp_path / "data")
+    training = TrainingConfig(architectures=("gru",), epochs=2, batch_size=8, seed=3)
+    trained = train_model("gru", prepared, MODEL, training, tmp_path / "models")
+
+    # Embedding 50 x 8, a GRU of 8 units on 8 inputs (two bias vectors), Dense(3) on 8.
+    assert trained.parameters == 50 * 8 + 3 * 8 * (8 + 8 + 2) + 3 * (8 + 1)
+    model = load_model(trained.model_path)
+    assert model.outputs[0].shape[-1] == 3
+    tokens, labels, _ = load_arrays(prepared, "validation")
+    p = predict_probabilities(model, tokens).astype(np.float64)
+    assert p.shape == (len(labels), 3)
+    # The last epoch's validation figures are the saved weights' own: by hand, the mean of
+    # -log p(label) and the share of rows whose most probable class is the label.
+    rows = np.arange(len(labels))
+    history = trained.history
+    np.testing.assert_allclose(
+        history["val_loss"][-1], -np.mean(np.log(p[rows, labels])), rtol=1e-4
+    )
+    assert history["val_accuracy"][-1] == pytest.approx(np.mean(p.argmax(axis=1) == labels))
+
+
+@pytest.mark.slow
 def test_same_seed_gives_the_same_weights_and_history(prepared, tmp_path):
     first = train_model("gru", prepared, MODEL, TRAINING, tmp_path / "a")
     second = train_model("gru", prepared, MODEL, TRAINING, tmp_path / "b")

@@ -59,11 +59,15 @@ def test_the_sentences_name_the_source_the_classes_coverage_and_what_was_left_ou
     assert sentences[0] == (
         "Source: s3://bucket/news/topics.csv (table); 3 classes: food, sport, tech."
     )
-    assert sentences[1].startswith("The vocabulary knows 97.3% of the test tokens")
-    assert sentences[2] == (
+    # Three classes: the two-class methods are missing from the run, and the card says why.
+    assert sentences[1] == (
+        "NBSVM and the stack (--stack) compare two classes, so a run on more has neither."
+    )
+    assert sentences[2].startswith("The vocabulary knows 97.3% of the test tokens")
+    assert sentences[3] == (
         "1,234 rows without text or label were left out (--invalid-reviews skip)."
     )
-    assert len(sentences) == 3  # nothing was replaced or cut, so no sentence says so
+    assert len(sentences) == 4  # nothing was replaced or cut, so no sentence says so
 
 
 def test_shared_texts_warn_and_name_the_flag_only_when_test_holds_some():
