@@ -59,6 +59,11 @@ def choose_reviews(
         np.flatnonzero(kind)[np.argsort(-np.abs(probabilities[kind] - 0.5), kind="stable")]
         for kind in kinds
     ]
+    return _in_turn(ranked, count)
+
+
+def _in_turn(ranked: list[np.ndarray], count: int) -> list[int]:
+    """The first of each kind, then the second of each, ..., until ``count``."""
     chosen: list[int] = []
     for rank in range(max((len(r) for r in ranked), default=0)):
         for candidates in ranked:
@@ -79,12 +84,7 @@ def _choose_among_classes(
         np.flatnonzero(kind)[np.argsort(-confidence[kind], kind="stable")]
         for kind in (readable & right, readable & ~right)
     ]
-    chosen: list[int] = []
-    for rank in range(max((len(r) for r in ranked), default=0)):
-        for candidates in ranked:
-            if rank < len(candidates) and len(chosen) < count:
-                chosen.append(int(candidates[rank]))
-    return chosen
+    return _in_turn(ranked, count)
 
 
 def explain_reviews(

@@ -278,8 +278,6 @@ def read_table(
             parts.append(_usable_rows(chunk[wanted], first_row, rows, shown, kind, truncating))
             first_row += len(chunk)
     except (ValueError, pa.ArrowException, pd.errors.ParserError, UnicodeError) as error:
-        if isinstance(error, TableError):
-            raise
         raise TableError(
             f"{shown} is not a readable {KIND_NAMES[kind]} table near data row {first_row}: "
             f"{_brief(error)}"
