@@ -21,6 +21,7 @@ import pandas as pd
 
 from imdb_rnn.errors import DatasetLayoutError
 from imdb_rnn.text import clean_text, has_words
+from imdb_rnn.unpacked import UnpackedReviews, is_unpacked
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,9 @@ _FILENAME = re.compile(r"^(?P<id>\d+)_(?P<rating>\d+)\.txt$")
 
 @dataclass(frozen=True)
 class RawDataset:
-    """The reviews on disk and the checksum that identifies them: an aclImdb folder, or
-    (``kind="table"``) a table of labeled text, with its test table when one was given."""
+    """The reviews on disk and the checksum that identifies them: an aclImdb folder, an
+    unpacked archive (``imdb_rnn.unpacked``), or (``kind="table"``) a table of labeled
+    text, with its test table when one was given."""
 
     root: Path
     sha256: str
@@ -154,8 +156,30 @@ class ReviewFile:
         return Path(self.location)
 
 
+class FolderReviews:
+    """The review files of an aclImdb folder on disk."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def names(self, split: str, label_folder: str) -> list[str]:
+        folder = os.path.join(self.root, split, label_folder)
+        if not os.path.isdir(folder):
+            return []
+        return [e.name for e in os.scandir(folder) if e.name.endswith(".txt")]
+
+    def read(self, location: str) -> bytes:
+        with open(location, "rb") as stream:
+            return stream.read()
+
+
+def open_reviews(root: Path) -> FolderReviews | UnpackedReviews:
+    """The review files under ``root``: an aclImdb folder, or an unpacked archive's table."""
+    return UnpackedReviews(root) if is_unpacked(root) else FolderReviews(root)
+
+
 def list_review_files(
-    root: Path,
+    root: Path | FolderReviews | UnpackedReviews,
     split: str,
     cap: int | None = None,
     seed: int = 0,
@@ -168,19 +192,16 @@ def list_review_files(
     A file not named ``<id>_<rating>.txt`` (rating 1..10) raises ``DatasetLayoutError``, or
     with ``invalid_reviews="skip"`` is appended to ``skipped`` and left out before sampling.
     """
+    reviews = open_reviews(root) if isinstance(root, Path) else root
     chosen: list[ReviewFile] = []
     skipped = [] if skipped is None else skipped
     rng = np.random.default_rng(seed)
     for label_name in LABEL_FOLDERS:
         label = 1 if label_name == "pos" else 0
-        folder = os.path.join(root, split, label_name)
+        folder = os.path.join(reviews.root, split, label_name)
         # Names and strings, not Path objects: 25,000 Paths per split cost most of a second.
-        names = (
-            # Sorted, so that invalid files are reported in the same order everywhere.
-            sorted(e.name for e in os.scandir(folder) if e.name.endswith(".txt"))
-            if os.path.isdir(folder)
-            else []
-        )
+        # Sorted, so that invalid files are reported in the same order everywhere.
+        names = sorted(reviews.names(split, label_name))
         files = []
         for name in names:
             problem = _filename_problem(name)
@@ -205,7 +226,7 @@ def _first_few(items: Sequence[object], shown: int = 3) -> str:
 
 
 def read_reviews(
-    root: Path,
+    root: Path | FolderReviews | UnpackedReviews,
     split: str,
     cap: int | None,
     seed: int,
@@ -220,12 +241,12 @@ def read_reviews(
     logged and returned in ``skipped``.
     """
     skipped: list[InvalidReview] = []
-    files = list_review_files(root, split, cap, seed, invalid_reviews, skipped)
+    reviews = open_reviews(root) if isinstance(root, Path) else root
+    files = list_review_files(reviews, split, cap, seed, invalid_reviews, skipped)
     records = []
     undecodable: list[Path] = []
     for file in files:
-        with open(file.location, "rb") as stream:
-            raw = stream.read()
+        raw = reviews.read(file.location)
         if not raw.strip():
             _reject(file.path, "the review is empty", invalid_reviews, skipped)
             continue
@@ -260,7 +281,7 @@ def read_reviews(
             left_out = sum(item.path.parent.name == label_name for item in skipped)
             because = f" ({left_out} invalid ones left out)" if left_out else ""
             raise DatasetLayoutError(
-                f"{split}/{label_name}/ under {root} has no usable reviews{because}; "
+                f"{split}/{label_name}/ under {reviews.root} has no usable reviews{because}; "
                 "every split needs positive and negative reviews"
             )
     return SplitReviews(frame, skipped)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from prefect import get_run_logger, task
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 
 from imdb_rnn import __version__
@@ -27,7 +27,8 @@ from imdb_rnn.evaluation import (
 from imdb_rnn.files import sha256_json, write_json_atomic
 from imdb_rnn.prepared import PreparedData, load_split
 from imdb_rnn.storage import DataStore
-from imdb_rnn.text import tokenize, tokenize_all
+from imdb_rnn.text import tokenize_all
+from imdb_rnn.tfidf import ngram_counts
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +59,13 @@ def train_and_score_baseline(
         load_split(prepared, split, columns) for split in ("train", "validation", "test")
     )
     started = time.perf_counter()
-    vectorizer = TfidfVectorizer(
-        tokenizer=tokenize,
-        token_pattern=None,
-        lowercase=False,
-        ngram_range=(1, config.max_ngram),
-        min_df=config.min_df,
-        sublinear_tf=True,
-        dtype=np.float32,
+    counts, features = ngram_counts(
+        [tokenize_all(split["text"]) for split in (train, validation, test)],
+        config.max_ngram,
+        config.min_df,
     )
-    x_train = vectorizer.fit_transform(train["text"])
-    x_validation = vectorizer.transform(validation["text"])
+    weighting = TfidfTransformer(sublinear_tf=True).fit(counts[0])
+    x_train, x_validation, x_test = (weighting.transform(c, copy=False) for c in counts)
     # liblinear, the seed's solver, fits two classes only; for K > 2 lbfgs fits one
     # multinomial model (a softmax over K linear scores), and C is chosen on validation
     # accuracy, the share of rows whose most probable class is the label, as for two.
@@ -85,7 +82,6 @@ def train_and_score_baseline(
     _, best_c, classifier = best
     train_seconds = time.perf_counter() - started
 
-    x_test = vectorizer.transform(test["text"])
     started = time.perf_counter()
     probabilities = classifier.predict_proba(x_test)
     probabilities = probabilities[:, 1] if prepared.is_binary else probabilities
@@ -100,12 +96,12 @@ def train_and_score_baseline(
         parameters=parameters,
         train_seconds=train_seconds,
         predict_seconds=predict_seconds,
-        details={"chosen_c": best_c, "features": len(vectorizer.vocabulary_)},
+        details={"chosen_c": best_c, "features": features},
     )
     logger.info(
         "Baseline (C=%g, %s features): test accuracy %.4f",
         best_c,
-        f"{len(vectorizer.vocabulary_):,}",
+        f"{features:,}",
         evaluation.metrics["accuracy"],
     )
     return evaluation

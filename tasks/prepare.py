@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from prefect import get_run_logger, task
 
-from imdb_rnn.aclimdb import RawDataset, read_reviews
+from imdb_rnn.aclimdb import RawDataset, open_reviews, read_reviews
 from imdb_rnn.config import PreprocessConfig, TableConfig
 from imdb_rnn.dataset_card import duplicate_summary, shared_texts
 from imdb_rnn.errors import DataContractError, DatasetLayoutError
@@ -178,8 +178,9 @@ def _aclimdb_splits(
     raw: RawDataset, config: PreprocessConfig, logger: logging.Logger | logging.LoggerAdapter
 ) -> LabeledSplits:
     cap, seed, invalid = config.max_reviews_per_split, config.split_seed, config.invalid_reviews
-    train_reviews = read_reviews(raw.root, "train", cap, seed, logger, invalid)
-    test_reviews = read_reviews(raw.root, "test", cap, seed, logger, invalid)
+    reviews = open_reviews(raw.root)
+    train_reviews = read_reviews(reviews, "train", cap, seed, logger, invalid)
+    test_reviews = read_reviews(reviews, "test", cap, seed, logger, invalid)
     check_validation_size(len(train_reviews.frame), config.validation_fraction)
     skipped = {
         split: [item.path.relative_to(raw.root).as_posix() for item in reviews.skipped]

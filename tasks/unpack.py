@@ -1,7 +1,9 @@
 """Unpack a verified archive safely: only the reviews, every member checked first.
 
-Everything lands in ``raw/extracted/<sha256>/``, keyed by the archive's checksum, so an
-archive that was unpacked once is not unpacked again.
+The review files' bytes land in one table, ``raw/extracted/<sha256>/reviews.parquet``
+(``imdb_rnn.unpacked``: writing 50,000 small files was most of this step's time), keyed by
+the archive's checksum, so an archive that was unpacked once is not unpacked again. A
+folder unpacked file by file by an earlier release is used as it is.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from imdb_rnn.files import atomic_directory, build_lock
 from imdb_rnn.paths import DataPaths
 from imdb_rnn.sources import LocalSource
 from imdb_rnn.storage import DataStore
+from imdb_rnn.unpacked import is_unpacked, write_unpacked
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 _REVIEW_MEMBER = re.compile(r"^(?:[^/]+/)?(?:train|test)/(?:pos|neg)/[^/]+\.txt$")
-_README_MEMBER = re.compile(r"^(?:[^/]+/)?README$")
+_REVIEW_PARTS = re.compile(r"^(?:[^/]+/)?(train|test)/(pos|neg)/([^/]+)$")
 
 
 def check_member(member: tarfile.TarInfo) -> None:
@@ -66,28 +69,34 @@ def extract_archive(
 ) -> Path:
     """Unpack the reviews of a verified archive into ``extracted_dir/<sha256>/``.
 
-    Only review files and the README are written. Every member is checked before it is
-    written; a hostile one aborts the whole extraction and the partial folder is removed.
-    Two processes unpacking the same archive take turns (``<sha256>.lock``): the second
-    reuses the first one's folder. Returns the aclImdb root folder.
+    Only review files are kept, in ``reviews.parquet``. Every member is checked first; a
+    hostile one aborts the whole extraction and the partial folder is removed. Two
+    processes unpacking the same archive take turns (``<sha256>.lock``): the second reuses
+    the first one's folder. Returns the folder the reviews are read from.
     """
     target = extracted_dir / sha256
     if target.is_dir():
         logger.info("Archive already extracted at %s", target)
-        return find_dataset_root(target)
+        return _reviews_root(target)
 
     with build_lock(target, logger):
         if target.is_dir():
             logger.info("Archive already extracted at %s (by another run)", target)
-            return find_dataset_root(target)
+            return _reviews_root(target)
         return _extract_reviews(archive, target, logger)
+
+
+def _reviews_root(target: Path) -> Path:
+    return target if is_unpacked(target) else find_dataset_root(target)
 
 
 def _extract_reviews(
     archive: Path, target: Path, logger: logging.Logger | logging.LoggerAdapter
 ) -> Path:
     started = time.perf_counter()
-    reviews = 0
+    # By name: a member the archive holds twice is written once, the later copy, as a
+    # file unpacked over its earlier self would be.
+    members: dict[tuple[str, str, str], bytes] = {}
     with atomic_directory(target) as staging:
         try:
             with archive.open("rb") as raw:
@@ -100,11 +109,11 @@ def _extract_reviews(
                 with tarfile.open(fileobj=stream, mode="r|" if gzipped else "r|*") as tar:
                     for member in tar:
                         check_member(member)
-                        review = _REVIEW_MEMBER.match(member.name) is not None
-                        readme = _README_MEMBER.match(member.name) is not None
-                        if (review or readme) and member.isfile():
-                            tar.extract(member, staging, filter="data")
-                            reviews += int(review)
+                        parts = _REVIEW_PARTS.match(member.name)
+                        if parts and _REVIEW_MEMBER.match(member.name) and member.isfile():
+                            content = tar.extractfile(member)
+                            assert content is not None  # a regular file has contents
+                            members[parts.groups()] = content.read()
                 # Read on to the end of the gzip stream, where its CRC and length are checked.
                 while gzipped and stream.read(_CHUNK):
                     pass
@@ -114,37 +123,38 @@ def _extract_reviews(
                 f"{archive} is not a readable .tar.gz ({error}): it is truncated or corrupt; "
                 "nothing was extracted: point --source at an intact aclImdb archive"
             ) from error
-        if reviews == 0:
+        if not members:
             raise DatasetLayoutError(
                 f"{archive} holds no reviews in the aclImdb layout "
                 "({train,test}/{pos,neg}/<id>_<rating>.txt); nothing was extracted"
             )
-        # Only review files are unpacked, so a folder without reviews is not even created.
-        root = staging / "aclImdb" if (staging / "aclImdb").is_dir() else staging
+        found = {(split, label) for split, label, _ in members}
         empty = [
             f"{split}/{label}/"
             for split in SPLITS
             for label in LABEL_FOLDERS
-            if next((root / split / label).glob("*.txt"), None) is None
+            if (split, label) not in found
         ]
         if empty:
             raise DatasetLayoutError(
                 f"{archive} does not hold the whole aclImdb layout: no reviews in "
                 f"{', '.join(empty)}; nothing was extracted"
             )
+        write_unpacked(staging, ((*key, content) for key, content in members.items()))
     logger.info(
         "Extracted %s reviews from %s in %.1f s",
-        f"{reviews:,}",
+        f"{len(members):,}",
         archive.name,
         time.perf_counter() - started,
     )
-    return find_dataset_root(target)
+    return target
 
 
 def locate_dataset(
     source: LocalSource, paths: DataPaths, logger: logging.Logger | logging.LoggerAdapter = log
 ) -> RawDataset:
-    """Turn a verified local source into an aclImdb folder on disk."""
+    """Turn a verified local source into reviews on disk: an aclImdb folder, an unpacked
+    archive or a table."""
     if source.kind == "table":
         return RawDataset(source.path, source.sha256, source.origin, "table", source.test_path)
     if source.kind == "folder":

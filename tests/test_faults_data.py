@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
+import imdb_rnn.unpacked as unpacked
 import tasks.download as download
 from imdb_rnn.aclimdb import RawDataset
 from imdb_rnn.config import PreprocessConfig, SourceConfig
@@ -40,6 +41,7 @@ from imdb_rnn.errors import (
 )
 from imdb_rnn.paths import DataPaths
 from imdb_rnn.prepared import PreparedData, fingerprint, load_split
+from imdb_rnn.unpacked import REVIEWS_FILE
 from tasks.download import fetch_archive
 from tasks.prepare import prepare_dataset
 from tasks.unpack import extract_archive, locate_dataset
@@ -707,26 +709,20 @@ def test_disk_full_during_download_keeps_no_partial_file(
 
 def test_disk_full_during_extraction_keeps_no_half_folder(fake_archive, tmp_path, monkeypatch):
     extracted = tmp_path / "data" / "raw" / "extracted"
-    real_extract = tarfile.TarFile.extract
-    extracted_members: list[str] = []
     at_failure: list[str] = []
 
-    def extract_until_full(self, member, path="", **kwargs):
-        if len(extracted_members) == 5:
-            at_failure.extend(leftovers(extracted))
-            raise _disk_full()
-        extracted_members.append(member.name)
-        return real_extract(self, member, path, **kwargs)
+    def write_until_full(table, where, **kwargs):
+        Path(where).write_bytes(b"PAR1 half a table")
+        at_failure.extend(leftovers(extracted))
+        raise _disk_full()
 
-    monkeypatch.setattr(tarfile.TarFile, "extract", extract_until_full)
+    monkeypatch.setattr(unpacked.pq, "write_table", write_until_full)
 
     with pytest.raises(DiskFullError, match="No space left on device while writing"):
         extract_archive(fake_archive.path, fake_archive.sha256, extracted)
 
-    assert len(extracted_members) == 5
-    staged = {name.split("/", 1)[1] for name in at_failure if "/" in name}
-    assert set(extracted_members) <= staged  # the five were staged, and are gone now
-    assert leftovers(extracted) == []
+    assert any(name.endswith(f"/{REVIEWS_FILE}") for name in at_failure)  # it was staged ...
+    assert leftovers(extracted) == []  # ... and is gone
 
 
 def test_two_processes_extract_and_prepare_the_same_data_once(tmp_path):
@@ -759,7 +755,7 @@ def test_two_processes_extract_and_prepare_the_same_data_once(tmp_path):
     assert sum(m.startswith("Archive already extracted at") for m in messages) == 1
     assert sorted(outcome["reused"] for outcome in outcomes) == [False, True]
     assert sum(m.startswith("Prepared ") for m in messages) == 1
-    assert {outcome["root"] for outcome in outcomes} == {str(paths.extracted / sha / "aclImdb")}
+    assert {outcome["root"] for outcome in outcomes} == {str(paths.extracted / sha)}
     fp = fingerprint(sha, CONFIG)
     assert {outcome["directory"] for outcome in outcomes} == {str(paths.processed / fp)}
     # No staging folder or lock file left, and the folder is a valid prepare.

@@ -1,7 +1,8 @@
-"""Unpacking an archive safely: hostile members refused, only reviews written, reuse."""
+"""Unpacking an archive safely: hostile members refused, only reviews kept, reuse."""
 
 from __future__ import annotations
 
+import shutil
 import tarfile
 
 import pytest
@@ -14,6 +15,7 @@ from imdb_rnn.errors import (
 )
 from imdb_rnn.paths import DataPaths
 from imdb_rnn.sources import LocalSource
+from imdb_rnn.unpacked import REVIEWS_FILE, UnpackedReviews
 from tasks.download import fetch_archive
 from tasks.unpack import check_member, extract_archive, locate_dataset
 from tests.conftest import make_aclimdb, make_tarball
@@ -165,7 +167,7 @@ def test_truncated_tarball_is_a_data_source_error(fake_archive, tmp_path):
     assert list(extracted.iterdir()) == []
 
 
-def test_extraction_writes_only_reviews_and_readme(tmp_path):
+def test_unpacking_keeps_only_the_reviews_byte_for_byte(tmp_path):
     dataset = make_aclimdb(tmp_path / "source", per_label=2)
     # Extra files the real archive has and the pipeline must not unpack.
     (dataset.root / "imdb.vocab").write_text("great\nawful\n")
@@ -180,25 +182,37 @@ def test_extraction_writes_only_reviews_and_readme(tmp_path):
 
     root = extract_archive(archive, sha, extracted)
 
-    assert root == extracted / sha / "aclImdb"
-    expected = ["README"] + [
-        f"{split}/{label}/{name}"
-        for split in ("test", "train")
-        for label in ("neg", "pos")
-        for name in sorted(p.name for p in (dataset.root / split / label).glob("*.txt"))
-    ]
-    assert files_under(root) == sorted(expected)
-    assert len(expected) == 1 + 2 * 2 * 2
-    for relative in expected:
-        assert (root / relative).read_bytes() == (dataset.root / relative).read_bytes()
+    assert root == extracted / sha
+    assert files_under(root) == [REVIEWS_FILE]  # one table, not a file per review
+    unpacked = UnpackedReviews(root)
+    for split in ("test", "train"):
+        for label in ("neg", "pos"):
+            originals = sorted(p.name for p in (dataset.root / split / label).glob("*.txt"))
+            assert sorted(unpacked.names(split, label)) == originals
+            assert len(originals) == 2
+            for name in originals:
+                location = str(root / split / label / name)
+                assert unpacked.read(location) == (dataset.root / split / label / name).read_bytes()
     assert sorted(p.name for p in extracted.iterdir()) == [sha]  # no staging folder left
+
+
+def test_a_member_the_archive_holds_twice_is_kept_once_the_later_copy(tmp_path):
+    twice = "aclImdb/train/pos/0_8.txt"
+    members = [*valid_members(), file_member(twice, b"the second copy")]
+    archive = write_tarball(tmp_path / "twice.tar.gz", members)
+
+    root = extract_archive(archive, OTHER_SHA, tmp_path / "extracted")
+
+    unpacked = UnpackedReviews(root)
+    assert unpacked.names("train", "pos") == ["0_8.txt"]
+    assert unpacked.read(str(root / "train" / "pos" / "0_8.txt")) == b"the second copy"
 
 
 def test_extraction_is_reused_on_the_second_call(fake_archive, tmp_path, monkeypatch):
     extracted = tmp_path / "extracted"
     root = extract_archive(fake_archive.path, fake_archive.sha256, extracted)
-    review = root / "train" / "pos" / fake_archive.dataset.files[0].name
-    mtime = review.stat().st_mtime_ns
+    table = root / REVIEWS_FILE
+    mtime = table.stat().st_mtime_ns
 
     def no_second_unpack(*args, **kwargs):
         raise AssertionError("the archive was opened again")
@@ -207,7 +221,19 @@ def test_extraction_is_reused_on_the_second_call(fake_archive, tmp_path, monkeyp
     again = extract_archive(fake_archive.path, fake_archive.sha256, extracted)
 
     assert again == root
-    assert review.stat().st_mtime_ns == mtime
+    assert table.stat().st_mtime_ns == mtime
+
+
+def test_a_folder_unpacked_file_by_file_by_an_earlier_release_is_used_as_it_is(
+    fake_dataset, tmp_path, monkeypatch
+):
+    extracted = tmp_path / "extracted"
+    shutil.copytree(fake_dataset.root, extracted / OTHER_SHA / "aclImdb")
+    monkeypatch.setattr(tarfile, "open", lambda *a, **k: pytest.fail("archive opened"))
+
+    root = extract_archive(tmp_path / "absent.tar.gz", OTHER_SHA, extracted)
+
+    assert root == extracted / OTHER_SHA / "aclImdb"
 
 
 def test_locate_dataset_extracts_an_archive_source(fake_archive, tmp_path):
@@ -216,10 +242,10 @@ def test_locate_dataset_extracts_an_archive_source(fake_archive, tmp_path):
 
     raw = locate_dataset(source, paths)
 
-    assert raw.root == paths.extracted / fake_archive.sha256 / "aclImdb"
+    assert raw.root == paths.extracted / fake_archive.sha256
     assert raw.sha256 == fake_archive.sha256
     assert raw.origin == "somewhere"
-    assert len(list((raw.root / "test" / "neg").glob("*.txt"))) == 12
+    assert len(UnpackedReviews(raw.root).names("test", "neg")) == 12
 
 
 @pytest.mark.parametrize("given", ["root", "parent"])
