@@ -1,5 +1,8 @@
 """Download -> unpack -> prepare -> train and evaluate each architecture -> baseline ->
-claims -> stack (with --stack) -> evidence -> champion -> explanation -> history -> report."""
+claims -> stack (with --stack) -> evidence -> champion -> explanation -> history -> report.
+
+The baselines and the claims' synthetic task (which needs no data) start as soon as the
+data is prepared, and run beside the recurrent trainings."""
 
 # No ``from __future__ import annotations`` here: `imdb-rnn serve` ships this flow to each run's
 # subprocess with cloudpickle, and string annotations naming the configs would not resolve there.
@@ -31,7 +34,7 @@ from imdb_rnn.trained import PlannedModel, local_model, plan_models
 from rnn_models.config import ModelConfig
 from tasks.baseline import train_baselines
 from tasks.champion import crown_champion
-from tasks.claims import measure_claims
+from tasks.claims import measure_claims, synthetic_claims
 from tasks.download import download_archive
 from tasks.ensemble import ensemble
 from tasks.evaluate import evaluate
@@ -80,9 +83,11 @@ def compare_architectures(
     archive = download_archive(source, run.store, table)
     raw = unpack_dataset(archive, run.store)
     prepared = prepare(raw, preprocess, run.store, table)
+    # Submitted, these two run beside the trainings, on whatever core those leave idle.
+    baselines = train_baselines.submit(prepared, baseline, run.store)
+    synthetic = synthetic_claims.submit(model, training, claims, run.store)
     recurrent = fan_out(prepared, model, training, run.settings.execution, run.store)
-    baselines = train_baselines(prepared, baseline, run.store)
-    seed_claims = measure_claims(recurrent, prepared, model, training, claims, run.store)
+    seed_claims = measure_claims(recurrent, prepared, model, training, claims, run.store, synthetic)
     recurrent = stack(recurrent, prepared, training, baseline, run.store)
     evidence = weigh(recurrent, baselines, prepared, report)
     decision = crown_champion(

@@ -6,8 +6,8 @@ For every trained architecture it measures, and keeps beside the model or in ``c
   respect to the embedding output at each position, averaged over a fixed sample of test
   reviews (``rnn_models.probes.gradient_by_position``);
 - accuracy on a synthetic task whose label is one marker token ``d`` steps before the end
-  (``rnn_models.probes.synthetic_accuracy``): a two-class task of its own, whatever the
-  data's classes;
+  (``rnn_models.probes.synthetic_accuracies``): a two-class task of its own, whatever the
+  data's classes, needing no data, so the flow measures it first (``synthetic_claims``);
 - the gradient norm during training (logged by ``rnn_models.optimizers``), and complexity,
   from numbers the pipeline already has.
 
@@ -33,6 +33,7 @@ from imdb_rnn.config import ClaimsConfig, TrainingConfig
 from imdb_rnn.evaluation import ModelEvaluation, TrainedAndScored
 from imdb_rnn.files import sha256_json, write_json_atomic
 from imdb_rnn.prepared import PreparedData, load_arrays
+from imdb_rnn.stopping import raise_if_stop_requested
 from imdb_rnn.storage import DataStore
 from imdb_rnn.trained import TrainedModel
 from rnn_models.config import ModelConfig
@@ -126,20 +127,26 @@ def cached_synthetic_results(
         if set(stored.get("results", {})) == {str(d) for d in claims.distances}:
             logger.info("Reusing the synthetic long-range results of %s", architecture)
             return stored["results"], True
-    from rnn_models.probes import synthetic_accuracy
+    from rnn_models.probes import synthetic_accuracies
 
     results = {}
-    for distance in claims.distances:
-        results[str(distance)] = synthetic_accuracy(
-            architecture, model_config, claims.synthetic_budget(), distance, seed
-        )
+    measured = synthetic_accuracies(
+        architecture,
+        model_config,
+        claims.synthetic_budget(),
+        claims.distances,
+        seed,
+        check_stop=lambda: raise_if_stop_requested(f"the synthetic task of {architecture}"),
+    )
+    for distance, result in measured:
+        results[str(distance)] = result
         logger.info(
             "%s synthetic d=%d: accuracy %.3f after %d epoch(s), %.1f s",
             architecture,
             distance,
-            results[str(distance)]["accuracy"],
-            results[str(distance)]["epochs"],
-            results[str(distance)]["seconds"],
+            result["accuracy"],
+            result["epochs"],
+            result["seconds"],
         )
     write_json_atomic(
         path,
@@ -152,6 +159,39 @@ def cached_synthetic_results(
         },
     )
     return results, False
+
+
+@dataclasses.dataclass(frozen=True)
+class SyntheticResults:
+    """The synthetic long-range results of each architecture, measured before the models
+    that use them are trained: ``{architecture: (results, reused)}``, and the seconds."""
+
+    by_architecture: dict[str, tuple[dict[str, dict[str, float]], bool]]
+    seconds: float
+
+
+def measure_synthetic(
+    model_config: ModelConfig,
+    training: TrainingConfig,
+    claims: ClaimsConfig,
+    claims_dir: Path,
+    logger: logging.Logger | logging.LoggerAdapter = log,
+) -> SyntheticResults:
+    """The synthetic task for every architecture the run trains; nothing when claims are off.
+
+    It needs no data and no trained model, so the flow starts it first and it runs beside
+    the single-threaded stages (unpack, prepare, the baselines) on the core they leave.
+    """
+    started = time.perf_counter()
+    if not claims.enabled:
+        return SyntheticResults({}, 0.0)
+    by_architecture = {
+        architecture: cached_synthetic_results(
+            architecture, model_config, claims, training.seed, claims_dir, logger
+        )
+        for architecture in training.architectures
+    }
+    return SyntheticResults(by_architecture, time.perf_counter() - started)
 
 
 def _first_per_architecture(trained: list[TrainedModel]) -> list[TrainedModel]:
@@ -171,9 +211,15 @@ def measure_seed_claims(
     claims: ClaimsConfig,
     claims_dir: Path,
     logger: logging.Logger | logging.LoggerAdapter = log,
+    synthetic: SyntheticResults | None = None,
 ) -> ClaimsResult:
-    """Measure every claim for the first trained model of each architecture."""
+    """Measure every claim for the first trained model of each architecture.
+
+    The synthetic results come from ``synthetic`` when the flow measured them beforehand;
+    an architecture it lacks is measured (or read from ``claims_dir``) here.
+    """
     started = time.perf_counter()
+    beforehand = synthetic.by_architecture if synthetic else {}
     scored = {e.model: e for e in evaluations if e.kind == "rnn"}
     measured, all_reused = [], True
     for model in _first_per_architecture(trained):
@@ -182,12 +228,14 @@ def measure_seed_claims(
         first_norm, max_norm = norm_stats(model.history)
         if model.failure:
             curve: list[float] = []
-            synthetic: dict[str, dict[str, float]] = {}
+            synthetic_results: dict[str, dict[str, float]] = {}
         else:
             curve, curve_reused = cached_gradient_curve(
                 model, prepared, claims, training.seed, logger
             )
-            synthetic, synthetic_reused = cached_synthetic_results(
+            synthetic_results, synthetic_reused = beforehand.get(
+                model.architecture
+            ) or cached_synthetic_results(
                 model.architecture, model_config, claims, training.seed, claims_dir, logger
             )
             all_reused = all_reused and curve_reused and synthetic_reused
@@ -196,7 +244,7 @@ def measure_seed_claims(
                 model=model.architecture,
                 window=prepared.preprocess.maxlen,
                 gradient_curve=curve,
-                synthetic=synthetic,
+                synthetic=synthetic_results,
                 parameters=model.parameters,
                 seconds_per_epoch=seconds_per_epoch,
                 reviews_per_second=evaluation.reviews_per_second if evaluation else 0.0,
@@ -208,10 +256,20 @@ def measure_seed_claims(
     return ClaimsResult(
         distances=claims.distances,
         measured=measured,
-        seconds=time.perf_counter() - started,
+        # The synthetic task's seconds count although they overlapped other stages: they
+        # are the claims' work.
+        seconds=time.perf_counter() - started + (synthetic.seconds if synthetic else 0.0),
         reused=all_reused,
         config=claims.model_dump(mode="json"),
     )
+
+
+@task(name="synthetic-claims", task_run_name="synthetic-claims")
+def synthetic_claims(
+    model_config: ModelConfig, training: TrainingConfig, claims: ClaimsConfig, store: DataStore
+) -> SyntheticResults:
+    """Train each architecture briefly on the synthetic long-range task (claims' first half)."""
+    return measure_synthetic(model_config, training, claims, store.paths.claims, get_run_logger())
 
 
 @task(name="seed-claims", task_run_name="seed-claims")
@@ -222,6 +280,7 @@ def measure_claims(
     training: TrainingConfig,
     claims: ClaimsConfig,
     store: DataStore,
+    synthetic: SyntheticResults | None = None,
 ) -> ClaimsResult | None:
     """Measure the seed notes' claims and publish the ``seed-claims`` table; None when off."""
     logger = get_run_logger()
@@ -237,6 +296,7 @@ def measure_claims(
         claims,
         store.paths.claims,
         logger,
+        synthetic,
     )
     create_table_artifact(
         table=result.rows,

@@ -87,3 +87,57 @@ def test_gradient_by_position_splits_a_bigram_model_at_its_embedding():
     curve = gradient_by_position(model, tokens, np.array([0, 1, 0, 1]))
     assert curve.shape == (MAXLEN,)
     assert np.all(np.isfinite(curve)) and curve.max() > 0
+
+
+@pytest.mark.slow
+def test_one_compiled_model_for_every_distance_measures_what_a_model_each_would():
+    from rnn_models.probes import SyntheticBudget, synthetic_accuracies
+
+    budget = SyntheticBudget(
+        length=13,
+        vocab_size=12,
+        train_rows=128,
+        test_rows=64,
+        epochs=2,
+        learning_rate=0.01,
+        batch_size=32,
+    )
+    config = ModelConfig(embedding_dim=8, units=8)
+
+    together = dict(synthetic_accuracies("gru", config, budget, (3, 12), seed=5))
+    apart = {
+        distance: result
+        for d in (3, 12)
+        for distance, result in synthetic_accuracies("gru", config, budget, (d,), seed=5)
+    }
+
+    assert set(together) == {3, 12}
+    for distance in (3, 12):
+        assert together[distance]["accuracy"] == apart[distance]["accuracy"]
+        assert together[distance]["epochs"] == apart[distance]["epochs"]
+
+
+@pytest.mark.slow
+def test_the_synthetic_training_stops_when_asked():
+    from rnn_models.probes import SyntheticBudget, synthetic_accuracies
+
+    budget = SyntheticBudget(13, 12, 128, 64, 2, 0.01, 32)
+    batches = []
+
+    def stop_after_three():
+        batches.append(1)
+        if len(batches) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        list(
+            synthetic_accuracies(
+                "simple_rnn",
+                ModelConfig(embedding_dim=8, units=8),
+                budget,
+                (3,),
+                5,
+                check_stop=stop_after_three,
+            )
+        )
+    assert len(batches) == 3

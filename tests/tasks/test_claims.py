@@ -78,7 +78,7 @@ def test_flow_publishes_the_seed_claims_table_and_reuses_it(
         raise AssertionError("the claims were measured again although nothing changed")
 
     monkeypatch.setattr(rnn_models.probes, "gradient_by_position", must_not_run)
-    monkeypatch.setattr(rnn_models.probes, "synthetic_accuracy", must_not_run)
+    monkeypatch.setattr(rnn_models.probes, "synthetic_accuracies", must_not_run)
     again = compare_architectures(**parameters)
     assert json.loads(read_artifact("seed-claims").data) == table
     assert again.run_id != result.run_id
