@@ -4,6 +4,7 @@
     python -m bench --quick  # 2,000 reviews per split and 1 epoch: checks that the harness works
     python -m bench --best   # the `best` profile from scratch: test accuracy, training time
     python -m bench --scale-out  # seed comparison sequentially vs on 2 local Dask workers
+    python -m bench --whole-run  # a first run with the defaults: this code vs release 0.3.0
 
 Results of every mode are kept side by side in the JSON file; the Markdown table is
 rewritten from it each time.
@@ -38,7 +39,9 @@ def _shown_arguments(args: argparse.Namespace) -> list[str]:
     """The options that change what is measured (not where files go)."""
     shown = ["--quick"] if args.quick else ["--best"] if args.best else []
     if args.scale_out:
-        shown += ["--scale-out", *(["--repeats", str(args.repeats)] if args.repeats != 2 else [])]
+        shown += ["--scale-out", *(["--repeats", str(args.repeats)] if args.repeats else [])]
+    if args.whole_run:
+        shown += ["--whole-run", *(["--repeats", str(args.repeats)] if args.repeats else [])]
     if args.seeds != DEFAULT_SEEDS:
         shown += ["--seeds", str(args.seeds)]
     if args.source:
@@ -64,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--quick", action="store_true", help="2,000 reviews per split, 1 epoch, 2 seeds"
     )
     mode.add_argument("--best", action="store_true", help="measure the best profile instead")
+    mode.add_argument(
+        "--whole-run",
+        action="store_true",
+        help="time the first imdb-rnn run with the defaults on a fresh data folder: this code "
+        "(the same work as 0.3.0, and the default) and release 0.3.0, taking turns",
+    )
     parser.add_argument(
         "--scale-out",
         action="store_true",
@@ -71,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(with --quick: on the quick subset)",
     )
     parser.add_argument(
-        "--repeats", type=int, default=2, help="--scale-out: runs of each mode, alternating"
+        "--repeats",
+        type=int,
+        help="runs of each mode, taking turns (--scale-out: default 2; --whole-run: 3)",
     )
     parser.add_argument(
         "--seeds",
@@ -101,9 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     sha256 = args.sha256 or _read_sha256(source)
     if not sha256:
         parser.error(f"--sha256 is needed: there is no {source.name}.sha256 beside {source}")
-    if args.scale_out and args.best:
-        parser.error("--scale-out and --best measure different things; give one of them")
-    if args.repeats < 1:
+    if args.scale_out and (args.best or args.whole_run):
+        parser.error("--scale-out measures something else; give it on its own")
+    if args.repeats is not None and args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1, got {args.seeds}")
@@ -135,7 +146,11 @@ def main(argv: list[str] | None = None) -> int:
             log=lambda line: print(line, flush=True),
         )
         if args.scale_out:
-            key, results = "scale_out", run_scale_out(settings, args.repeats)
+            key, results = "scale_out", run_scale_out(settings, args.repeats or 2)
+        elif args.whole_run:
+            from bench.whole_run import run_whole_run
+
+            key, results = "whole_run", run_whole_run(settings, args.repeats or 3)
         elif args.best:
             key, results = "best", run_best_profile(settings)
         else:

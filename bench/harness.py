@@ -180,7 +180,7 @@ def run_plain(settings: BenchSettings, processed: Path, architecture: str, seed:
 
 
 def time_prepare(raw_root: Path, settings: BenchSettings, repeats: int) -> list[float]:
-    """Seconds of the prepare step (reviews on disk -> padded Parquet), fresh output each time."""
+    """Seconds of the prepare step (unpacked reviews -> padded Parquet), fresh output each time."""
     from imdb_rnn.aclimdb import RawDataset
     from imdb_rnn.config import PreprocessConfig
     from tasks.prepare import prepare_dataset
@@ -254,10 +254,11 @@ def run_speed_suite(settings: BenchSettings) -> dict[str, Any]:
     results["first_run_timings"] = run.get("timings", {})
     results["forced_rerun_timings"] = forced["metrics"]["run"].get("timings", {})
 
+    # The unpacked archive: one folder, named by its checksum (hidden ones are staging).
     raw_root = next(
         folder
-        for folder in (data_dir / "raw" / "extracted").glob("*/*")
-        if (folder / "train").is_dir()
+        for folder in (data_dir / "raw" / "extracted").iterdir()
+        if folder.is_dir() and not folder.name.startswith(".")
     )
     results["prepare_seconds"] = [
         json.loads((processed / "manifest.json").read_text("utf-8"))["seconds"],

@@ -399,6 +399,10 @@ def render(everything: dict[str, Any]) -> str:
         parts += targets_section(everything["best"])
     if "scale_out" in everything:
         parts += scale_out_section(everything["scale_out"])
+    if "whole_run" in everything:
+        from bench.whole_run import whole_run_section
+
+        parts += whole_run_section(everything["whole_run"])
     if "quick" in everything:
         parts += speed_section(everything["quick"], "Quick mode (harness check, not a result)")
     parts.append(END)
