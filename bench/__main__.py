@@ -5,6 +5,7 @@
     python -m bench --best   # the `best` profile from scratch: test accuracy, training time
     python -m bench --scale-out  # seed comparison sequentially vs on 2 local Dask workers
     python -m bench --whole-run  # a first run with the defaults: this code vs release 0.3.0
+    python -m bench --predict    # imdb-rnn predict --file on 1, 10,000 and 100,000 reviews
 
 Results of every mode are kept side by side in the JSON file; the Markdown table is
 rewritten from it each time.
@@ -40,6 +41,8 @@ def _shown_arguments(args: argparse.Namespace) -> list[str]:
     shown = ["--quick"] if args.quick else ["--best"] if args.best else []
     if args.scale_out:
         shown += ["--scale-out", *(["--repeats", str(args.repeats)] if args.repeats else [])]
+    if args.predict:
+        shown += ["--predict"]
     if args.whole_run:
         shown += ["--whole-run", *(["--repeats", str(args.repeats)] if args.repeats else [])]
     if args.seeds != DEFAULT_SEEDS:
@@ -72,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="time the first imdb-rnn run with the defaults on a fresh data folder: this code "
         "(the same work as 0.3.0, and the default) and release 0.3.0, taking turns",
+    )
+    mode.add_argument(
+        "--predict",
+        action="store_true",
+        help="time imdb-rnn predict --file with the seed champion on 1, 10,000 and 100,000 "
+        "reviews: start-up cost and reviews/s",
     )
     parser.add_argument(
         "--scale-out",
@@ -112,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     sha256 = args.sha256 or _read_sha256(source)
     if not sha256:
         parser.error(f"--sha256 is needed: there is no {source.name}.sha256 beside {source}")
-    if args.scale_out and (args.best or args.whole_run):
+    if args.scale_out and (args.best or args.whole_run or args.predict):
         parser.error("--scale-out measures something else; give it on its own")
     if args.repeats is not None and args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
@@ -151,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench.whole_run import run_whole_run
 
             key, results = "whole_run", run_whole_run(settings, args.repeats or 3)
+        elif args.predict:
+            from bench.predict_speed import run_predict_speed
+
+            key, results = "predict", run_predict_speed(settings)
         elif args.best:
             key, results = "best", run_best_profile(settings)
         else:

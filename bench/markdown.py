@@ -403,6 +403,10 @@ def render(everything: dict[str, Any]) -> str:
         from bench.whole_run import whole_run_section
 
         parts += whole_run_section(everything["whole_run"])
+    if "predict" in everything:
+        from bench.predict_speed import predict_section
+
+        parts += predict_section(everything["predict"])
     if "quick" in everything:
         parts += speed_section(everything["quick"], "Quick mode (harness check, not a result)")
     parts.append(END)

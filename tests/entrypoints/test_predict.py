@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -281,3 +282,21 @@ def test_cli_prints_each_texts_class_and_every_class_probability(tmp_path, monke
         "          bad 0.1000  fine 0.2000  good 0.7000",
     ]
     assert err == "(champion: gru from run run-1)\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rows", [1500, 2100])  # the last chunk alone, or joined to the one before
+def test_chunks_scored_side_by_side_give_the_probabilities_of_one_call(champion_setup, rows):
+    from entrypoints.predict import champion_probabilities
+    from imdb_rnn.text import clean_text, tokenize_all
+
+    dataset, _, paths = champion_setup
+    champion = load_champion(paths.champion)
+    reviews = [file.read_text(encoding="utf-8") for file in dataset.files]
+    texts = [reviews[i % len(reviews)] for i in range(rows)]
+
+    whole = champion.probabilities(tokenize_all([clean_text(text) for text in texts]))
+    chunked = champion_probabilities(texts, champion, chunk=1024)
+
+    assert chunked.shape == (rows,)
+    np.testing.assert_array_equal(chunked, whole)
