@@ -22,11 +22,24 @@ def split_summary(
 ) -> dict[str, object]:
     """Rows per class, the token-length distribution, the share longer than the padded
     width, and the share of read tokens the vocabulary knows, for one split."""
-    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(classes))
-    lengths = np.asarray(lengths)
     read = int(np.count_nonzero(tokens))
     known = read - int(np.count_nonzero(tokens == OOV_ID))
     width = tokens.shape[1] if tokens.ndim == 2 else 0
+    return summary_of_counts(labels, lengths, read, known, width, classes)
+
+
+def summary_of_counts(
+    labels: np.ndarray,
+    lengths: np.ndarray,
+    read: int,
+    known: int,
+    width: int,
+    classes: Sequence[str],
+) -> dict[str, object]:
+    """``split_summary`` from the ids' counts: ``read`` ids that are not padding, ``known``
+    of them in the vocabulary, rows ``width`` ids wide (a split written a chunk at a time)."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(classes))
+    lengths = np.asarray(lengths)
     percentiles = np.percentile(lengths, [10, 50, 90]) if len(lengths) else [0, 0, 0]
     return {
         "rows": {name: int(count) for name, count in zip(classes, counts, strict=True)},
@@ -47,16 +60,27 @@ def shared_texts(seen: Sequence[str] | pd.Series, test: Sequence[str] | pd.Serie
     return pd.Series(test, dtype=object).isin(set(seen)).to_numpy()
 
 
-def duplicate_summary(test_texts: pd.Series, shared: np.ndarray, dropped: int) -> dict[str, object]:
+def duplicate_examples(texts: Sequence[str] | pd.Series) -> list[str]:
+    """The card's examples of shared texts: their beginnings."""
+    return [
+        text[:EXAMPLE_CHARACTERS] + ("…" if len(text) > EXAMPLE_CHARACTERS else "")
+        for text in texts
+    ]
+
+
+def duplicate_summary(
+    test_texts: pd.Series, shared: np.ndarray, dropped: int, examples: list[str] | None = None
+) -> dict[str, object]:
+    """The card's duplicates: ``test_texts`` are the texts, or anything that is equal when
+    they are (their hashes; then the ``examples`` are given)."""
     duplicated = test_texts[shared]
+    if examples is None:
+        examples = list(duplicated.drop_duplicates().head(3))
     return {
         "test_rows": int(shared.sum()),
         "distinct_texts": int(duplicated.nunique()),
         "dropped": int(dropped),
-        "examples": [
-            text[:EXAMPLE_CHARACTERS] + ("…" if len(text) > EXAMPLE_CHARACTERS else "")
-            for text in duplicated.drop_duplicates().head(3)
-        ],
+        "examples": duplicate_examples(examples),
     }
 
 

@@ -22,6 +22,7 @@ from sklearn.model_selection import train_test_split
 from imdb_rnn.config import PreprocessConfig, TableConfig
 from imdb_rnn.errors import TableError
 from imdb_rnn.tables import TableRows, read_table
+from imdb_rnn.text_spill import TextSpill
 
 SPLIT_VALUES = {
     "train": "train",
@@ -228,7 +229,7 @@ class LabeledSplits:
     """A table source as the prepare needs it: rows per split with class ids, and what was
     left out. ``frames`` holds train and test, and validation when the table names one."""
 
-    frames: dict[str, pd.DataFrame]  # columns review_id, rating, label, text
+    frames: dict[str, pd.DataFrame]  # review_id, rating, label, text (or position, hash)
     classes: tuple[str, ...]
     skipped: dict[str, list[str]]
     replaced_characters: int = 0
@@ -272,17 +273,21 @@ def read_labeled(
     table: TableConfig,
     preprocess: PreprocessConfig,
     logger: logging.Logger | logging.LoggerAdapter,
+    spill: TextSpill | None = None,
 ) -> LabeledSplits:
-    """Read the table (and the test table), give each row its class id and its split."""
-    rows = read_table(train.path, train.shown, train.kind, table, preprocess.truncating, logger)
+    """Read the table (and the test table), give each row its class id and its split.
+
+    With ``spill``, the texts go there and the frames hold their ``position`` and ``hash``
+    (``imdb_rnn.text_spill``) instead of ``text``.
+    """
+    truncating = preprocess.truncating
+    rows = read_table(train.path, train.shown, train.kind, table, truncating, logger, spill)
     skipped = {"table": _left_out(rows, train.shown, preprocess.invalid_reviews, logger)}
     label_column = rows.columns[1]
     frame = rows.frame
     parts: dict[str, pd.DataFrame]
     if test is not None:
-        test_rows = read_table(
-            test.path, test.shown, test.kind, table, preprocess.truncating, logger
-        )
+        test_rows = read_table(test.path, test.shown, test.kind, table, truncating, logger, spill)
         skipped["test_table"] = _left_out(test_rows, test.shown, preprocess.invalid_reviews, logger)
         parts = {"train": frame, "test": test_rows.frame}
     elif rows.columns[2] is not None:
@@ -311,7 +316,7 @@ def read_labeled(
                 "review_id": [f"{prefix}:{number}" for number in part["row"]],
                 "rating": np.zeros(len(part), dtype=np.int8),
                 "label": labels.ids(part["label"], f"the {name} rows of {where}", label_column),
-                "text": part["text"].to_numpy(),
+                **{c: part[c].to_numpy() for c in ("text", "position", "hash") if c in part},
             }
         )
     return LabeledSplits(

@@ -9,7 +9,6 @@ every reader checks the contract first, failing with a message that names the mi
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,13 +18,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from imdb_rnn.aclimdb import RawDataset
 from imdb_rnn.config import PreprocessConfig, TableConfig
 from imdb_rnn.dataset_card import dataset_card, duplicate_summary, shared_texts, split_summary
 from imdb_rnn.errors import DataContractError
-from imdb_rnn.files import atomic_directory, disk_full_as_error, sha256_file, sha256_json
+from imdb_rnn.files import sha256_file, sha256_json
 from imdb_rnn.storage import DataStore
-from imdb_rnn.text import OOV_ID, VOCABULARY_FILE, SequenceEncoder, TokenLists
+from imdb_rnn.text import VOCABULARY_FILE
 
 # Bump when the Parquet layout or the tokenizer changes: old folders then stop matching.
 FORMAT_VERSION = 1
@@ -33,6 +31,13 @@ METADATA_KEY = b"imdb_rnn"
 SPLIT_NAMES = ("train", "validation", "test")
 MANIFEST_FILE = "manifest.json"
 BINARY_CLASSES = ("neg", "pos")
+# Rows per Parquet row group. Training that streams a split (``split_row_groups``) reads a
+# few row groups at a time and shuffles their order every epoch: groups of 10,000 rows
+# keep that buffer small and give a large split many groups to shuffle. Only the layout of
+# the file depends on it; the rows read back, and their order, do not.
+ROW_GROUP_ROWS = 10_000
+# Bytes one padded row takes in memory as training holds it: int32 tokens, a float32 label.
+TOKEN_BYTES = LABEL_BYTES = 4
 
 
 @dataclass(frozen=True)
@@ -87,113 +92,6 @@ def _schema(maxlen: int, metadata: dict[str, object]) -> pa.Schema:
         ],
         metadata={METADATA_KEY: json.dumps(metadata, sort_keys=True).encode()},
     )
-
-
-def write_split(
-    path: Path, frame: pd.DataFrame, tokens: np.ndarray, lengths: np.ndarray, metadata: dict
-) -> None:
-    """Write one split; ``tokens`` is the (rows, maxlen) int32 matrix."""
-    maxlen = tokens.shape[1]
-    schema = _schema(maxlen, metadata)
-    flat = pa.array(tokens.reshape(-1), type=pa.int32())
-    table = pa.Table.from_arrays(
-        [
-            pa.array(frame["review_id"].to_numpy(), type=pa.string()),
-            pa.array(frame["rating"].to_numpy(dtype=np.int8), type=pa.int8()),
-            pa.array(frame["label"].to_numpy(dtype=np.int8), type=pa.int8()),
-            pa.array(lengths, type=pa.int32()),
-            pa.FixedSizeListArray.from_arrays(flat, maxlen),
-            pa.array(frame["text"].to_numpy(), type=pa.string()),
-        ],
-        schema=schema,
-    )
-    pq.write_table(table, path, compression="zstd")
-
-
-def write_prepared(
-    directory: Path,
-    fp: str,
-    raw: RawDataset,
-    config: PreprocessConfig,
-    splits: dict[str, tuple[pd.DataFrame, TokenLists]],
-    encoder: SequenceEncoder,
-    skipped: dict[str, list[str]],
-    started: float,
-    classes: tuple[str, ...] = BINARY_CLASSES,
-    card_notes: dict[str, dict] | None = None,
-) -> tuple[dict[str, int], dict]:
-    """Write the whole folder at once: each split's Parquet, ``vocab.json``, the manifest.
-
-    ``splits`` maps each split to its rows and their words; ``started`` is the
-    ``time.perf_counter()`` the prepare began at, for the manifest's ``seconds``.
-    ``card_notes`` gives the dataset card's ``duplicates`` and ``left_out``. Returns the
-    rows per split and the dataset card. A failure leaves no folder; a full disk names the
-    final file.
-    """
-    vocabulary = list(encoder.vocabulary)
-    rows = {name: len(frame) for name, (frame, _) in splits.items()}
-    stats: dict[str, dict[str, float]] = {}
-    summaries: dict[str, dict[str, object]] = {}
-    files: dict[str, str] = {}
-    with atomic_directory(directory) as staging:
-        for name, (frame, token_lists) in splits.items():
-            tokens, lengths = encoder.encode_tokens(token_lists)
-            summaries[name] = split_summary(frame["label"].to_numpy(), lengths, tokens, classes)
-            oov = int(np.count_nonzero(tokens == OOV_ID))
-            stats[name] = {
-                "rows": len(frame),
-                "positive_share": round(float(frame["label"].mean()), 4),
-                "mean_tokens": round(float(lengths.mean()), 1),
-                "truncated_share": round(float((lengths > config.maxlen).mean()), 4),
-                "unknown_token_share": round(oov / max(1, int(np.count_nonzero(tokens))), 4),
-            }
-            metadata = {
-                "format_version": FORMAT_VERSION,
-                "fingerprint": fp,
-                "split": name,
-                "source_sha256": raw.sha256,
-                "vocabulary_words": len(vocabulary),
-                "classes": list(classes),
-                **config.model_dump(),
-            }
-            # Errors name the final file; the staging folder goes away with the error.
-            with disk_full_as_error(directory / f"{name}.parquet"):
-                write_split(staging / f"{name}.parquet", frame, tokens, lengths, metadata)
-            files[f"{name}.parquet"] = sha256_file(staging / f"{name}.parquet")
-        with disk_full_as_error(directory / VOCABULARY_FILE):
-            (staging / VOCABULARY_FILE).write_text(
-                json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8"
-            )
-        files[VOCABULARY_FILE] = sha256_file(staging / VOCABULARY_FILE)
-        notes = card_notes or {}
-        card = dataset_card(
-            raw.origin,
-            raw.kind,
-            classes,
-            summaries,
-            notes.get("duplicates", {}),
-            notes.get("left_out", {}),
-        )
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "fingerprint": fp,
-            "source_sha256": raw.sha256,
-            "source": raw.origin,
-            "preprocess": config.model_dump(),
-            "vocabulary_words": len(vocabulary),
-            "rows": rows,
-            "stats": stats,
-            "skipped": skipped,
-            "classes": list(classes),
-            "card": card,
-            "files": files,
-            "seconds": round(time.perf_counter() - started, 3),
-        }
-        with disk_full_as_error(directory / MANIFEST_FILE):
-            (staging / MANIFEST_FILE).write_text(
-                json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-            )
-    return rows, card
 
 
 def read_split_metadata(path: Path) -> dict:
@@ -251,6 +149,50 @@ def load_arrays(prepared: PreparedData, split: str) -> tuple[np.ndarray, np.ndar
     labels = table.column("label").to_numpy()
     lengths = table.column("n_tokens").to_numpy()
     return matrix.astype(np.int32, copy=False), labels, lengths
+
+
+def padded_bytes(rows: int, maxlen: int) -> int:
+    """Bytes that ``rows`` padded rows of ``maxlen`` tokens take in memory, with their labels."""
+    return rows * (maxlen * TOKEN_BYTES + LABEL_BYTES)
+
+
+@dataclass(frozen=True)
+class SplitRowGroups:
+    """One split's padded rows, read a few Parquet row groups at a time: for training on
+    more rows than fit in memory (``rnn_models.streaming`` reads it)."""
+
+    path: Path
+    maxlen: int
+    # Rows in each row group, in file order.
+    group_rows: tuple[int, ...]
+
+    @property
+    def rows(self) -> int:
+        return sum(self.group_rows)
+
+    def read(self, groups: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(tokens[rows, maxlen] int32, labels[rows] int8, n_tokens[rows] int32)`` of the
+        row groups ``groups``, in that order."""
+        with pq.ParquetFile(self.path) as file:
+            table = file.read_row_groups(
+                [int(group) for group in groups], columns=["tokens", "label", "n_tokens"]
+            )
+        # flatten(), unlike .values, respects a chunk's offset; several groups are several chunks.
+        tokens = table.column("tokens").combine_chunks().flatten().to_numpy()
+        return (
+            tokens.reshape(table.num_rows, self.maxlen).astype(np.int32, copy=False),
+            table.column("label").to_numpy(),
+            table.column("n_tokens").to_numpy(),
+        )
+
+
+def split_row_groups(prepared: PreparedData, split: str) -> SplitRowGroups:
+    """A split's rows to read row group by row group, after checking its data contract."""
+    path = prepared.split_path(split)
+    check_split(path, prepared.fingerprint, prepared.preprocess.maxlen)
+    metadata = pq.read_metadata(path)
+    group_rows = tuple(metadata.row_group(i).num_rows for i in range(metadata.num_row_groups))
+    return SplitRowGroups(path, prepared.preprocess.maxlen, group_rows)
 
 
 def load_prepared(

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from imdb_rnn.config import TableConfig
 from imdb_rnn.errors import TableError
 from imdb_rnn.text import clean_text, has_words
+from imdb_rnn.text_spill import TextSpill
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,8 @@ class TableRows:
     """The usable rows of one table, and what was left out or changed on the way.
 
     ``frame`` has ``row`` (1-based data row number, as a spreadsheet shows it below the
-    header), ``text`` (cleaned), ``label`` (the raw value) and ``split`` (raw, or None).
+    header), ``text`` (cleaned), ``label`` (the raw value) and ``split`` (raw, or None); read
+    with a ``TextSpill``, ``position`` and ``hash`` instead of ``text``.
     """
 
     frame: pd.DataFrame
@@ -234,11 +236,14 @@ def read_table(
     table: TableConfig,
     truncating: str = "pre",
     logger: logging.Logger | logging.LoggerAdapter = log,
+    spill: TextSpill | None = None,
 ) -> TableRows:
     """The rows of one table: cleaned text, raw label and split, and row numbers.
 
     Rows without text (empty, or no words once markup is removed) or without a label are
     listed in ``invalid`` by reason; the caller stops or leaves them out (``--invalid-reviews``).
+    With ``spill``, each chunk's cleaned texts are written there as they are read, and the
+    rows hold their ``position`` in it and a ``hash`` of their text instead.
     """
     check_kind(path, shown, kind)
     found = columns_of(path, shown, kind, table.text_encoding)
@@ -275,18 +280,17 @@ def read_table(
             for column in wanted:  # JSON Lines rows may lack a key another row has
                 if column not in chunk.columns:
                     chunk[column] = None
-            parts.append(_usable_rows(chunk[wanted], first_row, rows, shown, kind, truncating))
+            usable = _usable_rows(chunk[wanted], first_row, rows, shown, kind, truncating)
+            parts.append(spill.add(usable) if spill is not None else usable)
             first_row += len(chunk)
     except (ValueError, pa.ArrowException, pd.errors.ParserError, UnicodeError) as error:
         raise TableError(
             f"{shown} is not a readable {KIND_NAMES[kind]} table near data row {first_row}: "
             f"{_brief(error)}"
         ) from error
-    rows.frame = (
-        pd.concat(parts, ignore_index=True)
-        if parts
-        else pd.DataFrame({"row": [], "text": [], "label": [], "split": []})
-    )
+    empty = {"row": [], "label": [], "split": []}
+    empty |= {"position": [], "hash": []} if spill is not None else {"text": []}
+    rows.frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(empty)
     if first_row == 1:
         raise TableError(f"{shown} has a header but no rows; give a table of labeled text")
     if rows.replaced_characters:

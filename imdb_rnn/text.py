@@ -107,11 +107,23 @@ def build_vocabulary(
 
     Ties are broken alphabetically so the vocabulary never depends on file order.
     """
+    return vocabulary_of_counts(word_counts(token_lists), vocab_size)
+
+
+def word_counts(token_lists: TokenLists | Iterable[Sequence[str]]) -> pa.Table:
+    """How often each word occurs: a table of ``word`` and ``count``."""
     counted = pc.value_counts(token_list_array(token_lists).flatten())
-    counts = zip(
-        counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True
-    )
-    ranked = sorted(counts, key=lambda item: (-item[1], item[0]))
+    return pa.table({"word": counted.field("values"), "count": counted.field("counts")})
+
+
+def vocabulary_of_counts(counts: pa.Table, vocab_size: int) -> list[str]:
+    """``build_vocabulary`` from word counts; counts of one word in several rows of
+    ``counts`` (chunks counted apart) are added up first."""
+    if len(counts) and pc.count_distinct(counts.column("word")).as_py() < len(counts):
+        counts = counts.group_by("word").aggregate([("count", "sum")])
+        counts = counts.rename_columns(["word", "count"])
+    pairs = zip(counts.column("word").to_pylist(), counts.column("count").to_pylist(), strict=True)
+    ranked = sorted(pairs, key=lambda item: (-item[1], item[0]))
     return [PAD_TOKEN, OOV_TOKEN] + [word for word, _ in ranked[: vocab_size - 2]]
 
 

@@ -4,20 +4,27 @@ Reads the aclImdb splits (``imdb_rnn.aclimdb``) or a table of labeled text
 (``imdb_rnn.labeled``), holds out a stratified validation split, finds the test texts that
 train shares, builds the vocabulary from the training rows only, encodes every split
 (``imdb_rnn.text``) and writes the prepared folder with its dataset card
-(``imdb_rnn.prepared``). A folder for the same source and settings is reused when it passes
+(``imdb_rnn.prepared_writer``). A table's cleaned texts wait in a spill file while its labels
+and splits are settled, and are read back a row group at a time to count the training
+words and to write the splits (``imdb_rnn.text_spill``), so a table many times larger than
+memory can be prepared. A folder for the same source and settings is reused when it passes
 its checks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
+import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from prefect import get_run_logger, task
 
 from imdb_rnn.aclimdb import RawDataset, open_reviews, read_reviews
@@ -39,11 +46,18 @@ from imdb_rnn.prepared import (
     PreparedData,
     fingerprint,
     load_prepared,
-    write_prepared,
 )
+from imdb_rnn.prepared_writer import SplitChunk, write_prepared
 from imdb_rnn.sources import table_format
 from imdb_rnn.storage import DataStore
-from imdb_rnn.text import SequenceEncoder, build_vocabulary, tokenize_all
+from imdb_rnn.text import (
+    SequenceEncoder,
+    build_vocabulary,
+    tokenize_all,
+    vocabulary_of_counts,
+    word_counts,
+)
+from imdb_rnn.text_spill import TextSpill
 
 log = logging.getLogger(__name__)
 
@@ -113,46 +127,67 @@ def _build(
     logger: logging.Logger | logging.LoggerAdapter,
 ) -> PreparedData:
     started = time.perf_counter()
-    # Everything is read and checked before anything is written.
-    if raw.kind == "table":
-        source = _table_splits(raw, config, table, logger)
-    else:
-        source = _aclimdb_splits(raw, config, logger)
-    frames = source.frames
-    if "validation" not in frames:
-        train_idx, validation_idx = stratified_holdout(
-            frames["train"]["label"].to_numpy(),
-            config.validation_fraction,
-            config.split_seed,
-            source.classes,
-            "validation split (--validation-fraction)",
-        )
-        train_full = frames["train"]
-        frames["train"] = train_full.iloc[train_idx].reset_index(drop=True)
-        frames["validation"] = train_full.iloc[validation_idx].reset_index(drop=True)
-    frames = {name: frames[name] for name in SPLIT_NAMES}
-    frames, duplicates = _test_duplicates(frames, config.drop_test_duplicates, logger)
-    splits = {name: (frame, tokenize_all(frame["text"])) for name, frame in frames.items()}
-    # Only training rows shape the vocabulary: words seen only in validation or test are unknown.
-    vocabulary = build_vocabulary(splits["train"][1], config.vocab_size)
-    encoder = SequenceEncoder(tuple(vocabulary), config.maxlen, config.padding, config.truncating)
-    left_out = {
-        "invalid_rows": sum(len(listed) for listed in source.skipped.values()),
-        "replaced_characters": source.replaced_characters,
-        "truncated_texts": source.truncated_texts,
-    }
-    rows, card = write_prepared(
-        directory,
-        fp,
-        raw,
-        config,
-        splits,
-        encoder,
-        source.skipped,
-        started,
-        source.classes,
-        {"duplicates": duplicates, "left_out": left_out},
+    # A table's cleaned texts wait in a spill file beside the folder, not in memory.
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    spill_folder = (
+        tempfile.TemporaryDirectory(dir=directory.parent, prefix=f".{fp}.texts-")
+        if raw.kind == "table"
+        else contextlib.nullcontext(None)
     )
+    with spill_folder as scratch:
+        spill = TextSpill(Path(scratch) / "texts.parquet") if scratch else None
+        # Everything is read and checked before anything is written.
+        if spill is not None:
+            source = _table_splits(raw, config, table, logger, spill)
+        else:
+            source = _aclimdb_splits(raw, config, logger)
+        frames = source.frames
+        if "validation" not in frames:
+            train_idx, validation_idx = stratified_holdout(
+                frames["train"]["label"].to_numpy(),
+                config.validation_fraction,
+                config.split_seed,
+                source.classes,
+                "validation split (--validation-fraction)",
+            )
+            train_full = frames["train"]
+            frames["train"] = train_full.iloc[train_idx].reset_index(drop=True)
+            frames["validation"] = train_full.iloc[validation_idx].reset_index(drop=True)
+        frames = {name: frames[name] for name in SPLIT_NAMES}
+        frames, duplicates = _test_duplicates(frames, config.drop_test_duplicates, logger, spill)
+        if spill is None:
+            splits = {name: (frame, tokenize_all(frame["text"])) for name, frame in frames.items()}
+            # Only training rows shape the vocabulary: words seen only in validation or test
+            # are unknown.
+            vocabulary = build_vocabulary(splits["train"][1], config.vocab_size)
+            chunks: Iterable[SplitChunk] = (
+                (name, frame, words) for name, (frame, words) in splits.items()
+            )
+        else:
+            vocabulary = vocabulary_of_counts(
+                _spilled_word_counts(spill, frames["train"]), config.vocab_size
+            )
+            chunks = _spilled_chunks(spill, frames)
+        encoder = SequenceEncoder(
+            tuple(vocabulary), config.maxlen, config.padding, config.truncating
+        )
+        left_out = {
+            "invalid_rows": sum(len(listed) for listed in source.skipped.values()),
+            "replaced_characters": source.replaced_characters,
+            "truncated_texts": source.truncated_texts,
+        }
+        rows, card = write_prepared(
+            directory,
+            fp,
+            raw,
+            config,
+            chunks,
+            encoder,
+            source.skipped,
+            started,
+            source.classes,
+            {"duplicates": duplicates, "left_out": left_out},
+        )
     seconds = time.perf_counter() - started
     logger.info(
         "Prepared %s train, %s validation, %s test reviews in %.1f s -> %s",
@@ -172,6 +207,27 @@ def _build(
         classes=source.classes,
         card=card,
     )
+
+
+def _spilled_word_counts(spill: TextSpill, train: pd.DataFrame) -> pa.Table:
+    """The training rows' words counted a row group at a time."""
+    counted = [
+        word_counts(tokenize_all(texts.to_pylist()))
+        for _, texts in spill.texts_at(train["position"].to_numpy())
+    ]
+    return pa.concat_tables(counted) if counted else word_counts([])
+
+
+def _spilled_chunks(spill: TextSpill, frames: dict[str, pd.DataFrame]) -> Iterator[SplitChunk]:
+    """Each split's rows with their texts and words, a row group of the spill at a time."""
+    positions = {name: frame["position"].to_numpy() for name, frame in frames.items()}
+    for first, texts in spill.row_groups():
+        for name, frame in frames.items():
+            start, stop = np.searchsorted(positions[name], [first, first + len(texts)])
+            if start == stop:
+                continue
+            chunk = texts.take(pa.array(positions[name][start:stop] - first)).to_pylist()
+            yield name, frame.iloc[start:stop].assign(text=chunk), tokenize_all(chunk)
 
 
 def _aclimdb_splits(
@@ -195,12 +251,13 @@ def _table_splits(
     config: PreprocessConfig,
     table: TableConfig,
     logger: logging.Logger | logging.LoggerAdapter,
+    spill: TextSpill,
 ) -> LabeledSplits:
     train = TableFile(raw.root, raw.origin, table_kind(raw.root.name))
     test = None
     if raw.test_table is not None:
         test = TableFile(raw.test_table, table.test_source or "", table_kind(raw.test_table.name))
-    labeled = read_labeled(train, test, table, config, logger)
+    labeled = read_labeled(train, test, table, config, logger, spill)
     cap = config.max_reviews_per_split
     if cap is not None:
         for name, frame in labeled.frames.items():
@@ -220,11 +277,15 @@ def _test_duplicates(
     frames: dict[str, pd.DataFrame],
     drop: bool,
     logger: logging.Logger | logging.LoggerAdapter,
+    spill: TextSpill | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, object]]:
-    """Find the test texts that train or validation also hold; leave them out when asked."""
+    """Find the test texts that train or validation also hold; leave them out when asked.
+
+    Rows whose texts wait in ``spill`` are compared by the hashes of their texts."""
+    key = "text" if spill is None else "hash"
     test = frames["test"]
-    seen = pd.concat([frames["train"]["text"], frames["validation"]["text"]])
-    shared = shared_texts(seen, test["text"])
+    seen = pd.concat([frames["train"][key], frames["validation"][key]])
+    shared = shared_texts(seen, test[key])
     count = int(shared.sum())
     if drop and count:
         kept = test[~shared].reset_index(drop=True)
@@ -236,16 +297,20 @@ def _test_duplicates(
             )
         logger.info("Left out %d test reviews whose text train or validation also holds", count)
         return {**frames, "test": kept}, duplicate_summary(
-            kept["text"], np.zeros(len(kept), bool), count
+            kept[key], np.zeros(len(kept), bool), count, []
         )
     if count:
         logger.warning(
             "%d test reviews (%d distinct texts) have the same text as a train or validation "
             "review: test scores them as if unseen; --drop-test-duplicates leaves them out",
             count,
-            test["text"][shared].nunique(),
+            test[key][shared].nunique(),
         )
-    return frames, duplicate_summary(test["text"], shared, 0)
+    examples = None
+    if spill is not None:
+        first = np.sort(test[shared].drop_duplicates("hash").head(3)["position"].to_numpy())
+        examples = [text for _, part in spill.texts_at(first) for text in part.to_pylist()]
+    return frames, duplicate_summary(test[key], shared, 0, examples)
 
 
 @task(name="prepare")

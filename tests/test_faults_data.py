@@ -632,20 +632,19 @@ def test_disk_full_during_prepare_keeps_no_half_folder(tmp_path, monkeypatch, co
     processed = tmp_path / "data" / "processed"
     earlier = prepare_dataset(raw, CONFIG.model_copy(update={"maxlen": 20}), processed)
     before = snapshot(processed)
-    real_write = pq.write_table
+    real_write = pq.ParquetWriter.write_table
     written: list[str] = []
     at_failure: list[str] = []
 
-    def write_until_full(table, where, **kwargs):
-        # train.parquet is written whole; validation.parquet gets half a file, then no space.
+    def write_until_full(writer, table, *args, **kwargs):
+        # train.parquet is written whole; validation.parquet is opened, then no space.
         if written:
-            Path(where).write_bytes(b"PAR1 half a file")
             at_failure.extend(leftovers(processed))
             raise _disk_full(code)
-        written.append(Path(where).name)
-        real_write(table, where, **kwargs)
+        written.append(Path(writer.where).name)
+        real_write(writer, table, *args, **kwargs)
 
-    monkeypatch.setattr(pq, "write_table", write_until_full)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", write_until_full)
     fp = fingerprint(OTHER_SHA, CONFIG)
 
     with pytest.raises(DiskFullError) as caught:

@@ -123,7 +123,7 @@ def test_champion_trained_on_all_reviews_labels_obvious_reviews(prepared):
 def test_a_table_of_the_same_reviews_prepares_to_the_same_tensors(prepared, tmp_path):
     """The real reviews the capped aclImdb prepare read, written as a CSV with the archive's
     split: the table path gives the same token ids, vocabulary and labels, split by split."""
-    from imdb_rnn.aclimdb import list_review_files
+    from imdb_rnn.aclimdb import list_review_files, open_reviews
     from imdb_rnn.prepared import load_arrays, load_split
     from imdb_rnn.text import VOCABULARY_FILE
 
@@ -133,11 +133,12 @@ def test_a_table_of_the_same_reviews_prepares_to_the_same_tensors(prepared, tmp_
     )
     config = from_archive.preprocess
     rows = []
+    reviews = open_reviews(raw.root)
     for split in ("train", "test"):
         for file in list_review_files(
-            raw.root, split, config.max_reviews_per_split, config.split_seed
+            reviews, split, config.max_reviews_per_split, config.split_seed
         ):
-            text = file.path.read_bytes().decode("utf-8", errors="replace")
+            text = reviews.read(file.location).decode("utf-8", errors="replace")
             rows.append(
                 {"review": text, "sentiment": "pos" if file.label else "neg", "part": split}
             )

@@ -164,3 +164,31 @@ def test_a_folder_prepared_before_classes_and_cards_loads_with_both(tmp_path):
     assert loaded.card["tokens"] == written_card["tokens"]
     assert loaded.card["test_token_coverage"] == written_card["test_token_coverage"]
     assert loaded.card["duplicates"] == written_card["duplicates"]
+
+
+def test_row_groups_change_the_file_layout_but_not_the_rows_read_back(prepared):
+    import numpy as np
+
+    from imdb_rnn.prepared import split_row_groups
+    from tests.samples import regroup
+
+    loaded = {split: load_arrays(prepared, split) for split in ("train", "validation")}
+    frames = {split: load_split(prepared, split) for split in ("train", "validation")}
+    assert split_row_groups(prepared, "train").group_rows == (18,)
+    regroup(prepared, rows_per_group=4)
+    for split in ("train", "validation"):
+        assert pq.ParquetFile(prepared.split_path(split)).num_row_groups > 1
+        for a, b in zip(loaded[split], load_arrays(prepared, split), strict=True):
+            np.testing.assert_array_equal(a, b)
+            assert a.dtype == b.dtype
+        assert frames[split].equals(load_split(prepared, split))
+
+    source = split_row_groups(prepared, "train")
+    assert source.group_rows == (4, 4, 4, 4, 2) and source.rows == 18 and source.maxlen == MAXLEN
+    tokens, labels, lengths = loaded["train"]
+    read_tokens, read_labels, read_lengths = source.read([3, 0])
+    rows = np.r_[12:16, 0:4]
+    np.testing.assert_array_equal(read_tokens, tokens[rows])
+    assert read_tokens.dtype == np.int32 and read_tokens.shape == (8, MAXLEN)
+    np.testing.assert_array_equal(read_labels, labels[rows])
+    np.testing.assert_array_equal(read_lengths, lengths[rows])

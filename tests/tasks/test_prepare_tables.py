@@ -355,3 +355,38 @@ def test_a_parquet_label_of_a_type_that_is_no_class_is_refused(tmp_path):
     pq.write_table(table, tmp_path / "t.parquet")
 
     assert "not a class name" in refused(tmp_path / "t.parquet")
+
+
+@pytest.mark.parametrize("test_table", [False, True])
+def test_a_table_read_in_small_chunks_prepares_to_the_same_folder(
+    tmp_path, monkeypatch, test_table
+):
+    """Chunks of 7 rows: the spill file has many row groups, the splits' rows are spread
+    over them, and train and test share texts across chunk boundaries."""
+    import imdb_rnn.tables
+
+    frame = reviews(("neg", "pos", "meh"), per_class=30, seed=4)
+    frame = pd.concat([frame, frame.iloc[::9]], ignore_index=True)  # texts in two places
+    folders = {}
+    for chunk_rows in (50_000, 7):
+        monkeypatch.setattr(imdb_rnn.tables, "CHUNK_ROWS", chunk_rows)
+        folder = tmp_path / str(chunk_rows)
+        folder.mkdir()
+        frame.iloc[:80].to_csv(folder / "train.csv", index=False)
+        frame.iloc[80:].to_csv(folder / "test.csv", index=False)
+        if test_table:
+            folders[chunk_rows] = prepare_table(folder / "train.csv", test=folder / "test.csv")
+        else:
+            frame.to_csv(folder / "all.csv", index=False)
+            folders[chunk_rows] = prepare_table(folder / "all.csv")
+
+    whole, chunked = folders[50_000], folders[7]
+    for split in ("train", "validation", "test"):
+        pd.testing.assert_frame_equal(load_split(whole, split), load_split(chunked, split))
+    manifests = [json.loads((p.directory / MANIFEST_FILE).read_text()) for p in (whole, chunked)]
+    for manifest in manifests:
+        del manifest["seconds"], manifest["files"]
+        manifest["source"] = manifest["card"]["source"] = None
+    assert manifests[0] == manifests[1]
+    assert manifests[0]["card"]["duplicates"]["test_rows"] > 0
+    assert len(manifests[0]["card"]["duplicates"]["examples"]) == 3
