@@ -155,19 +155,7 @@ def _build(
             frames["validation"] = train_full.iloc[validation_idx].reset_index(drop=True)
         frames = {name: frames[name] for name in SPLIT_NAMES}
         frames, duplicates = _test_duplicates(frames, config.drop_test_duplicates, logger, spill)
-        if spill is None:
-            splits = {name: (frame, tokenize_all(frame["text"])) for name, frame in frames.items()}
-            # Only training rows shape the vocabulary: words seen only in validation or test
-            # are unknown.
-            vocabulary = build_vocabulary(splits["train"][1], config.vocab_size)
-            chunks: Iterable[SplitChunk] = (
-                (name, frame, words) for name, (frame, words) in splits.items()
-            )
-        else:
-            vocabulary = vocabulary_of_counts(
-                _spilled_word_counts(spill, frames["train"]), config.vocab_size
-            )
-            chunks = _spilled_chunks(spill, frames)
+        vocabulary, chunks = _vocabulary_and_chunks(frames, spill, config.vocab_size)
         encoder = SequenceEncoder(
             tuple(vocabulary), config.maxlen, config.padding, config.truncating
         )
@@ -207,6 +195,19 @@ def _build(
         classes=source.classes,
         card=card,
     )
+
+
+def _vocabulary_and_chunks(
+    frames: dict[str, pd.DataFrame], spill: TextSpill | None, vocab_size: int
+) -> tuple[list[str], Iterable[SplitChunk]]:
+    """The vocabulary of the training rows' words (words seen only in validation or test are
+    unknown), and every split's rows with their words, in memory or from the spill."""
+    if spill is None:
+        splits = {name: (frame, tokenize_all(frame["text"])) for name, frame in frames.items()}
+        vocabulary = build_vocabulary(splits["train"][1], vocab_size)
+        return vocabulary, ((name, frame, words) for name, (frame, words) in splits.items())
+    counts = _spilled_word_counts(spill, frames["train"])
+    return vocabulary_of_counts(counts, vocab_size), _spilled_chunks(spill, frames)
 
 
 def _spilled_word_counts(spill: TextSpill, train: pd.DataFrame) -> pa.Table:
