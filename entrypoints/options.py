@@ -146,9 +146,10 @@ RUN_GROUPS: dict[str, list[Option]] = {
                 "threads": "--threads",
                 "batch_parts": "--batch-parts",
                 "mirrored": "--mirrored",
+                "memory_budget_mib": "--memory-budget",
                 "retrain": "--retrain",
             },
-            {"batch_parts": "N"},
+            {"batch_parts": "N", "memory_budget_mib": "MIB"},
         )
     ),
     "where training runs (see 'Running on a cluster' in the README)": _options(

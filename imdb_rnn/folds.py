@@ -5,10 +5,16 @@ validation splits and cuts them into K stratified folds. Member k fits every fol
 validates on fold k, so together the members learn from every labelled training review, and
 each review is held out from exactly one member: the one whose prediction counts as its
 out-of-fold score. The test split is never part of a fold.
+
+The rows are loaded into memory, unless the train split's padded rows pass the memory budget
+(``ExecutionConfig.memory_budget_mib``): a model fitted on it then reads it a few row groups
+at a time (``StreamedRows``). A fold's rows are drawn from both splits pooled, so ensemble
+members always load theirs.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +26,20 @@ from sklearn.model_selection import StratifiedKFold
 
 from imdb_rnn.errors import DatasetLayoutError
 from imdb_rnn.files import atomic_path
-from imdb_rnn.prepared import PreparedData, load_arrays
+from imdb_rnn.prepared import (
+    PreparedData,
+    SplitRowGroups,
+    load_arrays,
+    padded_bytes,
+    split_row_groups,
+)
 
+log = logging.getLogger(__name__)
+
+MIB = 2**20
+# Row groups a streamed epoch shuffles together at most (of ``ROW_GROUP_ROWS`` rows each):
+# enough to mix rows of groups far apart in the file, few enough to read quickly.
+MOST_WINDOW_GROUPS = 8
 # In an ensemble's folder: each pooled training review's probability from the one member
 # that never trained on it, in pooled order.
 OUT_OF_FOLD_FILE = "out_of_fold.parquet"
@@ -59,6 +77,42 @@ class TrainingRows:
     holdout_tokens: np.ndarray
     holdout_labels: np.ndarray
 
+    @property
+    def counts(self) -> tuple[int, int]:
+        """Rows fitted and held out."""
+        return len(self.fit_tokens), len(self.holdout_tokens)
+
+    @property
+    def record(self) -> dict[str, object]:
+        """How ``training.json`` names where the rows came from."""
+        return {"training_rows": "in-memory", "validation_rows": "in-memory"}
+
+
+@dataclass(frozen=True)
+class StreamedRows:
+    """The train split read a window of row groups at a time (``rnn_models.streaming``),
+    and validation loaded as arrays, or read in order too when it is large."""
+
+    fit: SplitRowGroups
+    holdout: SplitRowGroups | tuple[np.ndarray, np.ndarray]
+    # Row groups shuffled together: as many as fill a quarter of the budget, at least one.
+    window_groups: int
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        holdout = self.holdout
+        held_out = holdout.rows if isinstance(holdout, SplitRowGroups) else len(holdout[0])
+        return self.fit.rows, held_out
+
+    @property
+    def record(self) -> dict[str, object]:
+        streamed = isinstance(self.holdout, SplitRowGroups)
+        return {
+            "training_rows": "streamed",
+            "validation_rows": "streamed" if streamed else "in-memory",
+            "window_row_groups": self.window_groups,
+        }
+
 
 def fold_indices(labels: np.ndarray, fold: Fold, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Row indices of (fit, holdout) for ``fold``: stratified by label, fixed by ``seed``."""
@@ -94,6 +148,66 @@ def training_rows(prepared: PreparedData, fold: Fold | None) -> TrainingRows:
     tokens, labels = pooled_rows(prepared)
     fit_idx, holdout_idx = fold_indices(labels, fold, prepared.preprocess.split_seed)
     return TrainingRows(tokens[fit_idx], labels[fit_idx], tokens[holdout_idx], labels[holdout_idx])
+
+
+def over_budget(prepared: PreparedData, fold: Fold | None, budget_bytes: int) -> bool:
+    """Whether the padded rows a model fits take more than ``budget_bytes`` in memory: the
+    train split's, or for a fold the train and validation splits' it is cut from."""
+    rows = prepared.rows["train"]
+    if fold is not None:
+        rows += prepared.rows["validation"]
+    return padded_bytes(rows, prepared.preprocess.maxlen) > budget_bytes
+
+
+def streamed_rows(prepared: PreparedData, budget_bytes: int) -> StreamedRows:
+    """The train split to stream in windows of a quarter of the budget, and validation as
+    arrays when it fits another quarter (else streamed).
+
+    A stream holds up to three windows at once (the one training, the next one read and
+    its shuffled copy), so training rows and validation stay within the budget.
+    """
+    maxlen = prepared.preprocess.maxlen
+    fit = split_row_groups(prepared, "train")
+    window_rows = budget_bytes // 4 // padded_bytes(1, maxlen)
+    window_groups = max(1, min(MOST_WINDOW_GROUPS, window_rows // max(fit.group_rows)))
+    validation = split_row_groups(prepared, "validation")
+    if padded_bytes(validation.rows, maxlen) > budget_bytes // 4:
+        return StreamedRows(fit, validation, window_groups)
+    tokens, labels, _ = load_arrays(prepared, "validation")
+    return StreamedRows(fit, (tokens, labels), window_groups)
+
+
+def training_input(
+    prepared: PreparedData,
+    fold: Fold | None,
+    budget_mib: int,
+    logger: logging.Logger | logging.LoggerAdapter = log,
+) -> TrainingRows | StreamedRows:
+    """The rows one model fits and validates on: loaded (``training_rows``), or streamed
+    when the train split's padded rows pass the memory budget of ``budget_mib``."""
+    budget_bytes = budget_mib * MIB
+    if not over_budget(prepared, fold, budget_bytes):
+        return training_rows(prepared, fold)
+    if fold is not None:
+        logger.info(
+            "Loading the rows of %s although they pass the memory budget of %d MiB: only a "
+            "model fitted on the train split streams them, and a fold draws its rows from "
+            "train and validation pooled",
+            fold.label,
+            budget_mib,
+        )
+        return training_rows(prepared, fold)
+    rows = streamed_rows(prepared, budget_bytes)
+    logger.info(
+        "Streaming %s training rows from %s, %d row groups at a time (validation %s): "
+        "loaded, they would pass the memory budget of %d MiB",
+        f"{rows.fit.rows:,}",
+        rows.fit.path,
+        rows.window_groups,
+        rows.record["validation_rows"],
+        budget_mib,
+    )
+    return rows
 
 
 def out_of_fold_probabilities(

@@ -160,6 +160,15 @@ def length_grouped_batches(
     steps = steps_per_epoch(rows, batch)
     generator = np.random.default_rng([seed, epoch])
     order = generator.permutation(rows)[: steps * batch]
+    return grouped_by_length(order, lengths, batch, group, generator)
+
+
+def grouped_by_length(
+    order: np.ndarray, lengths: np.ndarray, batch: int, group: int, generator: np.random.Generator
+) -> np.ndarray:
+    """``order`` (shuffled row indices, a whole number of batches) cut into batches of
+    similar length, in an order drawn from ``generator``: see ``length_grouped_batches``."""
+    steps = len(order) // batch
     batches = []
     for first in range(0, steps * batch, group * batch):
         part = order[first : first + group * batch]

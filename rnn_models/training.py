@@ -25,6 +25,7 @@ from rnn_models.datasets import (
     width_step,
 )
 from rnn_models.runtime import create_training_state, jit_compile_setting, steps_per_execution
+from rnn_models.streaming import RowGroups, streamed_training_dataset, streamed_validation_dataset
 
 log = logging.getLogger(__name__)
 
@@ -151,21 +152,58 @@ def fit_inputs(
     cut to their longest review (in widths a multiple of ``width_step``; ``few_shapes`` for
     an XLA-compiled model, which compiles once per width).
     """
-    (x_train, y_train), (x_validation, y_validation) = fit, holdout
+    x_train, y_train = fit
     batches = dict(batch_size=batch_size, seed=seed, first_epoch=first_epoch, epochs=epochs)
     steps = {"steps_per_epoch": steps_per_epoch(len(x_train), batch_size)}
-    validation_batch = even_batch_size(len(x_validation))
     if skip_padding:
         step = width_step(x_train.shape[1], few_shapes=few_shapes)
         return {
             "x": length_grouped_dataset(x_train, y_train, **batches, step=step),
-            "validation_data": length_sorted_dataset(
-                x_validation, y_validation, validation_batch, step
-            ),
+            "validation_data": _validation_in_memory(holdout, step),
             **steps,
         }
     return {
         "x": training_dataset(x_train, y_train, **batches),
-        "validation_data": batched_dataset(x_validation, y_validation, validation_batch),
+        "validation_data": _validation_in_memory(holdout, None),
         **steps,
     }
+
+
+def streamed_fit_inputs(
+    fit: RowGroups,
+    holdout: RowGroups | tuple[np.ndarray, np.ndarray],
+    *,
+    batch_size: int,
+    seed: int,
+    first_epoch: int,
+    epochs: int,
+    skip_padding: bool,
+    few_shapes: bool,
+    window_groups: int,
+) -> dict[str, Any]:
+    """``fit_inputs`` for training rows read from their row groups (``rnn_models.streaming``),
+    ``window_groups`` at a time; ``holdout`` is read the same way or given as arrays."""
+    step = width_step(fit.maxlen, few_shapes=few_shapes) if skip_padding else None
+    if isinstance(holdout, tuple):
+        validation = _validation_in_memory(holdout, step)
+    else:
+        # Batches that split a row group evenly: the validation step compiles fewer shapes.
+        batch = even_batch_size(max(holdout.group_rows))
+        validation = streamed_validation_dataset(holdout, batch, step)
+    return {
+        "x": streamed_training_dataset(
+            fit, batch_size, seed, first_epoch, epochs, window_groups, step
+        ),
+        "validation_data": validation,
+        "steps_per_epoch": steps_per_epoch(fit.rows, batch_size),
+    }
+
+
+def _validation_in_memory(holdout: tuple[np.ndarray, np.ndarray], step: int | None) -> Any:
+    """Every validation row once: in order, or, with ``step`` (a model that skips padding),
+    in order of length, each batch cut to its longest review."""
+    tokens, labels = holdout
+    batch = even_batch_size(len(tokens))
+    if step is None:
+        return batched_dataset(tokens, labels, batch)
+    return length_sorted_dataset(tokens, labels, batch, step)

@@ -25,7 +25,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from imdb_rnn.cluster import worker_name
 from imdb_rnn.config import ExecutionConfig, FitConfig
 from imdb_rnn.files import build_lock, write_json_atomic
-from imdb_rnn.folds import TrainingRows, training_rows
+from imdb_rnn.folds import StreamedRows, TrainingRows, training_input
 from imdb_rnn.prepared import PreparedData, local_prepared
 from imdb_rnn.stopping import raise_if_stop_requested, training, training_epoch
 from imdb_rnn.storage import DataStore
@@ -97,8 +97,8 @@ def _fit_and_save(
             "Resuming %s after epoch %d of %d", recipe.architecture, len(done_epochs), fit.epochs
         )
     configure_tensorflow(recipe.weights_seed, execution.threads)
-    rows = training_rows(prepared, recipe.fold)
-    model, arithmetic = _compiled_model(recipe, prepared, execution, len(rows.fit_tokens), logger)
+    rows = training_input(prepared, recipe.fold, execution.memory_budget_mib, logger)
+    model, arithmetic = _compiled_model(recipe, prepared, execution, rows.counts[0], logger)
     name = (
         recipe.architecture if recipe.fold is None else f"{recipe.architecture} {recipe.fold.label}"
     )
@@ -264,13 +264,11 @@ def _callbacks(
 
 
 def _data_arguments(
-    rows: TrainingRows, recipe: TrainingRecipe, first_epoch: int, xla: bool
+    rows: TrainingRows | StreamedRows, recipe: TrainingRecipe, first_epoch: int, xla: bool
 ) -> dict[str, Any]:
-    from rnn_models.training import fit_inputs
+    from rnn_models.training import fit_inputs, streamed_fit_inputs
 
-    return fit_inputs(
-        (rows.fit_tokens, rows.fit_labels),
-        (rows.holdout_tokens, rows.holdout_labels),
+    batches = dict(
         batch_size=recipe.fit.batch_size,
         seed=recipe.weights_seed,
         first_epoch=first_epoch,
@@ -278,12 +276,19 @@ def _data_arguments(
         skip_padding=recipe.model.skip_padding,
         few_shapes=xla,
     )
+    if isinstance(rows, StreamedRows):
+        return streamed_fit_inputs(
+            rows.fit, rows.holdout, **batches, window_groups=rows.window_groups
+        )
+    return fit_inputs(
+        (rows.fit_tokens, rows.fit_labels), (rows.holdout_tokens, rows.holdout_labels), **batches
+    )
 
 
 def _record(
     trained: TrainedModel,
     recipe: TrainingRecipe,
-    rows: TrainingRows,
+    rows: TrainingRows | StreamedRows,
     execution: ExecutionConfig,
     arithmetic: dict[str, Any],
 ) -> dict[str, Any]:
@@ -299,9 +304,14 @@ def _record(
         "model": recipe.model.model_dump(),
         "fit": recipe.fit.model_dump(),
         "fold": [recipe.fold.index, recipe.fold.count] if recipe.fold else None,
-        "rows": {"fit": len(rows.fit_tokens), "validation": len(rows.holdout_tokens)},
+        "rows": dict(zip(("fit", "validation"), rows.counts, strict=True)),
         "finished_at": trained.finished_at,
-        "execution": {"xla": execution.xla, "threads": execution.threads, **arithmetic},
+        "execution": {
+            "xla": execution.xla,
+            "threads": execution.threads,
+            **arithmetic,
+            "input": {**rows.record, "memory_budget_mib": execution.memory_budget_mib},
+        },
     }
 
 

@@ -385,3 +385,17 @@ def listening_logger(name: str) -> tuple[Any, list[str]]:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     return logger, said
+
+
+# --- prepared splits in small Parquet row groups, as a large prepare writes them
+
+
+def regroup(prepared: Any, rows_per_group: int, splits: tuple[str, ...] = ("train", "validation")):
+    """Rewrite ``splits`` of ``prepared`` in row groups of ``rows_per_group`` rows: the same
+    rows, schema and metadata, so that a tiny folder streams in several groups."""
+    import pyarrow.parquet as pq
+
+    for split in splits:
+        path = prepared.split_path(split)
+        pq.write_table(pq.read_table(path), path, row_group_size=rows_per_group)
+    return prepared

@@ -92,6 +92,17 @@ class ExecutionConfig(Frozen):
         "machine, each batch split between them (batch_size is the global batch). Without "
         "GPUs it runs one replica on the CPU.",
     )
+    memory_budget_mib: int = Field(
+        default=1024,
+        ge=0,
+        description="MiB the padded training rows (rows x maxlen int32 tokens, plus labels) "
+        "may take in memory. Above it, a model trained on the train split reads them from "
+        "the Parquet file a few row groups at a time (windows of up to a quarter of the "
+        "budget), shuffled within a window and in a new row-group order every epoch, instead "
+        "of loading them: other batches than in memory, so other weights. Validation stays "
+        "in memory when it fits a quarter of the budget, else is read in order. Ensemble "
+        "members (--ensemble-folds) always load their rows. 0 streams whatever the size.",
+    )
     retrain: bool = Field(
         default=False, description="Train again even when a model with these inputs exists."
     )

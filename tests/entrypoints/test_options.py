@@ -197,6 +197,13 @@ def test_retrain_and_threads_land_in_execution_not_in_training():
     assert _configs(["run", "--no-retrain"])["execution"].retrain is False
 
 
+def test_memory_budget_lands_in_execution_and_is_not_part_of_a_models_identity():
+    configs = _configs(["run", "--memory-budget", "64"])
+    assert configs["execution"].memory_budget_mib == 64
+    assert configs["training"].model_dump() == TrainingConfig().model_dump()
+    assert _configs(["run"])["execution"].memory_budget_mib == 1024
+
+
 def test_report_flags_reach_the_report_config():
     configs = _configs(["run", "--bootstrap", "0", "--confidence", "0.9", "--error-examples", "2"])
     report = configs["report"]

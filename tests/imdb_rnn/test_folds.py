@@ -94,3 +94,80 @@ def test_two_class_out_of_fold_scores_stay_one_column_of_probabilities(tmp_path)
     saved = pq.read_table(tmp_path / OUT_OF_FOLD_FILE)
     assert saved.schema == pa.schema([pa.field("probability", pa.float64())])
     assert saved.column("probability").to_pylist() == [0.25, 0.5, 0.875]
+
+
+def _sized(rows: dict[str, int], maxlen: int):
+    """A prepared folder's record with these rows per split (nothing on disk)."""
+    from pathlib import Path
+
+    from imdb_rnn.config import PreprocessConfig
+    from imdb_rnn.prepared import PreparedData
+
+    return PreparedData(Path("unused"), "f" * 16, "a" * 64, PreprocessConfig(maxlen=maxlen), rows)
+
+
+def test_rows_pass_the_budget_by_rows_times_maxlen_int32_tokens_and_a_label():
+    from imdb_rnn.folds import over_budget
+
+    prepared = _sized({"train": 1000, "validation": 100, "test": 50}, maxlen=200)
+    needed = 1000 * (200 * 4 + 4)  # 804,000 bytes
+    assert not over_budget(prepared, None, needed)
+    assert over_budget(prepared, None, needed - 1)
+    # a fold is cut from train and validation pooled, which are loaded whole
+    assert over_budget(prepared, Fold(0, 5), needed)
+    assert not over_budget(prepared, Fold(0, 5), 1100 * 804)
+
+
+@pytest.fixture(scope="module")
+def row_grouped(tmp_path_factory):
+    """The small prepared folder (64 train, 16 validation rows, maxlen 30) in row groups of 10."""
+    from tests.conftest import small_prepared
+    from tests.samples import regroup
+
+    return regroup(small_prepared(tmp_path_factory.mktemp("row-groups")), rows_per_group=10)
+
+
+def test_below_the_budget_rows_are_loaded_as_before(row_grouped):
+    from imdb_rnn.folds import TrainingRows, training_input, training_rows
+
+    rows = training_input(row_grouped, None, budget_mib=1)
+    assert isinstance(rows, TrainingRows)
+    loaded = training_rows(row_grouped, None)
+    np.testing.assert_array_equal(rows.fit_tokens, loaded.fit_tokens)
+    assert rows.record == {"training_rows": "in-memory", "validation_rows": "in-memory"}
+
+
+def test_above_the_budget_the_train_split_streams_and_small_validation_stays_loaded(
+    row_grouped,
+):
+    from imdb_rnn.folds import StreamedRows, streamed_rows
+    from imdb_rnn.prepared import load_arrays
+
+    row_bytes = 30 * 4 + 4
+    # A quarter of the budget holds the 16 validation rows, or a window of 2 groups of 10.
+    rows = streamed_rows(row_grouped, budget_bytes=4 * 20 * row_bytes)
+    assert isinstance(rows, StreamedRows) and rows.window_groups == 2
+    assert rows.fit.group_rows == (10,) * 6 + (4,) and rows.counts == (64, 16)
+    assert isinstance(rows.holdout, tuple)
+    np.testing.assert_array_equal(rows.holdout[0], load_arrays(row_grouped, "validation")[0])
+    assert rows.record["validation_rows"] == "in-memory"
+    tight = streamed_rows(row_grouped, budget_bytes=4 * 15 * row_bytes)
+    assert tight.window_groups == 1 and tight.record == {
+        "training_rows": "streamed",
+        "validation_rows": "streamed",
+        "window_row_groups": 1,
+    }
+    assert tight.counts == (64, 16)
+
+
+def test_a_fold_over_the_budget_loads_its_rows_and_says_so(row_grouped):
+    from imdb_rnn.folds import TrainingRows, training_input
+    from tests.samples import listening_logger
+
+    logger, said = listening_logger("test-folds-budget")
+    rows = training_input(row_grouped, Fold(0, 2), budget_mib=0, logger=logger)
+    assert isinstance(rows, TrainingRows) and rows.counts == (40, 40)
+    assert len(said) == 1 and "fold1of2" in said[0] and "memory budget of 0 MiB" in said[0]
+    streamed = training_input(row_grouped, None, budget_mib=0, logger=logger)
+    assert streamed.record["training_rows"] == "streamed"
+    assert "Streaming 64 training rows" in said[1]

@@ -164,6 +164,11 @@ def test_training_lowers_the_loss_and_saves_model_and_history(prepared, tmp_path
     record = json.loads((trained.directory / "training.json").read_text())
     assert record["parameters"] == trained.parameters > 0
     assert record["data_fingerprint"] == prepared.fingerprint
+    assert record["execution"]["input"] == {
+        "training_rows": "in-memory",
+        "validation_rows": "in-memory",
+        "memory_budget_mib": 1024,
+    }
     assert trained.directory.name.startswith("lstm-")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") and p.suffix != ".lock"]
 
@@ -265,3 +270,34 @@ def test_unchanged_inputs_reuse_the_model_and_retrain_forces_training(
     )
     assert not retrained.reused and retrained.directory == first.directory
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") and p.suffix != ".lock"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("skip_padding", [False, True])
+def test_rows_over_the_memory_budget_train_streamed_and_training_json_says_so(
+    tmp_path, skip_padding
+):
+    from tests.samples import regroup
+
+    prepared = regroup(small_prepared(tmp_path / "data"), rows_per_group=10)  # 7 train groups
+    model = MODEL.model_copy(update={"skip_padding": skip_padding})
+    training = TrainingConfig(epochs=1, batch_size=16, seed=7)
+    streamed = train_model(
+        "gru",
+        prepared,
+        model,
+        training,
+        tmp_path / "models",
+        execution=ExecutionConfig(memory_budget_mib=0),  # 0: stream whatever the size
+    )
+    assert not streamed.failure and streamed.epochs == 1
+    assert set(streamed.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(np.isfinite(values[0]) for values in streamed.history.values())
+    record = json.loads((streamed.directory / "training.json").read_text())
+    assert record["rows"] == {"fit": 64, "validation": 16}
+    assert record["execution"]["input"] == {
+        "training_rows": "streamed",
+        "validation_rows": "streamed",
+        "window_row_groups": 1,
+        "memory_budget_mib": 0,
+    }

@@ -22,6 +22,7 @@ def test_training_defaults_match_the_seed_notes():
     assert config.learning_rate == 0.001  # adam's default
     assert config.seed == 42
     assert ExecutionConfig().retrain is False
+    assert ExecutionConfig().memory_budget_mib == 1024
 
 
 def test_unknown_architecture_is_named_with_the_choices():
@@ -57,6 +58,7 @@ def test_no_architecture_is_rejected():
         (TrainingConfig, "seeds", 0),
         (ExecutionConfig, "batch_parts", 0),
         (ExecutionConfig, "threads", -1),
+        (ExecutionConfig, "memory_budget_mib", -1),
     ],
     ids=lambda value: value.__name__ if isinstance(value, type) else str(value),
 )
