@@ -6,6 +6,7 @@
     python -m bench --scale-out  # seed comparison sequentially vs on 2 local Dask workers
     python -m bench --whole-run  # a first run with the defaults: this code vs release 0.3.0
     python -m bench --predict    # imdb-rnn predict --file on 1, 10,000 and 100,000 reviews
+    python -m bench --scale      # each stage on 1x, 4x and 16x IMDb's reviews: time, memory
 
 Results of every mode are kept side by side in the JSON file; the Markdown table is
 rewritten from it each time.
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from bench.harness import ROOT, BenchSettings, run_best_profile, run_scale_out, run_speed_suite
 from bench.markdown import write_markdown
+from bench.scale_corpus import DEFAULT_FACTORS, parse_factors
 
 DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "aclImdb_v1_labeled.tar.gz"
 # One seed moves test accuracy by up to 0.03; over ten, the mean difference to the plain
@@ -36,6 +38,11 @@ def _read_sha256(source: Path) -> str | None:
     return None
 
 
+def _scale_factors(args: argparse.Namespace) -> tuple[float, ...]:
+    """``--scale-factors`` as sorted numbers (the default when not given)."""
+    return parse_factors(args.scale_factors) if args.scale_factors else DEFAULT_FACTORS
+
+
 def _shown_arguments(args: argparse.Namespace) -> list[str]:
     """The options that change what is measured (not where files go)."""
     shown = ["--quick"] if args.quick else ["--best"] if args.best else []
@@ -43,6 +50,11 @@ def _shown_arguments(args: argparse.Namespace) -> list[str]:
         shown += ["--scale-out", *(["--repeats", str(args.repeats)] if args.repeats else [])]
     if args.predict:
         shown += ["--predict"]
+    if args.scale:
+        factors = _scale_factors(args)
+        shown += ["--scale"]
+        if factors != DEFAULT_FACTORS:
+            shown += ["--scale-factors", ",".join(f"{factor:g}" for factor in factors)]
     if args.whole_run:
         shown += ["--whole-run", *(["--repeats", str(args.repeats)] if args.repeats else [])]
     if args.seeds != DEFAULT_SEEDS:
@@ -77,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(the same work as 0.3.0, and the default) and release 0.3.0, taking turns",
     )
     mode.add_argument(
+        "--scale",
+        action="store_true",
+        help="time each stage (prepare, one LSTM epoch and evaluation, the TF-IDF baseline) "
+        "and its peak memory on corpora of --scale-factors x IMDb's 50,000 reviews",
+    )
+    mode.add_argument(
         "--predict",
         action="store_true",
         help="time imdb-rnn predict --file with the seed champion on 1, 10,000 and 100,000 "
@@ -92,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--repeats",
         type=int,
         help="runs of each mode, taking turns (--scale-out: default 2; --whole-run: 3)",
+    )
+    parser.add_argument(
+        "--scale-factors",
+        help="--scale: corpus sizes as multiples of IMDb's 50,000 reviews, comma-separated "
+        "(default: 1,4,16); a fraction is a sample balanced by split and label",
     )
     parser.add_argument(
         "--seeds",
@@ -121,7 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     sha256 = args.sha256 or _read_sha256(source)
     if not sha256:
         parser.error(f"--sha256 is needed: there is no {source.name}.sha256 beside {source}")
-    if args.scale_out and (args.best or args.whole_run or args.predict):
+    if args.scale_factors is not None and not args.scale:
+        parser.error("--scale-factors goes with --scale")
+    try:
+        factors = _scale_factors(args)
+    except ValueError as problem:
+        parser.error(f"--scale-factors {args.scale_factors}: {problem}")
+    if args.scale_out and (args.best or args.whole_run or args.predict or args.scale):
         parser.error("--scale-out measures something else; give it on its own")
     if args.repeats is not None and args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
@@ -160,6 +189,11 @@ def main(argv: list[str] | None = None) -> int:
             from bench.whole_run import run_whole_run
 
             key, results = "whole_run", run_whole_run(settings, args.repeats or 3)
+        elif args.scale:
+            from bench.scale import CHART_FILE, draw_chart, run_scale
+
+            key, results = "scale", run_scale(settings, factors)
+            draw_chart(results, out / CHART_FILE)
         elif args.predict:
             from bench.predict_speed import run_predict_speed
 

@@ -403,6 +403,10 @@ def render(everything: dict[str, Any]) -> str:
         from bench.whole_run import whole_run_section
 
         parts += whole_run_section(everything["whole_run"])
+    if "scale" in everything:
+        from bench.scale import scale_section
+
+        parts += scale_section(everything["scale"])
     if "predict" in everything:
         from bench.predict_speed import predict_section
 
