@@ -75,6 +75,7 @@ def gradient_by_position(
     else:
         labels = np.asarray(labels, dtype=np.float32).reshape(-1, 1)
         loss_of = keras.losses.binary_crossentropy
+
     # One traced graph for every batch: run eagerly, each of the recurrent loop's steps was
     # dispatched from Python, 2 to 6 s a model on a 2-core CPU instead of about 0.5.
     @tf.function(reduce_retracing=True)
