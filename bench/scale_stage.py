@@ -2,8 +2,9 @@
 its own: ``python -m bench.scale_stage STAGE CORPUS SHA256 DATA_DIR``.
 
 Stages, each the plain function its Prefect task wraps: ``prepare`` (the table to the
-prepared Parquet), ``train`` (one epoch of the seed LSTM), ``evaluate`` (that model on the
-test split), ``baseline`` (TF-IDF and logistic regression). The last line on stdout is one
+prepared Parquet), ``train`` (one epoch of the seed LSTM), ``train_streamed`` (the same
+epoch streamed from Parquet row groups), ``evaluate`` (that model on the test split),
+``baseline`` (TF-IDF and logistic regression). The last line on stdout is one
 JSON object: ``rows`` and ``seconds`` (the reviews the stage's timed part handled, and its
 seconds), ``wall_seconds`` (the whole stage, imports inside it included) and
 ``peak_rss_gib`` (the process's peak resident memory).
@@ -58,12 +59,24 @@ def prepare(corpus: Path, sha256: str, data_dir: Path) -> dict[str, Any]:
 
 
 def train(corpus: Path, sha256: str, data_dir: Path) -> dict[str, Any]:
+    return _one_epoch(corpus, sha256, data_dir, ExecutionConfig(), data_dir / "models")
+
+
+def train_streamed(corpus: Path, sha256: str, data_dir: Path) -> dict[str, Any]:
+    """The same epoch with the rows read from their Parquet row groups at every size (a
+    memory budget of 0), in a folder of its own: what training over the budget costs."""
+    execution = ExecutionConfig(memory_budget_mib=0)
+    return _one_epoch(corpus, sha256, data_dir, execution, data_dir / "models-streamed")
+
+
+def _one_epoch(
+    corpus: Path, sha256: str, data_dir: Path, execution: ExecutionConfig, models_dir: Path
+) -> dict[str, Any]:
     from tasks.train import train_architecture
 
     prepared = _prepared(corpus, sha256, data_dir)
-    trained = train_architecture(
-        _lstm_recipe(prepared), prepared, ExecutionConfig(), data_dir / "models", logger=log
-    )
+    recipe = _lstm_recipe(prepared)
+    trained = train_architecture(recipe, prepared, execution, models_dir, logger=log)
     if trained.failure:
         raise RuntimeError(trained.failure)
     record = json.loads((trained.directory / "training.json").read_text("utf-8"))
@@ -109,6 +122,7 @@ def baseline(corpus: Path, sha256: str, data_dir: Path) -> dict[str, Any]:
 STAGES: dict[str, Callable[[Path, str, Path], dict[str, Any]]] = {
     "prepare": prepare,
     "train": train,
+    "train_streamed": train_streamed,
     "evaluate": evaluate,
     "baseline": baseline,
 }

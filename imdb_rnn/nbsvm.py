@@ -20,22 +20,31 @@ from scipy import sparse
 ALPHA = 1.0
 
 
-def word_ids(token_lists: list[pa.LargeListArray]) -> tuple[list[pa.Array], int]:
-    """One integer id per word, shared by every split (ids start at 1), and how many ids."""
+def encoded_words(token_lists: list[pa.LargeListArray]) -> tuple[list[pa.LargeListArray], pa.Array]:
+    """One integer id per word, shared by every split, and the words: id ``i`` is word ``i - 1``.
+
+    Ids start at 1, so that 0 can stand for no word in a packed n-gram.
+    """
     words = pa.chunked_array([tokens.flatten() for tokens in token_lists])
     encoded = pc.dictionary_encode(words).combine_chunks()
     ids = np.asarray(encoded.indices, dtype=np.int64) + 1
     pieces, start = [], 0
     for tokens in token_lists:
         count = len(tokens.flatten())
+        offsets = np.asarray(tokens.offsets, dtype=np.int64)
         pieces.append(
             pa.LargeListArray.from_arrays(
-                pa.array(np.asarray(tokens.offsets) - tokens.offsets[0].as_py()),
-                pa.array(ids[start : start + count]),
+                pa.array(offsets - offsets[0]), pa.array(ids[start : start + count])
             )
         )
         start += count
-    return pieces, len(encoded.dictionary) + 1
+    return pieces, encoded.dictionary
+
+
+def word_ids(token_lists: list[pa.LargeListArray]) -> tuple[list[pa.LargeListArray], int]:
+    """One integer id per word, shared by every split (ids start at 1), and how many ids."""
+    pieces, dictionary = encoded_words(token_lists)
+    return pieces, len(dictionary) + 1
 
 
 def ngram_keys(

@@ -14,28 +14,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from scipy import sparse
 
-from imdb_rnn.nbsvm import ngram_keys
+from imdb_rnn.nbsvm import encoded_words, ngram_keys
 
-
-def _word_ids(token_lists: list[pa.LargeListArray]) -> tuple[list[pa.LargeListArray], list[str]]:
-    """Ids from 1 for every word of every split, and the word of each id (index 0 unused)."""
-    words = pa.chunked_array([tokens.flatten() for tokens in token_lists])
-    encoded = pc.dictionary_encode(words).combine_chunks()
-    ids = np.asarray(encoded.indices, dtype=np.int64) + 1
-    pieces, start = [], 0
-    for tokens in token_lists:
-        count = len(tokens.flatten())
-        offsets = np.asarray(tokens.offsets, dtype=np.int64)
-        pieces.append(
-            pa.LargeListArray.from_arrays(
-                pa.array(offsets - offsets[0]), pa.array(ids[start : start + count])
-            )
-        )
-        start += count
-    return pieces, ["", *encoded.dictionary.to_pylist()]
+# Reviews whose n-gram keys are held at once: IMDb's splits are each one chunk, and a chunk
+# of keys takes about 300 MB.
+CHUNK_ROWS = 25_000
 
 
 def _ngram_text(keys: np.ndarray, words: list[str], base: int, max_n: int) -> list[str]:
@@ -61,29 +46,58 @@ def _counts(rows: np.ndarray, columns: np.ndarray, n_rows: int, width: int) -> s
 
 
 def ngram_counts(
-    token_lists: list[pa.LargeListArray], max_n: int, min_df: int
+    token_lists: list[pa.LargeListArray], max_n: int, min_df: int, chunk_rows: int = CHUNK_ROWS
 ) -> tuple[list[sparse.csr_matrix], int]:
     """Count matrices of word 1..``max_n``-grams for each split, and how many columns.
 
     The columns are the n-grams of at least ``min_df`` reviews of the first split (train),
     ordered by their text; n-grams of the other splits without a column are left out.
+    Reviews are taken ``chunk_rows`` at a time, so that only one chunk's n-gram keys are in
+    memory however large the corpus.
     """
-    ids, words = _word_ids(token_lists)
+    ids, dictionary = encoded_words(token_lists)
+    words = ["", *dictionary.to_pylist()]  # the word of each id; id 0 is no word
     base = len(words)
-    found = [ngram_keys(split_ids, base, max_n) for split_ids in ids]
-    train_rows, train_keys = found[0]
-    column, distinct = pd.factorize(train_keys)
-    documents = np.bincount(
-        pd.unique(train_rows * np.int64(distinct.size) + column) % distinct.size,
-        minlength=distinct.size,
+    frequencies = [
+        _document_frequencies(*ngram_keys(chunk, base, max_n))
+        for chunk in _row_chunks(ids[0], chunk_rows)
+    ]
+    documents = (
+        frequencies[0]
+        if len(frequencies) == 1
+        else pd.concat(frequencies).groupby(level=0, sort=False).sum()
     )
-    kept_keys = np.asarray(distinct)[documents >= min_df]
+    kept_keys = documents.index.to_numpy()[documents.to_numpy() >= min_df]
     texts = _ngram_text(kept_keys, words, base, max_n)
-    ordered_keys = kept_keys[np.argsort(np.array(texts, dtype=object), kind="stable")]
-    index = pd.Index(ordered_keys)
+    index = pd.Index(kept_keys[np.argsort(np.array(texts, dtype=object), kind="stable")])
     matrices = []
-    for (rows, keys), split_ids in zip(found, ids, strict=True):
-        position = index.get_indexer(keys)
-        known = position >= 0
-        matrices.append(_counts(rows[known], position[known], len(split_ids), index.size))
+    for split_ids in ids:
+        pieces = []
+        for chunk in _row_chunks(split_ids, chunk_rows):
+            rows, keys = ngram_keys(chunk, base, max_n)
+            position = index.get_indexer(keys)
+            known = position >= 0
+            pieces.append(_counts(rows[known], position[known], len(chunk), index.size))
+        matrices.append(pieces[0] if len(pieces) == 1 else _stacked(pieces))
     return matrices, index.size
+
+
+def _row_chunks(token_ids: pa.LargeListArray, chunk_rows: int) -> list[pa.LargeListArray]:
+    """The reviews ``chunk_rows`` at a time (one empty chunk for no reviews)."""
+    starts = range(0, max(len(token_ids), 1), chunk_rows)
+    return [token_ids.slice(start, chunk_rows) for start in starts]
+
+
+def _document_frequencies(rows: np.ndarray, keys: np.ndarray) -> pd.Series:
+    """How many reviews (``rows``) hold each n-gram ``key``, indexed by key."""
+    column, distinct = pd.factorize(keys)
+    reviews_and_columns = pd.unique(rows * np.int64(distinct.size) + column)
+    counts = np.bincount(reviews_and_columns % distinct.size, minlength=distinct.size)
+    return pd.Series(counts, index=distinct)
+
+
+def _stacked(pieces: list[sparse.csr_matrix]) -> sparse.csr_matrix:
+    """Row blocks as one matrix, its indices sorted as each block's are."""
+    matrix = sparse.vstack(pieces, format="csr", dtype=np.float32)
+    matrix.has_sorted_indices = True  # each block's rows are sorted, and stacking keeps them
+    return matrix

@@ -247,6 +247,20 @@ def test_ratios_are_to_the_smallest_size_without_1x_and_failures_are_shown():
     assert "Peak memory of prepare ≤ 2 GiB: met (1.00 GiB)" in text
 
 
+def test_the_streamed_epoch_has_rows_of_its_own_when_measured():
+    """Results from before the streamed stage have no row for it; newer ones do."""
+    streamed = json.loads(json.dumps(SCALE))
+    streamed["sizes"][0]["stages"]["train_streamed"] = _stage_result(20_000, 120.0, 1.0)
+    streamed["sizes"][1]["stages"]["train_streamed"] = _stage_result(320_000, 960.0, 1.1)
+
+    old_rows = "\n".join(scale_section(SCALE))
+    text = "\n".join(scale_section(streamed))
+
+    assert "train_streamed |" not in old_rows
+    # 960 s for 320,000 rows is 3.0 s per 1,000, against 6.0 at 1x: ratio 0.50.
+    assert "| 16x | train_streamed | 320,000 | 960.0 | 3.000 | 0.50 | 1.10 | time met |" in text
+
+
 def test_the_chart_is_an_svg_of_both_figures(tmp_path):
     path = draw_chart(SCALE, tmp_path / "docs" / CHART_FILE)
 
@@ -265,7 +279,10 @@ def test_every_stage_runs_at_two_sizes(archive, tmp_path):
 
     assert [size["rows"] for size in results["sizes"]] == [2 * ORIGINALS, 4 * ORIGINALS]
     for size in results["sizes"]:
-        assert set(size["stages"]) == {"prepare", "train", "evaluate", "baseline"}
+        assert set(size["stages"]) == {"prepare", "train", "train_streamed", "evaluate", "baseline"}
         assert not [name for name, stage in size["stages"].items() if "failed" in stage]
+        assert size["stages"]["train"]["input"]["training_rows"] == "in-memory"
+        assert size["stages"]["train_streamed"]["input"]["training_rows"] == "streamed"
+        assert size["stages"]["train_streamed"]["rows"] == size["stages"]["train"]["rows"]
         assert size["stages"]["evaluate"]["rows"] == size["rows"] // 2
     assert not (tmp_path / "work" / "scale" / "2x").exists()  # each size's folder removed

@@ -35,16 +35,27 @@ def _ngrams(words: list[str], max_n: int) -> list[str]:
     ]
 
 
+def _indices_sorted(matrix) -> bool:
+    return all(
+        np.all(np.diff(matrix.indices[start:stop]) > 0)
+        for start, stop in zip(matrix.indptr[:-1], matrix.indptr[1:], strict=True)
+    )
+
+
 @pytest.mark.parametrize(("max_n", "min_df"), [(1, 1), (2, 1), (2, 2), (3, 2)])
-def test_counts_are_scikit_learns_columns_and_counts(max_n, min_df):
+# 2 reviews at a time: n-grams counted in several chunks, some seen by one chunk only.
+@pytest.mark.parametrize("chunk_rows", [2, 25_000])
+def test_counts_are_scikit_learns_columns_and_counts(max_n, min_df, chunk_rows):
     vectorizer, expected = _reference(max_n, min_df)
 
-    matrices, width = ngram_counts([tokenize_all(TRAIN), tokenize_all(OTHER)], max_n, min_df)
+    matrices, width = ngram_counts(
+        [tokenize_all(TRAIN), tokenize_all(OTHER)], max_n, min_df, chunk_rows=chunk_rows
+    )
 
     assert width == len(vectorizer.vocabulary_)
     for mine, theirs in zip(matrices, expected, strict=True):
         assert mine.dtype == np.float32
-        assert mine.has_sorted_indices
+        assert mine.has_sorted_indices and _indices_sorted(mine)
         assert mine.shape == theirs.shape
         np.testing.assert_array_equal(mine.toarray(), theirs.toarray())
 
