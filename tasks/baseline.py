@@ -70,9 +70,12 @@ def train_and_score_baseline(
     # multinomial model (a softmax over K linear scores), and C is chosen on validation
     # accuracy, the share of rows whose most probable class is the label, as for two.
     solver = "liblinear" if prepared.is_binary else "lbfgs"
+    # With far more n-grams than reviews, liblinear's dual form reaches the same optimum
+    # (within its tolerance) in about half the time, and less again on larger corpora.
+    dual = prepared.is_binary
     best: tuple[float, float, LogisticRegression] | None = None
     for c in config.c_grid:
-        candidate = LogisticRegression(C=c, solver=solver, max_iter=1000)
+        candidate = LogisticRegression(C=c, solver=solver, dual=dual, max_iter=1000)
         candidate.fit(x_train, train["label"])
         accuracy = float(candidate.score(x_validation, validation["label"]))
         logger.info("Baseline C=%g: validation accuracy %.4f", c, accuracy)
