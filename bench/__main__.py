@@ -91,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--scale",
         action="store_true",
-        help="time each stage (prepare, one LSTM epoch and evaluation, the TF-IDF baseline) "
-        "and its peak memory on corpora of --scale-factors x IMDb's 50,000 reviews",
+        help="time each stage (prepare, one LSTM epoch in memory and one streamed from row "
+        "groups, evaluation, the TF-IDF baseline) and its peak memory on corpora of "
+        "--scale-factors x IMDb's 50,000 reviews",
     )
     mode.add_argument(
         "--predict",
