@@ -21,14 +21,21 @@ from bench.harness import ROOT, BenchSettings, machine
 from bench.ratings_table import archive_rows
 from bench.scale_corpus import DEFAULT_FACTORS, write_corpus
 
-STAGES = ("prepare", "train", "train_streamed", "evaluate", "baseline")
-# What each stage's rows and seconds are, for the section's readers.
+# What each stage's rows and seconds are, for the section's readers; in the order they run.
 STAGE_NAMES = {
     "prepare": "prepare (the corpus)",
     "train": "train, 1 epoch (training rows)",
     "train_streamed": "train, 1 epoch streamed from row groups (training rows)",
     "evaluate": "evaluate (test rows)",
     "baseline": "TF-IDF baseline (the corpus)",
+}
+STAGES = tuple(STAGE_NAMES)
+# The stage each one reads the output of: when that one failed, it is not run.
+NEEDS = {
+    "train": "prepare",
+    "train_streamed": "prepare",
+    "evaluate": "train",
+    "baseline": "prepare",
 }
 # The targets: time per review at the largest size within this of the 1x figure,
 # for every stage; prepare's peak memory at most this.
@@ -78,12 +85,7 @@ def run_scale(
         sha256 = sha256_file(corpus)
         stages: dict[str, dict[str, Any]] = {}
         for stage in STAGES:
-            needs = {
-                "train": "prepare",
-                "train_streamed": "prepare",
-                "evaluate": "train",
-                "baseline": "prepare",
-            }.get(stage)
+            needs = NEEDS.get(stage)
             if needs and "failed" in stages[needs]:
                 stages[stage] = {"failed": f"the {needs} stage failed"}
                 continue

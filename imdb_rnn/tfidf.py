@@ -73,6 +73,8 @@ def ngram_counts(
     matrices = []
     for split_ids in ids:
         pieces = []
+        # Train's keys are found again rather than kept from the first pass: kept, every
+        # chunk's keys would be in memory at once.
         for chunk in _row_chunks(split_ids, chunk_rows):
             rows, keys = ngram_keys(chunk, base, max_n)
             position = index.get_indexer(keys)
