@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import sys
 import webbrowser
@@ -292,5 +293,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return INTERRUPTED
 
 
+def console_main() -> None:
+    """The ``imdb-rnn`` command: ``main``, then out at once, without Python's clean-up.
+
+    With TensorFlow, Prefect and scikit-learn loaded, the interpreter's shutdown (freeing
+    every module, TensorFlow's destructors) took about 1.1 s after the last line was printed.
+    Nothing is left to save by then: every file is written atomically and closed, Prefect's
+    log and event workers were drained before the run's server stopped, and the streams
+    and log handlers are flushed here.
+    """
+    try:
+        status = main()
+    except SystemExit as exit_:  # argparse's --help and usage errors
+        status = exit_.code if isinstance(exit_.code, int) else (exit_.code is not None)
+        if isinstance(exit_.code, str):
+            print(exit_.code, file=sys.stderr)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):  # a reader that went away, as `| head` does
+            stream.flush()
+    os._exit(int(status))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

@@ -1,15 +1,17 @@
 """Download -> unpack -> prepare -> train and evaluate each architecture -> baseline ->
 claims -> stack (with --stack) -> evidence -> champion -> explanation -> history -> report.
 
-The baselines and the claims' synthetic task (which needs no data) start as soon as the
-data is prepared, and run beside the recurrent trainings."""
+The claims' synthetic task needs no data: it starts first and runs beside the data stages
+and the trainings. The baselines start as soon as the data is prepared. When a step fails,
+the synthetic task stops at its next batch, so the error is not held back until it ends."""
 
 # No ``from __future__ import annotations`` here: `imdb-rnn serve` ships this flow to each run's
 # subprocess with cloudpickle, and string annotations naming the configs would not resolve there.
 
 import time
 
-from prefect import flow
+from prefect import Flow, State, flow
+from prefect.client.schemas.objects import FlowRun
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
@@ -29,6 +31,7 @@ from imdb_rnn.config import (
 from imdb_rnn.evaluation import TrainedAndScored, with_local_files
 from imdb_rnn.prepared import PreparedData
 from imdb_rnn.run import RunSettings, start_run
+from imdb_rnn.stopping import abandon_run
 from imdb_rnn.storage import DataStore
 from imdb_rnn.trained import PlannedModel, local_model, plan_models
 from rnn_models.config import ModelConfig
@@ -48,7 +51,13 @@ from tasks.train import train
 from tasks.unpack import unpack_dataset
 
 
-@flow(name="compare-architectures", log_prints=True)
+def _stop_work_beside_the_steps(flow: Flow, failed_run: FlowRun, state: State) -> None:
+    """A failed run's synthetic task stops after its current batch (``on_failure`` hooks
+    run before the flow waits for the tasks it submitted)."""
+    abandon_run(str(failed_run.id))
+
+
+@flow(name="compare-architectures", log_prints=True, on_failure=[_stop_work_beside_the_steps])
 def compare_architectures(
     source: SourceConfig = SourceConfig(),  # noqa: B008 - frozen, so a shared default is safe
     preprocess: PreprocessConfig = PreprocessConfig(),  # noqa: B008
@@ -80,12 +89,13 @@ def compare_architectures(
     )
     run = start_run(data_dir, settings, flow_run.name)
     fan_out = train_and_evaluate.with_options(task_runner=task_runner(runner))
+    # Submitted, these run beside the other stages, on whatever core those leave idle: the
+    # synthetic task needs no data, so it starts first; the baselines once data is prepared.
+    synthetic = synthetic_claims.submit(model, training, claims, run.store)
     archive = download_archive(source, run.store, table)
     raw = unpack_dataset(archive, run.store)
     prepared = prepare(raw, preprocess, run.store, table)
-    # Submitted, these two run beside the trainings, on whatever core those leave idle.
     baselines = train_baselines.submit(prepared, baseline, run.store)
-    synthetic = synthetic_claims.submit(model, training, claims, run.store)
     recurrent = fan_out(prepared, model, training, run.settings.execution, run.store)
     seed_claims = measure_claims(recurrent, prepared, model, training, claims, run.store, synthetic)
     recurrent = stack(recurrent, prepared, training, baseline, run.store)

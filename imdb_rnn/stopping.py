@@ -1,9 +1,14 @@
-"""Stopping a run when its user asks (Ctrl-C), and knowing what it was doing then.
+"""Stopping a run when its user asks (Ctrl-C) or when one of its steps failed, and knowing
+what it was doing then.
 
 The command line's interrupt handler calls ``request_stop``; training checks
 ``raise_if_stop_requested`` after every batch, because a Keras fit in a task runner's worker
 thread never sees the main thread's ``KeyboardInterrupt``. What a training had finished stays
 on disk, so the next run resumes from it.
+
+A flow run that fails calls ``abandon_run``: the work it started beside its steps (the
+claims' synthetic task) stops at its next check instead of holding the failed run open
+until it is done.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ _stop = threading.Event()
 _lock = threading.Lock()
 # What each training in this process is doing now: its name -> (epoch, epochs).
 _training: dict[str, tuple[int, int]] = {}
+# Flow runs that failed: the ids whose work beside the steps stops at its next check.
+_abandoned_runs: set[str] = set()
 
 
 class RunInterrupted(ImdbRnnError):
@@ -37,9 +44,21 @@ def clear_stop_request() -> None:
     _stop.clear()
 
 
-def raise_if_stop_requested(doing: str) -> None:
+def abandon_run(run_id: str) -> None:
+    """The flow run ``run_id`` failed: what it started beside its steps may stop."""
+    with _lock:
+        _abandoned_runs.add(run_id)
+
+
+def raise_if_stop_requested(doing: str, run_id: str | None = None) -> None:
+    """Raise ``RunInterrupted`` after a Ctrl-C, or when the flow run ``run_id`` failed."""
     if _stop.is_set():
         raise RunInterrupted(f"interrupted during {doing}; run again to resume")
+    if run_id is not None:
+        with _lock:
+            abandoned = run_id in _abandoned_runs
+        if abandoned:
+            raise RunInterrupted(f"stopped during {doing}: a step of its run failed")
 
 
 @contextlib.contextmanager

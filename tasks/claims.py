@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
+from prefect.runtime import flow_run
 
 from imdb_rnn import __version__
 from imdb_rnn.claims import ArchitectureClaims, ClaimsResult, norm_stats
@@ -119,8 +120,13 @@ def cached_synthetic_results(
     seed: int,
     claims_dir: Path,
     logger: logging.Logger | logging.LoggerAdapter = log,
+    run_id: str | None = None,
 ) -> tuple[dict[str, dict[str, float]], bool]:
-    """``{str(distance): {"accuracy", "epochs", "seconds"}}`` and whether it was reused."""
+    """``{str(distance): {"accuracy", "epochs", "seconds"}}`` and whether it was reused.
+
+    The training stops after the batch in which Ctrl-C was pressed or the flow run
+    ``run_id`` failed (``imdb_rnn.stopping``).
+    """
     path = claims_dir / f"{synthetic_fingerprint(architecture, model_config, claims, seed)}.json"
     if path.is_file():
         stored = json.loads(path.read_text(encoding="utf-8"))
@@ -136,7 +142,7 @@ def cached_synthetic_results(
         claims.synthetic_budget(),
         claims.distances,
         seed,
-        check_stop=lambda: raise_if_stop_requested(f"the synthetic task of {architecture}"),
+        check_stop=lambda: raise_if_stop_requested(f"the synthetic task of {architecture}", run_id),
     )
     for distance, result in measured:
         results[str(distance)] = result
@@ -176,18 +182,20 @@ def measure_synthetic(
     claims: ClaimsConfig,
     claims_dir: Path,
     logger: logging.Logger | logging.LoggerAdapter = log,
+    run_id: str | None = None,
 ) -> SyntheticResults:
     """The synthetic task for every architecture the run trains; nothing when claims are off.
 
     It needs no data and no trained model, so the flow starts it first and it runs beside
-    the single-threaded stages (unpack, prepare, the baselines) on the core they leave.
+    the other stages, on the core they leave: beside the single-threaded ones (unpack,
+    prepare, the baselines) most of all. It stops once the flow run ``run_id`` has failed.
     """
     started = time.perf_counter()
     if not claims.enabled:
         return SyntheticResults({}, 0.0)
     by_architecture = {
         architecture: cached_synthetic_results(
-            architecture, model_config, claims, training.seed, claims_dir, logger
+            architecture, model_config, claims, training.seed, claims_dir, logger, run_id
         )
         for architecture in training.architectures
     }
@@ -268,8 +276,11 @@ def measure_seed_claims(
 def synthetic_claims(
     model_config: ModelConfig, training: TrainingConfig, claims: ClaimsConfig, store: DataStore
 ) -> SyntheticResults:
-    """Train each architecture briefly on the synthetic long-range task (claims' first half)."""
-    return measure_synthetic(model_config, training, claims, store.paths.claims, get_run_logger())
+    """Train each architecture briefly on the synthetic long-range task (claims' first half);
+    stopped when the flow run that started it fails."""
+    return measure_synthetic(
+        model_config, training, claims, store.paths.claims, get_run_logger(), flow_run.id
+    )
 
 
 @task(name="seed-claims", task_run_name="seed-claims")

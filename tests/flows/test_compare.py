@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 
 import pytest
@@ -95,6 +97,40 @@ def test_flow_downloads_trains_three_architectures_and_reports(
     history = pd.read_parquet(data_dir / "reports" / "history.parquet")
     assert len(history) == 10 and history["run_id"].nunique() == 2  # 5 models, 2 runs
     assert history["promoted"].sum() == 1
+
+
+def test_a_failed_step_stops_the_synthetic_task_instead_of_waiting_for_it(
+    prefect_harness, tmp_path
+):
+    """The synthetic task starts before the download; the seed budget would train for
+    about a minute, so a corrupt archive's error would wait that long. The failed run stops
+    it after a batch: it leaves no results, and its task run says why it stopped."""
+    from prefect import get_client
+
+    from flows.compare import compare_architectures
+    from imdb_rnn.errors import DataSourceError
+
+    corrupt = tmp_path / "corrupt.tar.gz"
+    corrupt.write_bytes(b"\x1f\x8b\x08 this is no archive " * 200)
+    data_dir = tmp_path / "data"
+    with pytest.raises(DataSourceError, match=r"is not a readable \.tar\.gz"):
+        compare_architectures(
+            source=SourceConfig(
+                source=str(corrupt), sha256=hashlib.sha256(corrupt.read_bytes()).hexdigest()
+            ),
+            claims=ClaimsConfig(),  # the seed budget: 12 brief trainings
+            data_dir=str(data_dir),
+        )
+
+    assert not list((data_dir / "claims").glob("*.json"))
+
+    async def synthetic_states():
+        async with get_client() as client:
+            runs = await client.read_task_runs()
+        return [run.state for run in runs if run.name == "synthetic-claims"]
+
+    latest = max(asyncio.run(synthetic_states()), key=lambda state: state.timestamp)
+    assert latest.is_failed() and "a step of its run failed" in latest.message
 
 
 def test_flow_rejects_bad_parameters_before_any_work(prefect_harness, tmp_path):
