@@ -298,9 +298,9 @@ def console_main() -> None:
 
     With TensorFlow, Prefect and scikit-learn loaded, the interpreter's shutdown (freeing
     every module, TensorFlow's destructors) took about 1.1 s after the last line was printed.
-    Nothing is left to save by then: every file is written atomically and closed, Prefect's
-    log and event workers were drained before the run's server stopped, and the streams
-    and log handlers are flushed here.
+    Nothing is left to save by then: every file is written atomically and closed, and what
+    Prefect's log and event workers hold (which its own exit handler would send) is sent
+    here, as are the streams and log handlers flushed.
     """
     try:
         status = main()
@@ -308,6 +308,10 @@ def console_main() -> None:
         status = exit_.code if isinstance(exit_.code, int) else (exit_.code is not None)
         if isinstance(exit_.code, str):
             print(exit_.code, file=sys.stderr)
+    if "prefect" in sys.modules:  # not imported by --help, usage errors or `report`
+        from entrypoints.server import send_pending_logs_and_events
+
+        send_pending_logs_and_events()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError):  # a reader that went away, as `| head` does

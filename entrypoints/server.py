@@ -68,14 +68,14 @@ def prefect_api(
         refresh_global_settings_context()
         yield server
     finally:
-        _send_pending_logs_and_events()
+        send_pending_logs_and_events()
         os.environ.pop("PREFECT_API_URL", None)
         refresh_global_settings_context()
         logger.info("Stopping temporary server on http://127.0.0.1:%d", port)
         stop(server)
 
 
-def _send_pending_logs_and_events(timeout: float = 5.0) -> None:
+def send_pending_logs_and_events(timeout: float = 5.0) -> None:
     """Let Prefect's background workers send what they hold while the server still runs.
 
     Prefect does this at exit, which for its own temporary server comes before the server

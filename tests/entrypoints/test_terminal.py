@@ -148,6 +148,28 @@ def test_expected_error_is_one_line_and_its_traceback_shows_only_with_debug(tmp_
     assert not TENSORFLOW_START_UP.search(outputs["plain"]), outputs["plain"][-3000:]
 
 
+def test_the_command_ends_with_its_status_and_every_line_it_wrote_into_a_pipe(tmp_path):
+    """The command leaves without Python's teardown (os._exit): what it printed into a pipe,
+    which holds it until flushed, must still arrive, with the status main() returned."""
+
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            cli(*args), cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120
+        )
+
+    shown = command("--help")
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: imdb-rnn")
+    assert all(name in shown.stdout for name in ("run", "report", "predict", "serve"))
+    wrong = command("run", "--epochs", "x")
+    assert wrong.returncode == 2
+    assert wrong.stderr.splitlines()[-1] == (
+        "imdb-rnn run: error: argument --epochs: invalid int value: 'x'"
+    )
+    missing = command("report", "no-such-run", "--data-dir", str(tmp_path))
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("imdb-rnn: error: no report for run 'no-such-run'")
+
+
 def test_only_expected_errors_lose_their_traceback_and_only_on_the_console():
     from prefect.logging.handlers import PrefectConsoleHandler
 
