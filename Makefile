@@ -26,7 +26,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not flow and not real_data and not server" $(ARGS)
 
 ## make bench: pipeline vs the plain Keras script on the full data, 10 seeds (about 23 min on a fast 2-core host); make bench ARGS=--best
-## make bench ARGS=--whole-run: the first imdb-rnn run of release 0.3.0 against this code's, 3 each (about 29 min)
+## make bench ARGS=--whole-run: the first imdb-rnn run of release 0.3.0 against this code's, 3 each (about 21 min)
 ## make bench ARGS=--predict: imdb-rnn predict --file on 1, 10,000 and 100,000 reviews
 ## make bench ARGS=--scale: each stage's time and peak memory on 1x, 4x and 16x IMDb's reviews (ARGS="--scale --scale-factors 0.02,0.04": a quick check)
 bench: $(STAMP)
