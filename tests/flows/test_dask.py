@@ -193,6 +193,7 @@ def test_two_dask_workers_train_ensemble_members_at_once(prefect_harness, fake_a
     result = compare_architectures(**run)
 
     assert [row["model"] for row in result.rows] == ["gru-ensemble2"]
+    assert [row["model"] for row in _read_table_artifact("rnn-comparison")] == ["gru-ensemble2"]
     members = [
         json.loads(path.read_text())
         for path in (data_dir / "models").glob("gru-*/training.json")
